@@ -1,0 +1,102 @@
+// What crosses from the server into the pipeline and back: plain data, no Koa objects.
+
+/** The credential found on a request. The secret is never logged nor stored in an event. */
+export interface Credential {
+  readonly scheme: 'bearer' | 'basic';
+  /** Bearer token, or the Basic password. */
+  readonly secret: string;
+  /** Basic user name. */
+  readonly username?: string;
+}
+
+export interface AccessRequest {
+  /** Request id, echoed in error bodies and audit events. */
+  readonly id: string;
+  readonly method: string;
+  /** Path as received, without the query string. */
+  readonly rawPath: string;
+  /** Normalised path: what policies match and what the upstream receives. */
+  readonly path: string;
+  /** Query string without the leading `?` ('' when none). */
+  readonly query: string;
+  readonly host: string;
+  /** Client address after trusted-proxy resolution. */
+  readonly clientIp: string;
+  /** Address of the direct TCP peer. */
+  readonly peerIp: string;
+  readonly credential?: Credential;
+  /** Set when the Authorization header was present but unusable (malformed, unknown scheme). */
+  readonly credentialError?: string;
+  /** Milliseconds since the epoch. */
+  readonly time: number;
+}
+
+/** Who the caller is, as a provider established it. */
+export interface Identity {
+  readonly subject: string;
+  readonly username: string;
+  readonly email?: string;
+  readonly groups: readonly string[];
+  /** Id of the configured provider that established this identity. */
+  readonly provider: string;
+  /** Gateway token id, or the JWT `jti`, when there is one. */
+  readonly tokenId?: string;
+  readonly scopes: readonly string[];
+  /** Milliseconds since the epoch at which the credential stops being valid. */
+  readonly expiresAt?: number;
+  /** Selected claims, for policies and the test-token helper. */
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+/** Stable, snake_case reason codes. Stages add their own. */
+export type ReasonCode =
+  | 'authenticated'
+  | 'anonymous'
+  | 'auth_disabled'
+  | 'missing_credential'
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'unsupported_credential'
+  | 'provider_unavailable'
+  | (string & {});
+
+export interface TraceEntry {
+  readonly stage: string;
+  readonly outcome: 'pass' | 'allow' | 'deny';
+  readonly reason?: string;
+  readonly detail?: string;
+}
+
+/** What a stage returns when it decides. The pipeline adds the deciding stage and trace. */
+export interface Verdict {
+  readonly allow: boolean;
+  readonly status: number;
+  readonly reason: ReasonCode;
+  /** Human text for the error body; never contains a secret. */
+  readonly description?: string;
+  /** Name of the stage that decided; filled in by the pipeline. */
+  readonly stage?: string;
+  /** Ask the server to add a `WWW-Authenticate: Bearer` challenge (RFC 6750). */
+  readonly challenge?: boolean;
+}
+
+export interface Decision extends Verdict {
+  readonly stage: string;
+  readonly identity?: Identity;
+  readonly trace: readonly TraceEntry[];
+  /** The credential was consumed by the gateway (do not forward it upstream). */
+  readonly credentialConsumed: boolean;
+}
+
+export function allow(reason: ReasonCode, description?: string): Verdict {
+  return { allow: true, status: 200, reason, ...(description ? { description } : {}) };
+}
+
+export function deny(
+  status: number,
+  reason: ReasonCode,
+  description: string,
+  options: { challenge?: boolean } = {},
+): Verdict {
+  return { allow: false, status, reason, description, ...(options.challenge ? { challenge: true } : {}) };
+}

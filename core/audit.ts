@@ -1,0 +1,163 @@
+// The audit writer: records every decision as an AccessDecided event, batched off the request path.
+import { accessStream } from './events.js';
+import type { AccessRequest, Decision } from './access.js';
+import type { Logger } from './logger.js';
+import type { EventStore, NewEvent } from './store/port.js';
+
+/** What an AccessDecided event records: request facts, identity and reason; never a credential. */
+export interface AccessDecidedData {
+  readonly requestId: string;
+  readonly method: string;
+  readonly path: string;
+  readonly host: string;
+  readonly clientIp: string;
+  readonly peerIp: string;
+  readonly credential?: 'bearer' | 'basic';
+  readonly allow: boolean;
+  readonly status: number;
+  readonly reason: string;
+  readonly stage: string;
+  readonly description?: string;
+  readonly identity?: {
+    readonly subject: string;
+    readonly username: string;
+    readonly provider: string;
+    readonly groups: readonly string[];
+    readonly tokenId?: string;
+  };
+  readonly trace: Decision['trace'];
+}
+
+export interface AuditOptions {
+  /** Flush at least this often. */
+  readonly flushIntervalMs?: number;
+  /** Flush as soon as this many events wait. */
+  readonly batchSize?: number;
+  /** Events kept while the store cannot take them; beyond it the oldest are dropped and counted. */
+  readonly maxBuffered?: number;
+}
+
+export function accessDecided(request: AccessRequest, decision: Decision): NewEvent<'AccessDecided', AccessDecidedData> {
+  const id = decision.identity;
+  return {
+    id: request.id,
+    type: 'AccessDecided',
+    data: {
+      requestId: request.id,
+      method: request.method,
+      path: request.path,
+      host: request.host,
+      clientIp: request.clientIp,
+      peerIp: request.peerIp,
+      ...(request.credential ? { credential: request.credential.scheme } : {}),
+      allow: decision.allow,
+      status: decision.status,
+      reason: decision.reason,
+      stage: decision.stage,
+      ...(decision.description ? { description: decision.description } : {}),
+      ...(id
+        ? {
+            identity: {
+              subject: id.subject,
+              username: id.username,
+              provider: id.provider,
+              groups: id.groups,
+              ...(id.tokenId ? { tokenId: id.tokenId } : {}),
+            },
+          }
+        : {}),
+      trace: decision.trace,
+    },
+    metadata: { actor: 'gateway', time: new Date(request.time).toISOString() },
+  };
+}
+
+export class AuditWriter {
+  private buffer: { stream: string; event: NewEvent }[] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  /** Events dropped because the buffer was full. */
+  dropped = 0;
+  written = 0;
+
+  private readonly flushIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly maxBuffered: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly logger: Logger,
+    options: AuditOptions = {},
+  ) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 50;
+    this.batchSize = options.batchSize ?? 500;
+    this.maxBuffered = options.maxBuffered ?? 100_000;
+  }
+
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  record(request: AccessRequest, decision: Decision): void {
+    if (this.buffer.length >= this.maxBuffered) {
+      // Dropping the newest keeps the batch a running flush holds aligned with the buffer.
+      this.dropped += 1;
+      return;
+    }
+    this.buffer.push({ stream: accessStream(request.time), event: accessDecided(request, decision) });
+    if (this.buffer.length >= this.batchSize) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.flushIntervalMs).unref();
+  }
+
+  /** Write everything buffered; one append per day stream. Concurrent calls share the running flush. */
+  flush(): Promise<void> {
+    this.flushing ??= this.writeAll().finally(() => {
+      this.flushing = undefined;
+      if (this.buffer.length > 0 && !this.timer) {
+        // Back off while the store refuses writes, so a full disk does not become a busy loop.
+        const delay = this.failures > 0 ? Math.min(5000, this.flushIntervalMs * 2 ** this.failures) : this.flushIntervalMs;
+        this.timer = setTimeout(() => void this.flush(), delay).unref();
+      }
+    });
+    return this.flushing;
+  }
+
+  /** Flush until nothing is left, or until `timeoutMs` passes (at shutdown). */
+  async close(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.buffer.length > 0 && Date.now() < deadline) {
+      await this.flush();
+      if (this.failures > 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (this.timer) clearTimeout(this.timer);
+    if (this.buffer.length > 0) this.logger.error({ lost: this.buffer.length }, 'audit events not written at shutdown');
+  }
+
+  private async writeAll(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, this.batchSize);
+      const byStream = new Map<string, NewEvent[]>();
+      for (const { stream, event } of batch) {
+        const events = byStream.get(stream);
+        if (events) events.push(event);
+        else byStream.set(stream, [event]);
+      }
+      try {
+        for (const [stream, events] of byStream) await this.store.append(stream, events, { durable: false });
+      } catch (err) {
+        // Ids make a retried append idempotent, so a partly written batch is simply sent again.
+        this.failures += 1;
+        if (this.failures === 1 || this.failures % 100 === 0) {
+          this.logger.error({ err, pending: this.buffer.length }, 'audit events could not be written; keeping them buffered');
+        }
+        return;
+      }
+      this.failures = 0;
+      this.buffer.splice(0, batch.length);
+      this.written += batch.length;
+    }
+  }
+}

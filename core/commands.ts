@@ -1,0 +1,159 @@
+// Configuration commands: validate input, then append the event that records the change.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ConflictError, PreconditionFailedError, ServiceUnavailableError, ValidationError, NotFoundError } from './errors.js';
+import { ADMIN_STREAM, SETTINGS_STREAM, providerStream, type ConfigEvent } from './events.js';
+import type { Projection } from './projection.js';
+import type { ConfigState, ProviderRecord } from './settings/config-state.js';
+import { applyMergePatch, isJsonObject, type JsonObject } from './settings/merge-patch.js';
+import { settingsSchema } from './settings/schema.js';
+import {
+  StoreUnavailableError,
+  WrongExpectedRevisionError,
+  type EventMetadata,
+  type EventStore,
+  type ExpectedRevision,
+} from './store/port.js';
+import { validateWith, type Issue } from './validate.js';
+import type { ProviderPlugin } from './provider.js';
+
+/** Who is acting, for the event's metadata. */
+export interface CommandContext {
+  readonly actor: string;
+  readonly sourceIp?: string;
+  readonly correlationId?: string;
+}
+
+export interface PluginLookup {
+  get(kind: string): ProviderPlugin | undefined;
+  kinds(): readonly string[];
+}
+
+export const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+const providerBody = z
+  .object({
+    kind: z.string().min(1),
+    config: z.record(z.string(), z.unknown()),
+    enabled: z.boolean().default(true),
+    order: z.number().int().min(0).max(10_000).default(0),
+  })
+  .strict();
+
+export const hashAdminToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** API revisions count a stream's events; the store expects the 0-based revision of the last one. */
+const expectedAfter = (count: number): ExpectedRevision => (count === 0 ? 'no_stream' : count - 1);
+
+const prefixed = (prefix: string, issues: readonly Issue[]) =>
+  issues.map((i) => ({ path: i.path ? `${prefix}.${i.path}` : prefix, message: i.message }));
+
+export class ConfigCommands {
+  constructor(
+    private readonly store: EventStore,
+    private readonly projection: Projection<ConfigState>,
+    private readonly plugins: PluginLookup,
+  ) {}
+
+  /** Apply a JSON merge patch to the settings document. `ifMatch` is the revision the caller saw. */
+  async changeSettings(patch: unknown, ifMatch: number | undefined, ctx: CommandContext): Promise<ConfigState> {
+    if (!isJsonObject(patch)) throw new ValidationError('the body must be a JSON object (a JSON merge patch)');
+    const state = this.projection.state;
+    if (ifMatch !== undefined && ifMatch !== state.settingsRevision) {
+      throw new PreconditionFailedError(`settings are at revision ${state.settingsRevision}, not ${ifMatch}`);
+    }
+    const document = applyMergePatch(state.document, patch);
+    const checked = await validateWith(settingsSchema, document);
+    if (!checked.ok) throw new ValidationError('the settings are not valid', checked.issues);
+    if (JSON.stringify(document) === JSON.stringify(state.document)) return state;
+    await this.append(SETTINGS_STREAM, { type: 'SettingsChanged', data: { patch } }, expectedAfter(state.settingsRevision), ifMatch, ctx);
+    return this.projection.state;
+  }
+
+  /** Create or replace a provider's configuration, validated by its plugin's schema. */
+  async configureProvider(id: string, body: unknown, ifMatch: number | undefined, ctx: CommandContext): Promise<ProviderRecord> {
+    if (!PROVIDER_ID.test(id)) {
+      throw new ValidationError('invalid provider id', [{ path: 'id', message: 'lowercase letters, digits and -, at most 63' }]);
+    }
+    const parsed = await validateWith(providerBody, body);
+    if (!parsed.ok) throw new ValidationError('the provider is not valid', parsed.issues);
+    const { kind, config, enabled, order } = parsed.value;
+    const plugin = this.plugins.get(kind);
+    if (!plugin) {
+      throw new ValidationError('unknown provider kind', [
+        { path: 'kind', message: `must be one of: ${this.plugins.kinds().join(', ')}` },
+      ]);
+    }
+    const checked = await validateWith(plugin.configSchema, config);
+    if (!checked.ok) throw new ValidationError('the provider configuration is not valid', prefixed('config', checked.issues));
+
+    const current = this.projection.state.providers[id];
+    if (ifMatch !== undefined && ifMatch !== current?.revision) {
+      throw new PreconditionFailedError(`provider ${id} is at revision ${current?.revision ?? 'none'}, not ${ifMatch}`);
+    }
+    const data = { id, kind, config: config as JsonObject, enabled, order };
+    const unchanged = (r: ProviderRecord) =>
+      JSON.stringify([r.kind, r.config, r.enabled, r.order]) === JSON.stringify([kind, config, enabled, order]);
+    if (current && unchanged(current)) return current;
+    await this.append(providerStream(id), { type: 'ProviderConfigured', data }, current ? expectedAfter(current.revision) : 'any', ifMatch, ctx);
+    const record = this.projection.state.providers[id];
+    if (!record) throw new ConflictError(`provider ${id} was removed concurrently`);
+    return record;
+  }
+
+  async removeProvider(id: string, ifMatch: number | undefined, ctx: CommandContext): Promise<void> {
+    const current = this.projection.state.providers[id];
+    if (!current) throw new NotFoundError(`no provider ${id}`);
+    if (ifMatch !== undefined && ifMatch !== current.revision) {
+      throw new PreconditionFailedError(`provider ${id} is at revision ${current.revision}, not ${ifMatch}`);
+    }
+    await this.append(providerStream(id), { type: 'ProviderRemoved', data: { id } }, expectedAfter(current.revision), ifMatch, ctx);
+  }
+
+  /**
+   * Create the admin token on first start. Returns the secret to print once, or undefined when
+   * one exists already (another node may have won the race).
+   */
+  async createAdminToken(ctx: CommandContext): Promise<string | undefined> {
+    if (this.projection.state.adminTokenSha256) return undefined;
+    const token = `pca_${randomBytes(32).toString('base64url')}`;
+    try {
+      await this.append(ADMIN_STREAM, { type: 'AdminTokenCreated', data: { sha256: hashAdminToken(token) } }, 'no_stream', undefined, ctx);
+    } catch (err) {
+      if (err instanceof ConflictError) return undefined;
+      throw err;
+    }
+    return token;
+  }
+
+  private async append(
+    stream: string,
+    event: ConfigEvent,
+    expected: ExpectedRevision,
+    ifMatch: number | undefined,
+    ctx: CommandContext,
+  ): Promise<void> {
+    const metadata: EventMetadata = {
+      actor: ctx.actor,
+      ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}),
+      ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}),
+    };
+    try {
+      const result = await this.store.append(stream, [{ id: randomUUID(), type: event.type, data: event.data, metadata }], {
+        expectedRevision: expected,
+        durable: true,
+      });
+      await this.projection.waitFor(result.position);
+    } catch (err) {
+      if (err instanceof WrongExpectedRevisionError) {
+        throw ifMatch !== undefined
+          ? new PreconditionFailedError(`${stream} changed concurrently; re-read and retry`)
+          : new ConflictError(`${stream} changed concurrently; re-read and retry`);
+      }
+      if (err instanceof StoreUnavailableError) {
+        throw new ServiceUnavailableError('store_unavailable', 'the event store cannot take writes right now', { cause: err });
+      }
+      throw err;
+    }
+  }
+}

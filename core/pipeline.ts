@@ -1,0 +1,75 @@
+// Stages and their onion composition: the compiled pipeline that decides every request.
+import type { AccessRequest, Decision, Identity, TraceEntry, Verdict } from './access.js';
+
+/** Per-request state that stages share: who the caller turned out to be, and the trace so far. */
+export interface PipelineState {
+  identity?: Identity;
+  /** The authenticate stage consumed the credential (so the proxy does not forward it). */
+  credentialConsumed: boolean;
+  readonly trace: TraceEntry[];
+}
+
+/** Pass the request on; `detail` goes into this stage's trace entry (never a secret). */
+export type Next = (detail?: string) => Promise<Verdict>;
+
+/**
+ * A policy stage. It returns a verdict to decide, or calls `next()` to pass the request on
+ * (and may look at or change what comes back). Stages do I/O only through injected ports.
+ */
+export interface Stage {
+  readonly name: string;
+  run(request: AccessRequest, state: PipelineState, next: Next): Promise<Verdict>;
+}
+
+/** What a request gets when every stage passed it on. */
+const passedAll = (state: PipelineState): Verdict =>
+  state.identity
+    ? { allow: true, status: 200, reason: 'authenticated', stage: 'pipeline' }
+    : { allow: true, status: 200, reason: 'anonymous', stage: 'pipeline' };
+
+export interface Pipeline {
+  readonly stages: readonly string[];
+  decide(request: AccessRequest): Promise<Decision>;
+}
+
+/** Compose stages onion-style, like Koa middleware: the first stage runs first and sees the result last. */
+export function composePipeline(stages: readonly Stage[]): Pipeline {
+  const names = stages.map((s) => s.name);
+  if (new Set(names).size !== names.length) throw new TypeError(`duplicate stage names: ${names.join(', ')}`);
+
+  const dispatch = (i: number, request: AccessRequest, state: PipelineState): Promise<Verdict> => {
+    const stage = stages[i];
+    if (!stage) return Promise.resolve(passedAll(state));
+    let passed = false;
+    const next: Next = (detail) => {
+      if (passed) return Promise.reject(new Error(`stage ${stage.name} called next() twice`));
+      passed = true;
+      state.trace.push(detail ? { stage: stage.name, outcome: 'pass', detail } : { stage: stage.name, outcome: 'pass' });
+      return dispatch(i + 1, request, state);
+    };
+    return stage.run(request, state, next).then((verdict) => {
+      if (passed) return verdict;
+      state.trace.push({
+        stage: stage.name,
+        outcome: verdict.allow ? 'allow' : 'deny',
+        reason: verdict.reason,
+      });
+      return verdict.stage ? verdict : { ...verdict, stage: stage.name };
+    });
+  };
+
+  return {
+    stages: names,
+    async decide(request) {
+      const state: PipelineState = { credentialConsumed: false, trace: [] };
+      const verdict = await dispatch(0, request, state);
+      return {
+        ...verdict,
+        stage: verdict.stage ?? 'pipeline',
+        trace: state.trace,
+        credentialConsumed: state.credentialConsumed,
+        ...(state.identity ? { identity: state.identity } : {}),
+      };
+    },
+  };
+}

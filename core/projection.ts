@@ -1,0 +1,137 @@
+// A checkpointed projection: folds a store's events into state, catches up at start, then follows live.
+import type { Logger } from './logger.js';
+import type { EventStore, Position, RecordedEvent } from './store/port.js';
+
+export interface ProjectionOptions<S> {
+  /** Checkpoint name; also what logs call it. */
+  readonly name: string;
+  /** Bump when the state's shape or the fold changes: older checkpoints are then ignored. */
+  readonly version: number;
+  readonly streamPrefixes: readonly string[];
+  readonly initial: S;
+  readonly evolve: (state: S, event: RecordedEvent) => S;
+  readonly logger: Logger;
+  /** Save a checkpoint after this many folded events (and at start and stop). */
+  readonly checkpointEvery?: number;
+}
+
+/** Positions are decimal strings in every adapter; compare them as integers. */
+export const positionAfter = (a: Position, b: Position | undefined): boolean =>
+  b === undefined || BigInt(a) > BigInt(b);
+
+export class Projection<S> {
+  private current: S;
+  private at: Position | undefined;
+  private sinceCheckpoint = 0;
+  private readonly listeners = new Set<(state: S, event: RecordedEvent) => void>();
+  private waiters: { position: Position; resolve: () => void }[] = [];
+  private readonly abort = new AbortController();
+  private following: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: ProjectionOptions<S>,
+  ) {
+    this.current = options.initial;
+  }
+
+  get state(): S {
+    return this.current;
+  }
+
+  get position(): Position | undefined {
+    return this.at;
+  }
+
+  /** Resume from the checkpoint, catch up with the store, then follow it in the background. */
+  async start(): Promise<{ replayed: number }> {
+    const checkpoint = await this.store.loadCheckpoint(this.options.name);
+    const saved = checkpoint?.state as { version?: number; state?: S } | undefined;
+    if (checkpoint && saved?.version === this.options.version && saved.state !== undefined) {
+      this.current = saved.state;
+      this.at = checkpoint.position;
+    }
+    let replayed = 0;
+    for (;;) {
+      const page = await this.store.readAll({
+        ...(this.at !== undefined ? { after: this.at } : {}),
+        streamPrefixes: this.options.streamPrefixes,
+        maxCount: 1000,
+      });
+      for (const event of page) this.fold(event);
+      replayed += page.length;
+      if (page.length < 1000) break;
+    }
+    await this.saveCheckpoint();
+    this.following = this.follow();
+    return { replayed };
+  }
+
+  onChange(listener: (state: S, event: RecordedEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once the projection has folded the event at `position` (read-your-writes for commands). */
+  waitFor(position: Position): Promise<void> {
+    if (!positionAfter(position, this.at)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.following;
+    await this.saveCheckpoint().catch((err: unknown) =>
+      this.options.logger.warn({ err, projection: this.options.name }, 'checkpoint not saved at stop'),
+    );
+  }
+
+  private fold(event: RecordedEvent): void {
+    if (!positionAfter(event.position, this.at)) return;
+    this.current = this.options.evolve(this.current, event);
+    this.at = event.position;
+    this.sinceCheckpoint += 1;
+    for (const listener of this.listeners) listener(this.current, event);
+  }
+
+  private async follow(): Promise<void> {
+    const { signal } = this.abort;
+    while (!signal.aborted) {
+      try {
+        const live = this.store.subscribe({
+          ...(this.at !== undefined ? { after: this.at } : {}),
+          streamPrefixes: this.options.streamPrefixes,
+          signal,
+        });
+        for await (const event of live) {
+          this.fold(event);
+          this.releaseWaiters();
+          if (this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.saveCheckpoint();
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.options.logger.error({ err, projection: this.options.name }, 'subscription failed; retrying in 1 s');
+        await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    }
+  }
+
+  private releaseWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const pending: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (positionAfter(w.position, this.at)) pending.push(w);
+      else w.resolve();
+    }
+    this.waiters = pending;
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    if (this.at === undefined) return;
+    this.sinceCheckpoint = 0;
+    await this.store.saveCheckpoint(this.options.name, {
+      position: this.at,
+      state: { version: this.options.version, state: this.current },
+    });
+  }
+}

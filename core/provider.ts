@@ -1,0 +1,94 @@
+// The provider plugin contract: what a built-in or third-party provider package exports.
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { Credential, Identity } from './access.js';
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+
+/** The HTTP client providers use for outbound calls: the WHATWG `fetch` signature. */
+export type HttpFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** What the gateway hands to a provider factory. */
+export interface ProviderDeps {
+  /** Configured id of this provider instance (`PUT /providers/{id}`). */
+  readonly id: string;
+  readonly fetch: HttpFetch;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** Why a provider refused a credential it is responsible for. */
+export type AuthFailureCode =
+  /** The credential is not valid (signature, expiry, audience, issuer, revoked ...): 401. */
+  | 'invalid_token'
+  /** The provider could not be asked, or has no keys yet: 503. */
+  | 'provider_unavailable';
+
+/**
+ * The three outcomes of `authenticate`:
+ * - `identity`: the credential is valid and names this caller;
+ * - `not_responsible`: this provider cannot judge the credential (another may);
+ * - `failure`: this provider is responsible and refuses it (stop, do not try others).
+ */
+export type AuthResult =
+  | { readonly outcome: 'identity'; readonly identity: Identity }
+  | { readonly outcome: 'not_responsible' }
+  | { readonly outcome: 'failure'; readonly code: AuthFailureCode; readonly description: string };
+
+export interface ProviderStatus {
+  /** False until the provider can validate credentials (for example: signing keys fetched). */
+  readonly ready: boolean;
+  readonly detail?: string;
+}
+
+/** A configured, running provider instance. */
+export interface Provider {
+  readonly id: string;
+  readonly kind: string;
+  /**
+   * Issuers whose JWTs this provider verifies. The authenticate stage routes a JWT to the
+   * provider whose issuer matches its (unverified) `iss`; providers without issuers see
+   * credentials in configured order.
+   */
+  readonly issuers?: readonly string[];
+  /**
+   * Warm up before the node reports ready (fetch discovery and keys). Must not throw:
+   * a provider that cannot warm up reports it through `status()` and keeps trying.
+   */
+  start?(signal: AbortSignal): Promise<void>;
+  status(): ProviderStatus;
+  authenticate(credential: Credential): Promise<AuthResult>;
+  /** Release timers and connections. */
+  close?(): Promise<void>;
+}
+
+/**
+ * A provider plugin: one per kind. Third-party packages export one as their default export.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import type { ProviderPlugin } from 'portcullis/core/provider';
+ * const config = z.object({ header: z.string() });
+ * const plugin: ProviderPlugin<z.infer<typeof config>> = {
+ *   kind: 'static-header',
+ *   description: 'Trusts a fixed bearer value (demo only)',
+ *   configSchema: config,
+ *   create: (cfg, deps) => ({
+ *     id: deps.id, kind: 'static-header',
+ *     status: () => ({ ready: true }),
+ *     authenticate: async (cred) => cred.secret === cfg.header
+ *       ? { outcome: 'identity', identity: { subject: 'demo', username: 'demo', groups: [], scopes: [], provider: deps.id } }
+ *       : { outcome: 'not_responsible' },
+ *   }),
+ * };
+ * export default plugin;
+ * ```
+ */
+export interface ProviderPlugin<C = unknown> {
+  readonly kind: string;
+  readonly description: string;
+  /** Any Standard Schema (zod, valibot, arktype ...). Validated before a configuration event is appended. */
+  readonly configSchema: StandardSchemaV1<unknown, C>;
+  /** Build an instance from a validated config. Throws TypeError only on programming errors. */
+  create(config: C, deps: ProviderDeps): Provider;
+}

@@ -1,0 +1,136 @@
+// The running gateway core: store, configuration projection, compiled pipeline (swapped on change) and audit.
+import { timingSafeEqual } from 'node:crypto';
+import type { AccessRequest, Decision } from './access.js';
+import { AuditWriter, type AuditOptions } from './audit.js';
+import type { Clock } from './clock.js';
+import { ConfigCommands, hashAdminToken, type PluginLookup } from './commands.js';
+import { PipelineCompiler, type CompiledConfig } from './compile.js';
+import { CONFIG_STREAM_PREFIXES } from './events.js';
+import type { Logger } from './logger.js';
+import { Projection } from './projection.js';
+import type { HttpFetch } from './provider.js';
+import { evolve, initialConfigState, type ConfigState } from './settings/config-state.js';
+import type { EventStore } from './store/port.js';
+
+export interface RuntimeOptions {
+  readonly store: EventStore;
+  readonly plugins: PluginLookup;
+  readonly fetch: HttpFetch;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly audit?: AuditOptions;
+  /** An admin token fixed by the process configuration; when set, none is generated. */
+  readonly adminToken?: string;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<string, { ready: boolean; detail?: string }>>;
+}
+
+/** Bump when ConfigState or its fold changes shape, so old checkpoints are replayed instead of trusted. */
+const CONFIG_PROJECTION_VERSION = 1;
+
+export class Runtime {
+  readonly projection: Projection<ConfigState>;
+  readonly commands: ConfigCommands;
+  readonly audit: AuditWriter;
+  private readonly compiler: PipelineCompiler;
+  private current!: CompiledConfig;
+  private compiling: Promise<void> = Promise.resolve();
+  private compiledFrom: ConfigState | undefined;
+  private readonly fixedAdminHash: Buffer | undefined;
+
+  private constructor(private readonly options: RuntimeOptions) {
+    this.projection = new Projection(options.store, {
+      name: 'config',
+      version: CONFIG_PROJECTION_VERSION,
+      streamPrefixes: CONFIG_STREAM_PREFIXES,
+      initial: initialConfigState,
+      evolve,
+      logger: options.logger,
+    });
+    this.commands = new ConfigCommands(options.store, this.projection, options.plugins);
+    this.compiler = new PipelineCompiler(options);
+    this.audit = new AuditWriter(options.store, options.logger, options.audit);
+    this.fixedAdminHash = options.adminToken ? Buffer.from(hashAdminToken(options.adminToken), 'hex') : undefined;
+  }
+
+  /** Rebuild state from the last checkpoint and the events after it, compile, then follow changes. */
+  static async start(options: RuntimeOptions): Promise<Runtime> {
+    const runtime = new Runtime(options);
+    const { replayed } = await runtime.projection.start();
+    runtime.compiledFrom = runtime.projection.state;
+    runtime.current = await runtime.compiler.compile(runtime.compiledFrom);
+    runtime.projection.onChange(() => runtime.recompile());
+    options.logger.info({ replayed, position: runtime.projection.position }, 'configuration loaded');
+    return runtime;
+  }
+
+  get compiled(): CompiledConfig {
+    return this.current;
+  }
+
+  get store(): EventStore {
+    return this.options.store;
+  }
+
+  /** Decide one request with the pipeline current at its arrival, and audit the decision. */
+  async decide(request: AccessRequest): Promise<Decision> {
+    const { pipeline, settings } = this.current;
+    const decision = await pipeline.decide(request);
+    if (settings.audit.enabled) this.audit.record(request, decision);
+    return decision;
+  }
+
+  /** True when `token` is the admin token (constant-time comparison of hashes). */
+  isAdminToken(token: string): boolean {
+    const stored = this.fixedAdminHash ?? this.storedAdminHash();
+    if (!stored) return false;
+    return timingSafeEqual(Buffer.from(hashAdminToken(token), 'hex'), stored);
+  }
+
+  /** Generate the admin token on first start unless the process configuration fixes one. */
+  async ensureAdminToken(): Promise<string | undefined> {
+    if (this.fixedAdminHash) return undefined;
+    return this.commands.createAdminToken({ actor: 'system' });
+  }
+
+  /** Resolves when the pipeline reflects every change folded so far (commands await it before answering). */
+  whenCompiled(): Promise<void> {
+    return this.compiling;
+  }
+
+  readiness(): Readiness {
+    const checks: Record<string, { ready: boolean; detail?: string }> = {};
+    for (const [id, provider] of this.current.providers) checks[`provider:${id}`] = provider.status();
+    checks.audit = this.audit.pending < 10_000 ? { ready: true } : { ready: false, detail: `${this.audit.pending} audit events waiting for the store` };
+    return { ready: Object.values(checks).every((c) => c.ready), checks };
+  }
+
+  async close(): Promise<void> {
+    await this.audit.close();
+    await this.projection.stop();
+    await this.compiling;
+    await this.compiler.close();
+  }
+
+  private storedAdminHash(): Buffer | undefined {
+    const hex = this.projection.state.adminTokenSha256;
+    return hex ? Buffer.from(hex, 'hex') : undefined;
+  }
+
+  /** Compile the latest state after the previous compile finished; the swap is one assignment. */
+  private recompile(): void {
+    this.compiling = this.compiling.then(async () => {
+      const state = this.projection.state;
+      if (state === this.compiledFrom) return;
+      this.compiledFrom = state;
+      try {
+        this.current = await this.compiler.compile(state);
+      } catch (err) {
+        this.options.logger.error({ err }, 'pipeline compilation failed; keeping the previous pipeline');
+      }
+    });
+  }
+}

@@ -1,0 +1,31 @@
+// Pick an event store adapter from a URL (`memory:`, `sqlite:<path>`), as configuration names it.
+import { resolve } from 'node:path';
+
+import { MemoryEventStore } from './memory.js';
+import { StoreUnavailableError, type EventStore } from './port.js';
+import { SqliteEventStore } from './sqlite.js';
+
+const NOT_YET_AVAILABLE = new Set(['postgres:', 'postgresql:', 'esdb:', 'kurrentdb:']);
+
+/**
+ * @example openEventStore('sqlite:data/events.db')  // relative to the working directory
+ * @throws TypeError for a URL no adapter understands; StoreUnavailableError when the adapter cannot open it.
+ */
+export async function openEventStore(url: string): Promise<EventStore> {
+  if (url === 'memory:') return new MemoryEventStore();
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '') throw new TypeError('sqlite store URL needs a file path: sqlite:<path>');
+    return SqliteEventStore.open(resolve(process.cwd(), path));
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase();
+  if (scheme !== undefined && NOT_YET_AVAILABLE.has(scheme)) {
+    throw new StoreUnavailableError(`the ${scheme.slice(0, -1)} event store adapter is not available in this build yet`);
+  }
+  throw new TypeError(`unknown store URL scheme in ${redact(url)}: expected memory: or sqlite:<path>`);
+}
+
+/** The URL without user:password, so a mistyped connection string does not leak into logs. */
+function redact(url: string): string {
+  return JSON.stringify(url.replace(/^([a-z][a-z0-9+.-]*:(?:\/\/)?)[^@/?#]*@/i, '$1***@').slice(0, 200));
+}

@@ -1,0 +1,151 @@
+// The event store port: EventStoreDB's model (streams, revisions, one global order) for every adapter.
+
+/** Where an append expects the stream to be. A number is the revision of the stream's last event. */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number;
+
+/**
+ * A position in the global order. Opaque to callers: pass back what the store handed out.
+ * Adapters encode it as a decimal string of their global sequence.
+ */
+export type Position = string & { readonly __position: unique symbol };
+
+export interface EventMetadata {
+  /** Who caused the event: `admin`, `user:<name>`, `system`, `gateway`. */
+  readonly actor?: string;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  /** Address of the admin (or caller) whose command produced the event. */
+  readonly sourceIp?: string;
+  readonly [key: string]: unknown;
+}
+
+/** An event as a writer hands it to the store. `id` makes appends idempotent. */
+export interface NewEvent<T extends string = string, D = unknown> {
+  readonly id: string;
+  readonly type: T;
+  readonly data: D;
+  readonly metadata?: EventMetadata;
+}
+
+/** An event as the store returns it. */
+export interface RecordedEvent<T extends string = string, D = unknown> {
+  readonly id: string;
+  readonly type: T;
+  readonly stream: string;
+  /** 0-based index of the event in its stream. */
+  readonly revision: number;
+  readonly position: Position;
+  /** ISO 8601 time at which the store recorded it. */
+  readonly time: string;
+  readonly data: D;
+  readonly metadata: EventMetadata;
+  /** Hash of the previous event in global order ('' for the first event). */
+  readonly prevHash: string;
+  /** sha256 over prevHash and this event's content (see core/store/hash.ts). */
+  readonly hash: string;
+}
+
+export interface AppendOptions {
+  readonly expectedRevision?: ExpectedRevision;
+  /**
+   * Wait for the write to reach the disk before resolving (fsync). Default true.
+   * Access events are appended in batches with `durable: false`.
+   */
+  readonly durable?: boolean;
+}
+
+export interface AppendResult {
+  /** Revision of the stream's last event after the append. */
+  readonly nextRevision: number;
+  /** Position of the last event written; of the last matching stored event when every id was already stored. */
+  readonly position: Position;
+}
+
+export type Direction = 'forwards' | 'backwards';
+
+export interface ReadStreamOptions {
+  readonly direction?: Direction;
+  /** Inclusive starting revision. Defaults to the first (forwards) or last (backwards) event. */
+  readonly fromRevision?: number;
+  readonly maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. Omit to start at the beginning. */
+  readonly after?: Position;
+  readonly maxCount?: number;
+  /** Only events whose stream name starts with one of these prefixes. */
+  readonly streamPrefixes?: readonly string[];
+}
+
+export interface SubscribeOptions {
+  readonly after?: Position;
+  readonly streamPrefixes?: readonly string[];
+  readonly signal?: AbortSignal;
+}
+
+/** Projection checkpoints: a snapshot of a projection's state at a position. */
+export interface Checkpoint {
+  readonly position: Position;
+  readonly state: unknown;
+}
+
+export interface EventStore {
+  /**
+   * Append events to one stream atomically.
+   * Events whose id is already stored are skipped; when all are, the call succeeds without
+   * checking the expected revision (a retried append is a no-op).
+   * @throws WrongExpectedRevisionError when the stream is not where `expectedRevision` says.
+   */
+  append(stream: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+
+  /** Read one stream. A stream that does not exist yields nothing. */
+  readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+
+  /** Read the global order forwards, after an exclusive position. */
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+
+  /**
+   * Catch-up subscription: every stored event after `after`, then live events as they are
+   * appended, in global order, without gap or duplicate. Ends when `signal` aborts.
+   * Appends made by other processes on the same store are seen too (adapters poll).
+   */
+  subscribe(options?: SubscribeOptions): AsyncIterable<RecordedEvent>;
+
+  /** Position of the last stored event, or undefined for an empty store. */
+  headPosition(): Promise<Position | undefined>;
+
+  /** Delete a whole stream (retention of day-partitioned access streams). */
+  deleteStream(stream: string): Promise<void>;
+
+  loadCheckpoint(name: string): Promise<Checkpoint | undefined>;
+  saveCheckpoint(name: string, checkpoint: Checkpoint): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+/** The stream was not at the revision the append expected. */
+export class WrongExpectedRevisionError extends Error {
+  readonly code = 'wrong_expected_revision' as const;
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    /** Revision of the stream's last event, or -1 when the stream does not exist. */
+    readonly actual: number,
+  ) {
+    super(`stream ${stream}: expected revision ${String(expected)}, actual ${actual}`);
+    this.name = 'WrongExpectedRevisionError';
+  }
+}
+
+/** The store cannot be reached or refused a write (disk full, read-only file, connection lost). */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Stream names are short, printable and contain no whitespace. */
+export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:$-]{0,199}$/;

@@ -1,0 +1,100 @@
+// Tables and prepared statements of the SQLite event store, kept apart from the append logic.
+import type Database from 'better-sqlite3';
+
+export const SCHEMA_VERSION = 1;
+
+export interface EventRow {
+  position: number;
+  id: string;
+  stream: string;
+  revision: number;
+  type: string;
+  time: string;
+  data: string;
+  metadata: string;
+  prev_hash: string;
+  hash: string;
+}
+
+// AUTOINCREMENT: a deleted stream's positions are never handed out again, so checkpoints stay valid.
+// The UNIQUE (stream, revision) index leads with stream, so it also serves every per-stream lookup.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position  INTEGER PRIMARY KEY AUTOINCREMENT,
+  id        TEXT    NOT NULL UNIQUE,
+  stream    TEXT    NOT NULL,
+  revision  INTEGER NOT NULL,
+  type      TEXT    NOT NULL,
+  time      TEXT    NOT NULL,
+  data      TEXT    NOT NULL,
+  metadata  TEXT    NOT NULL,
+  prev_hash TEXT    NOT NULL,
+  hash      TEXT    NOT NULL,
+  UNIQUE (stream, revision)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  name     TEXT    PRIMARY KEY,
+  position INTEGER NOT NULL,
+  state    TEXT    NOT NULL
+);
+`;
+
+export function createSchema(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    if (db.pragma('user_version', { simple: true }) === 0) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+const COLUMNS = 'position, id, stream, revision, type, time, data, metadata, prev_hash, hash';
+
+export function prepareStatements(db: Database.Database) {
+  return {
+    headHash: db.prepare<[], { hash: string }>('SELECT hash FROM events ORDER BY position DESC LIMIT 1'),
+    headPosition: db.prepare<[], { position: number | null }>('SELECT max(position) AS position FROM events'),
+    streamHead: db.prepare<[string], { revision: number }>(
+      'SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1',
+    ),
+    byId: db.prepare<[string], { stream: string; revision: number; position: number }>(
+      'SELECT stream, revision, position FROM events WHERE id = ?',
+    ),
+    insert: db.prepare<{
+      id: string;
+      stream: string;
+      revision: number;
+      type: string;
+      time: string;
+      data: string;
+      metadata: string;
+      prevHash: string;
+      hash: string;
+    }>(
+      `INSERT INTO events (id, stream, revision, type, time, data, metadata, prev_hash, hash)
+       VALUES (@id, @stream, @revision, @type, @time, @data, @metadata, @prevHash, @hash)`,
+    ),
+    readForward: db.prepare<{ stream: string; from: number; limit: number }, EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision >= @from ORDER BY revision LIMIT @limit`,
+    ),
+    readBackward: db.prepare<{ stream: string; from: number; limit: number }, EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision <= @from ORDER BY revision DESC LIMIT @limit`,
+    ),
+    // One statement for any number of prefixes: they arrive as a JSON array (NULL = no filter).
+    readAll: db.prepare<{ after: number; limit: number; prefixes: string | null }, EventRow>(
+      `SELECT ${COLUMNS} FROM events
+       WHERE position > @after
+         AND (@prefixes IS NULL OR EXISTS (
+           SELECT 1 FROM json_each(@prefixes) AS p WHERE substr(stream, 1, length(p.value)) = p.value))
+       ORDER BY position LIMIT @limit`,
+    ),
+    deleteStream: db.prepare<[string]>('DELETE FROM events WHERE stream = ?'),
+    loadCheckpoint: db.prepare<[string], { position: number; state: string }>(
+      'SELECT position, state FROM checkpoints WHERE name = ?',
+    ),
+    saveCheckpoint: db.prepare<{ name: string; position: number; state: string }>(
+      `INSERT INTO checkpoints (name, position, state) VALUES (@name, @position, @state)
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state`,
+    ),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

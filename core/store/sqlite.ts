@@ -1,0 +1,231 @@
+// SQLite event store, the embedded default: one file, WAL, serialized appends, the hash chain kept per row.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import { systemClock, type Clock } from '../clock.js';
+import { hashEvent } from './hash.js';
+import {
+  StoreUnavailableError,
+  type AppendOptions,
+  type AppendResult,
+  type Checkpoint,
+  type EventMetadata,
+  type EventStore,
+  type NewEvent,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+} from './port.js';
+import { SCHEMA_VERSION, createSchema, prepareStatements, type EventRow, type Statements } from './sqlite-schema.js';
+import { AppendNotifier, catchUp } from './subscription.js';
+import { checkExpectedRevision, checkNewEvents, checkStreamName, limitOf, parsePosition, toPosition } from './checks.js';
+
+export interface SqliteStoreOptions {
+  /** How often a caught-up subscription looks for appends by other processes. Default 200 ms. */
+  readonly pollIntervalMs?: number;
+  /** Open an existing store without write access (e.g. `portcullis verify` on a live file). */
+  readonly readonly?: boolean;
+  /** How long to wait for another writer's lock before failing with StoreUnavailableError. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+  readonly clock?: Clock;
+}
+
+// Codes (and their extended forms, e.g. SQLITE_IOERR_WRITE) that mean the file cannot be used now.
+const UNAVAILABLE = /^SQLITE_(READONLY|FULL|IOERR|CANTOPEN|BUSY|LOCKED|PERM|NOTADB|CORRUPT)(_|$)/;
+
+/** Turn SQLite's environment failures into the port's error; leave everything else as it is. */
+function mapError(err: unknown): unknown {
+  if (err instanceof Database.SqliteError && UNAVAILABLE.test(err.code)) {
+    return new StoreUnavailableError(`sqlite event store unavailable (${err.code})`, { cause: err });
+  }
+  return err;
+}
+
+export class SqliteEventStore implements EventStore {
+  readonly notifier = new AppendNotifier();
+  readonly pollIntervalMs: number;
+  readonly #db: Database.Database;
+  readonly #sql: Statements;
+  readonly #clock: Clock;
+  readonly #appendTx: (stream: string, events: readonly NewEvent[], options: AppendOptions) => AppendResult;
+  #durable = true;
+  #closed = false;
+
+  /** Open (creating the file and its directories if needed) a store at `file`. */
+  static open(file: string, options: SqliteStoreOptions = {}): SqliteEventStore {
+    let db: Database.Database | undefined;
+    try {
+      if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+      db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      if (!options.readonly) {
+        db.pragma('journal_mode = WAL');
+        createSchema(db);
+      }
+      const version = db.pragma('user_version', { simple: true });
+      if (version !== SCHEMA_VERSION) {
+        throw new StoreUnavailableError(`${file} is not a Portcullis event store of schema version ${SCHEMA_VERSION}`);
+      }
+      return new SqliteEventStore(db, options);
+    } catch (err) {
+      db?.close();
+      throw mapError(err);
+    }
+  }
+
+  private constructor(db: Database.Database, options: SqliteStoreOptions) {
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+    this.#clock = options.clock ?? systemClock;
+    this.pollIntervalMs = options.pollIntervalMs ?? 200;
+    // Start durable (fsync on every commit); append() switches per call and remembers the setting.
+    db.pragma('synchronous = FULL');
+    const tx = db.transaction((stream: string, events: readonly NewEvent[], opts: AppendOptions) =>
+      this.#appendInTransaction(stream, events, opts),
+    );
+    // IMMEDIATE takes the write lock before reading the head, so no other process can slip in between.
+    this.#appendTx = (stream, events, opts) => tx.immediate(stream, events, opts);
+  }
+
+  async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    checkStreamName(stream);
+    checkNewEvents(events);
+    return this.#run(() => {
+      const durable = options.durable ?? true;
+      // The pragma cannot change inside a transaction, so it is set just before this one.
+      if (durable !== this.#durable) {
+        this.#db.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
+        this.#durable = durable;
+      }
+      const result = this.#appendTx(stream, events, options);
+      this.notifier.notify();
+      return result;
+    });
+  }
+
+  #appendInTransaction(stream: string, events: readonly NewEvent[], options: AppendOptions): AppendResult {
+    const current = this.#sql.streamHead.get(stream)?.revision ?? -1;
+    const fresh: NewEvent[] = [];
+    let lastStored: { revision: number; position: number } | undefined;
+    for (const e of events) {
+      const stored = this.#sql.byId.get(e.id);
+      if (stored === undefined) fresh.push(e);
+      else if (stored.stream !== stream) throw new TypeError(`event id ${e.id} is already stored in stream ${stored.stream}`);
+      else if (lastStored === undefined || stored.position > lastStored.position) lastStored = stored;
+    }
+    if (fresh.length === 0 && lastStored !== undefined) {
+      return { nextRevision: current, position: toPosition(lastStored.position) };
+    }
+    checkExpectedRevision(stream, options.expectedRevision ?? 'any', current);
+
+    const time = new Date(this.#clock.now()).toISOString();
+    let prevHash = this.#sql.headHash.get()?.hash ?? '';
+    let revision = current;
+    let position = 0;
+    for (const e of fresh) {
+      revision += 1;
+      // Hash what a reader will get back: the JSON text, parsed.
+      const data = JSON.stringify(e.data ?? null);
+      const metadata = JSON.stringify(e.metadata ?? {});
+      const hash = hashEvent(prevHash, {
+        id: e.id,
+        type: e.type,
+        stream,
+        revision,
+        time,
+        data: JSON.parse(data) as unknown,
+        metadata: JSON.parse(metadata) as EventMetadata,
+      });
+      const info = this.#sql.insert.run({ id: e.id, stream, revision, type: e.type, time, data, metadata, prevHash, hash });
+      position = Number(info.lastInsertRowid);
+      prevHash = hash;
+    }
+    return { nextRevision: revision, position: toPosition(position) };
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const limit = sqlLimit(limitOf(options.maxCount));
+    return this.#run(() => {
+      const rows =
+        options.direction === 'backwards'
+          ? this.#sql.readBackward.all({ stream, from: options.fromRevision ?? Number.MAX_SAFE_INTEGER, limit })
+          : this.#sql.readForward.all({ stream, from: options.fromRevision ?? 0, limit });
+      return rows.map(toRecorded);
+    });
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const after = options.after === undefined ? 0 : parsePosition(options.after);
+    const limit = sqlLimit(limitOf(options.maxCount));
+    const prefixes = options.streamPrefixes === undefined ? null : JSON.stringify(options.streamPrefixes);
+    return this.#run(() => this.#sql.readAll.all({ after, limit, prefixes }).map(toRecorded));
+  }
+
+  subscribe(options: SubscribeOptions = {}): AsyncIterable<RecordedEvent> {
+    return catchUp({ readAll: (o) => this.readAll(o), notifier: this.notifier, pollIntervalMs: this.pollIntervalMs }, options);
+  }
+
+  async headPosition(): Promise<Position | undefined> {
+    return this.#run(() => {
+      const head = this.#sql.headPosition.get()?.position;
+      return head === null || head === undefined ? undefined : toPosition(head);
+    });
+  }
+
+  async deleteStream(stream: string): Promise<void> {
+    this.#run(() => this.#sql.deleteStream.run(stream));
+  }
+
+  async loadCheckpoint(name: string): Promise<Checkpoint | undefined> {
+    return this.#run(() => {
+      const row = this.#sql.loadCheckpoint.get(name);
+      return row === undefined ? undefined : { position: toPosition(row.position), state: JSON.parse(row.state) as unknown };
+    });
+  }
+
+  async saveCheckpoint(name: string, checkpoint: Checkpoint): Promise<void> {
+    const position = parsePosition(checkpoint.position);
+    const state = JSON.stringify(checkpoint.state ?? null);
+    this.#run(() => this.#sql.saveCheckpoint.run({ name, position, state }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.notifier.close();
+    this.#db.close();
+  }
+
+  #run<T>(work: () => T): T {
+    if (this.#closed) throw new StoreUnavailableError('event store is closed');
+    try {
+      return work();
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+}
+
+/** SQLite reads LIMIT -1 as "no limit". */
+function sqlLimit(limit: number): number {
+  return Number.isFinite(limit) ? limit : -1;
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    stream: row.stream,
+    revision: row.revision,
+    position: toPosition(row.position),
+    time: row.time,
+    data: JSON.parse(row.data) as unknown,
+    metadata: JSON.parse(row.metadata) as EventMetadata,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}

@@ -1,0 +1,82 @@
+// Catch-up subscription shared by the adapters: always re-read from the store by position, so no gap or duplicate.
+import type { Position, RecordedEvent, SubscribeOptions } from './port.js';
+
+/**
+ * Wakes subscribers after an in-process append. `version` lets a subscriber notice an append
+ * that happened while it was reading, before it started to wait.
+ */
+export class AppendNotifier {
+  #version = 0;
+  #closed = false;
+  readonly #waiters = new Set<() => void>();
+
+  get version(): number {
+    return this.#version;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  notify(): void {
+    this.#version += 1;
+    this.#wakeAll();
+  }
+
+  /** Ends every subscription: a closed store has nothing more to deliver. */
+  close(): void {
+    this.#closed = true;
+    this.#wakeAll();
+  }
+
+  /**
+   * Resolve on the next append, after `pollMs` (other processes), or when `signal` aborts;
+   * whichever comes first. Leaves no timer or listener behind.
+   */
+  wait(sinceVersion: number, pollMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#closed || signal?.aborted || this.#version !== sinceVersion) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        this.#waiters.delete(done);
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#waiters.add(done);
+      if (pollMs !== undefined) timer = setTimeout(done, pollMs);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  #wakeAll(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+}
+
+export interface CatchUpSource {
+  readAll(options: { after?: Position; maxCount: number; streamPrefixes?: readonly string[] }): Promise<RecordedEvent[]>;
+  readonly notifier: AppendNotifier;
+  /** Poll for appends by other processes; undefined when only this process writes. */
+  readonly pollIntervalMs?: number;
+}
+
+const PAGE_SIZE = 500;
+
+/** Every event after `after`, then live events, until the signal aborts or the store closes. */
+export async function* catchUp(source: CatchUpSource, options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent> {
+  const { signal, streamPrefixes } = options;
+  let after = options.after;
+  const live = (): boolean => !signal?.aborted && !source.notifier.closed;
+  while (live()) {
+    // Taken before the read: an append that lands during the read makes wait() return at once.
+    const seen = source.notifier.version;
+    const page = await source.readAll({ after, maxCount: PAGE_SIZE, streamPrefixes });
+    for (const event of page) {
+      if (!live()) return;
+      after = event.position;
+      yield event;
+    }
+    if (page.length < PAGE_SIZE) await source.notifier.wait(seen, source.pollIntervalMs, signal);
+  }
+}

@@ -1,0 +1,84 @@
+// toAccessRequest: the one place where an HTTP request becomes the plain AccessRequest the pipeline judges.
+import type { IncomingMessage } from 'node:http';
+import type { AccessRequest, Credential } from '../core/access.js';
+import { parseAddress } from '../core/net.js';
+
+const MAX_AUTHORIZATION = 16 * 1024;
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const BASIC = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i;
+
+export interface CredentialParse {
+  readonly credential?: Credential;
+  readonly error?: string;
+}
+
+/** Parse the Authorization header. Errors describe the problem without repeating the header. */
+export function parseAuthorization(header: string | undefined): CredentialParse {
+  if (header === undefined || header === '') return {};
+  if (header.length > MAX_AUTHORIZATION) return { error: 'authorization header too large' };
+  const bearer = BEARER.exec(header);
+  if (bearer) return { credential: { scheme: 'bearer', secret: bearer[1]! } };
+  const basic = BASIC.exec(header);
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0 || decoded.includes('\uFFFD') || /[\x00-\x1f\x7f]/.test(decoded)) {
+      return { error: 'malformed basic credentials' };
+    }
+    return { credential: { scheme: 'basic', username: decoded.slice(0, colon), secret: decoded.slice(colon + 1) } };
+  }
+  if (/^(Bearer|Basic)\b/i.test(header)) return { error: `malformed ${header.slice(0, 6).trim().toLowerCase()} credentials` };
+  return { error: 'unsupported authorization scheme' };
+}
+
+export interface RequestTarget {
+  readonly method: string;
+  /** Request target as received: path plus optional query. */
+  readonly url: string;
+  readonly host: string;
+}
+
+/** Client address: the rightmost X-Forwarded-For entry that is not a trusted proxy, when the peer is trusted. */
+export function resolveClientIp(
+  peerIp: string,
+  forwardedFor: string | string[] | undefined,
+  isTrustedProxy: (ip: string) => boolean,
+): string {
+  if (!forwardedFor || !isTrustedProxy(peerIp)) return peerIp;
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+  let nearest = peerIp;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = parseAddress(hops[i]!.trim());
+    // A hop that is not an address was written by someone we cannot vouch for: stop at the last proxy we trust.
+    if (!hop) return nearest;
+    nearest = hop.toString();
+    if (!isTrustedProxy(nearest)) return nearest;
+  }
+  return nearest;
+}
+
+export function toAccessRequest(
+  req: IncomingMessage,
+  id: string,
+  target: RequestTarget,
+  clientIp: string,
+  peerIp: string,
+  time: number,
+): AccessRequest {
+  const q = target.url.indexOf('?');
+  const rawPath = q === -1 ? target.url : target.url.slice(0, q);
+  const { credential, error } = parseAuthorization(req.headers.authorization);
+  return {
+    id,
+    method: target.method.toUpperCase(),
+    rawPath,
+    path: rawPath,
+    query: q === -1 ? '' : target.url.slice(q + 1),
+    host: target.host,
+    clientIp,
+    peerIp,
+    time,
+    ...(credential ? { credential } : {}),
+    ...(error ? { credentialError: error } : {}),
+  };
+}

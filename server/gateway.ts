@@ -1,0 +1,88 @@
+// The gateway listener: decides every request with the pipeline, then proxies it or answers forward auth.
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import type { AccessRequest, Decision } from '../core/access.js';
+import { canonicalAddress } from '../core/net.js';
+import type { Logger } from '../core/logger.js';
+import type { Runtime } from '../core/runtime.js';
+import { resolveClientIp, toAccessRequest, type RequestTarget } from './access-request.js';
+import { identityHeaders, UpstreamProxy } from './proxy.js';
+import { decisionError, errorResponse } from './respond.js';
+
+export const DECIDE_PATH = '/_portcullis/decide';
+const RESERVED_PREFIX = '/_portcullis/';
+
+export interface GatewayOptions {
+  readonly runtime: Runtime;
+  readonly proxy: UpstreamProxy;
+  readonly logger: Logger;
+}
+
+const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Koa {
+  const app = new Koa({ proxy: false });
+  const isTrustedProxy = (ip: string) => runtime.compiled.isTrustedProxy(ip);
+
+  app.on('error', (err: unknown) => logger.error({ err }, 'gateway error outside a request'));
+
+  app.use(async (ctx) => {
+    const requestId = randomUUID();
+    ctx.set('x-request-id', requestId);
+    const sendDenial = (decision: Decision) => {
+      const { status, headers, body } = decisionError(decision, requestId);
+      ctx.status = status;
+      ctx.set(headers);
+      ctx.body = body;
+    };
+    try {
+      const req = ctx.req;
+      const peerIp = canonicalAddress(req.socket.remoteAddress ?? '');
+      const url = req.url ?? '/';
+      const forwardAuth = url === DECIDE_PATH || url.startsWith(`${DECIDE_PATH}?`);
+
+      if (!forwardAuth && url.startsWith(RESERVED_PREFIX)) {
+        ctx.status = 404;
+        ctx.body = { error: 'not_found', error_description: 'no such gateway endpoint', request_id: requestId };
+        return;
+      }
+      if (forwardAuth && !isTrustedProxy(peerIp)) {
+        ctx.status = 403;
+        ctx.body = {
+          error: 'untrusted_proxy',
+          error_description: 'forward-auth requests are accepted only from trusted proxies (settings ip.trustedProxies)',
+          request_id: requestId,
+        };
+        return;
+      }
+
+      const target: RequestTarget = forwardAuth
+        ? {
+            method: header(req.headers['x-forwarded-method']) ?? header(req.headers['x-original-method']) ?? 'GET',
+            url: header(req.headers['x-forwarded-uri']) ?? header(req.headers['x-original-uri']) ?? '/',
+            host: header(req.headers['x-forwarded-host']) ?? header(req.headers.host) ?? '',
+          }
+        : { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
+      const clientIp = resolveClientIp(peerIp, req.headers['x-forwarded-for'], isTrustedProxy);
+      const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, Date.now());
+      const decision = await runtime.decide(request);
+
+      if (!decision.allow) return sendDenial(decision);
+      if (forwardAuth) {
+        ctx.status = 200;
+        ctx.set(identityHeaders(decision));
+        ctx.body = '';
+        return;
+      }
+      ctx.respond = false;
+      await proxy.forward(req, ctx.res, request, decision);
+    } catch (err) {
+      const { status, body, expected } = errorResponse(err, requestId);
+      if (!expected) logger.error({ err, requestId }, 'gateway request failed');
+      if (ctx.respond === false) return;
+      ctx.status = status;
+      ctx.body = body;
+    }
+  });
+  return app;
+}

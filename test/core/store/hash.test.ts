@@ -1,0 +1,67 @@
+// The hash chain's building blocks: canonical JSON must not depend on key order, hashes on nothing else.
+import { createHash } from 'node:crypto';
+
+import { expect } from 'chai';
+
+import { canonicalJson, hashEvent } from '../../../core/store/hash.js';
+
+describe('canonicalJson', () => {
+  it('sorts object keys recursively and drops whitespace', () => {
+    const value = { b: 1, a: { d: [3, { z: 1, y: 'two' }], c: null } };
+    expect(canonicalJson(value)).to.equal('{"a":{"c":null,"d":[3,{"y":"two","z":1}]},"b":1}');
+  });
+
+  it('orders keys by code unit, numeric-looking keys included', () => {
+    expect(canonicalJson({ a: 3, 9: 2, 10: 1, B: 0 })).to.equal('{"10":1,"9":2,"B":0,"a":3}');
+  });
+
+  it('follows JSON.stringify for values JSON cannot hold', () => {
+    expect(canonicalJson({ u: undefined, f: () => 1, n: NaN, i: -Infinity, d: new Date(0) })).to.equal(
+      '{"d":"1970-01-01T00:00:00.000Z","i":null,"n":null}',
+    );
+    expect(canonicalJson([undefined, 1])).to.equal('[null,1]');
+    expect(canonicalJson('quote " and \u2028')).to.equal(JSON.stringify('quote " and \u2028'));
+    expect(() => canonicalJson(undefined)).to.throw(TypeError);
+    expect(() => canonicalJson({ big: 1n })).to.throw(TypeError);
+  });
+
+  it('gives what a JSON round trip gives back', () => {
+    const value = { z: [1, { y: undefined, x: new Date(1000) }], a: 'é' };
+    expect(canonicalJson(JSON.parse(JSON.stringify(value)))).to.equal(canonicalJson(value));
+  });
+});
+
+describe('hashEvent', () => {
+  const event = {
+    id: 'e1',
+    type: 'TokenIssued',
+    stream: 'tokens-1',
+    revision: 0,
+    time: '2024-01-01T00:00:00.000Z',
+    data: { b: 2, a: 1 },
+    metadata: { actor: 'admin' },
+  };
+
+  it('is sha256 over the canonical array of prevHash and content', () => {
+    const expected = createHash('sha256')
+      .update('["p","e1","TokenIssued","tokens-1",0,"2024-01-01T00:00:00.000Z",{"a":1,"b":2},{"actor":"admin"}]')
+      .digest('hex');
+    expect(hashEvent('p', event)).to.equal(expected);
+  });
+
+  it('does not depend on key order but on every field and the predecessor', () => {
+    const base = hashEvent('', event);
+    expect(hashEvent('', { ...event, data: { a: 1, b: 2 } })).to.equal(base);
+    const variants = [
+      hashEvent('x', event),
+      hashEvent('', { ...event, id: 'e2' }),
+      hashEvent('', { ...event, type: 'TokenRevoked' }),
+      hashEvent('', { ...event, stream: 'tokens-2' }),
+      hashEvent('', { ...event, revision: 1 }),
+      hashEvent('', { ...event, time: '2024-01-01T00:00:00.001Z' }),
+      hashEvent('', { ...event, data: { a: 1, b: 3 } }),
+      hashEvent('', { ...event, metadata: { actor: 'system' } }),
+    ];
+    expect(new Set([base, ...variants]).size).to.equal(variants.length + 1);
+  });
+});

@@ -1,0 +1,176 @@
+// Runs the event store contract on the SQLite adapter, plus what only a file on disk can show.
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+
+import { verifyChain } from '../../../core/store/hash.js';
+import { MemoryEventStore } from '../../../core/store/memory.js';
+import { openEventStore } from '../../../core/store/open.js';
+import { StoreUnavailableError } from '../../../core/store/port.js';
+import { SqliteEventStore } from '../../../core/store/sqlite.js';
+import { ev, eventStoreContract, take } from './contract.js';
+
+let dir = '';
+const fresh = (): string => {
+  dir = mkdtempSync(join(tmpdir(), 'portcullis-store-'));
+  return dir;
+};
+const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  return expect.fail('expected a rejection');
+}
+
+eventStoreContract('sqlite', async () => SqliteEventStore.open(join(fresh(), 'nested', 'events.db')), removeDir);
+
+describe('SqliteEventStore', () => {
+  let file: string;
+  const opened: SqliteEventStore[] = [];
+  const open = (options?: Parameters<typeof SqliteEventStore.open>[1]): SqliteEventStore => {
+    const store = SqliteEventStore.open(file, options);
+    opened.push(store);
+    return store;
+  };
+
+  beforeEach(() => {
+    file = join(fresh(), 'events.db');
+  });
+
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+    removeDir();
+  });
+
+  it('keeps events and checkpoints across close and reopen', async () => {
+    const first = open();
+    const { position } = await first.append('s-1', [ev('a'), ev('b')]);
+    await first.saveCheckpoint('p', { position, state: { n: 2 } });
+    await first.close();
+    const second = open();
+    expect((await second.readAll()).map((e) => e.id)).to.deep.equal(['a', 'b']);
+    expect(await second.loadCheckpoint('p')).to.deep.equal({ position, state: { n: 2 } });
+    expect((await second.append('s-1', [ev('c')], { expectedRevision: 1 })).nextRevision).to.equal(2);
+    expect(await verifyChain(second)).to.include({ ok: true, count: 3 });
+  });
+
+  it('lets a subscriber see appends made by another process on the same file', async () => {
+    const reader = open({ pollIntervalMs: 20 });
+    const writer = open();
+    await writer.append('s-1', [ev('a')]);
+    const controller = new AbortController();
+    const seen = take(reader.subscribe({ signal: controller.signal }), 3);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await writer.append('s-1', [ev('b')]);
+    await writer.append('s-2', [ev('c')]);
+    expect((await seen).map((e) => e.id)).to.deep.equal(['a', 'b', 'c']);
+    controller.abort();
+    const err = await rejection(reader.append('s-1', [ev('d')], { expectedRevision: 0 }));
+    expect(err).to.include({ code: 'wrong_expected_revision', actual: 1 });
+  });
+
+  it('detects an edited event', async () => {
+    const store = open();
+    await store.append('s-1', [ev('a'), ev('b'), ev('c')]);
+    const [, b] = await store.readAll();
+    const raw = new Database(file);
+    raw.prepare('UPDATE events SET data = ? WHERE position = ?').run('{"n":"forged"}', Number(b?.position));
+    raw.close();
+    expect(await verifyChain(store)).to.deep.equal({
+      ok: false,
+      count: 2,
+      position: b?.position,
+      reason: 'hash does not match the event content',
+    });
+  });
+
+  it('detects a deleted event in the middle of the history', async () => {
+    const store = open();
+    await store.append('s-1', [ev('a'), ev('b'), ev('c')]);
+    const [, b, c] = await store.readAll();
+    const raw = new Database(file);
+    raw.prepare('DELETE FROM events WHERE position = ?').run(Number(b?.position));
+    raw.close();
+    expect(await verifyChain(store)).to.deep.equal({
+      ok: false,
+      count: 2,
+      position: c?.position,
+      reason: 'prevHash does not match the previous event',
+    });
+  });
+
+  it('opens read-only for verification and refuses writes with StoreUnavailableError', async () => {
+    const writer = open();
+    await writer.append('s-1', [ev('a')]);
+    const reader = open({ readonly: true });
+    expect(await verifyChain(reader)).to.include({ ok: true, count: 1 });
+    const err = await rejection(reader.append('s-1', [ev('b')]));
+    expect(err).to.be.instanceOf(StoreUnavailableError);
+    expect(err).to.have.property('code', 'store_unavailable');
+    expect((err as Error).cause).to.have.property('code').that.matches(/^SQLITE_READONLY/);
+    expect((await writer.readAll()).map((e) => e.id)).to.deep.equal(['a']);
+  });
+
+  it('refuses writes to a file without write permission', async function () {
+    if (process.getuid?.() === 0) this.skip(); // root ignores file modes; the readonly test above covers the mapping
+    const store = open();
+    await store.append('s-1', [ev('a')]);
+    await store.close();
+    chmodSync(file, 0o444);
+    const err = await rejection((async () => open().append('s-1', [ev('b')]))());
+    expect(err).to.be.instanceOf(StoreUnavailableError);
+  });
+
+  it('reports a missing file opened read-only as unavailable', () => {
+    expect(() => SqliteEventStore.open(join(dir, 'missing.db'), { readonly: true })).to.throw(StoreUnavailableError);
+    expect(existsSync(join(dir, 'missing.db'))).to.equal(false);
+  });
+
+  it('refuses use after close', async () => {
+    const store = open();
+    await store.close();
+    expect(await rejection(store.readAll())).to.be.instanceOf(StoreUnavailableError);
+  });
+});
+
+describe('openEventStore', () => {
+  afterEach(removeDir);
+
+  it('opens memory: and sqlite: paths relative to the working directory', async () => {
+    const memory = await openEventStore('memory:');
+    expect(memory).to.be.instanceOf(MemoryEventStore);
+    await memory.close();
+    const cwd = process.cwd();
+    process.chdir(fresh());
+    try {
+      const store = await openEventStore('sqlite:data/events.db');
+      expect(store).to.be.instanceOf(SqliteEventStore);
+      await store.close();
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(existsSync(join(dir, 'data', 'events.db'))).to.equal(true);
+  });
+
+  it('names adapters this build does not have yet', async () => {
+    for (const url of ['postgres://u:p@db/x', 'postgresql://db/x', 'esdb://es:2113', 'kurrentdb://k:2113']) {
+      const err = await rejection(openEventStore(url));
+      expect(err).to.be.instanceOf(StoreUnavailableError);
+      expect((err as Error).message).to.not.include('u:p');
+    }
+  });
+
+  it('rejects unknown schemes without echoing credentials', async () => {
+    const err = await rejection(openEventStore('mysql://admin:s3cret@db.example/x'));
+    expect(err).to.be.instanceOf(TypeError);
+    expect((err as Error).message).to.include('mysql://***@db.example/x');
+    expect((err as Error).message).to.not.include('s3cret');
+  });
+});
