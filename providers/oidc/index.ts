@@ -35,7 +35,7 @@ export class OidcProvider implements Provider {
     this.policy = Object.freeze({
       issuer: config.issuer,
       audience: typeof config.audience === 'string' ? config.audience : Object.freeze([...config.audience]),
-      algorithms: new Set(config.algorithms),
+      algorithms: Object.freeze([...config.algorithms]),
       clockToleranceSeconds: config.clockSkewSeconds,
     });
     this.mapping = compileMapping(config);

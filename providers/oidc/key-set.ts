@@ -126,9 +126,13 @@ export class JwksKeySet {
   /** Stop retries and abort a fetch under way. */
   close(): void {
     this.closed = true;
+    this.cancelRetry();
+    this.closing.abort();
+  }
+
+  private cancelRetry(): void {
     if (this.retryTimer !== undefined) this.scheduler.clear(this.retryTimer);
     this.retryTimer = undefined;
-    this.closing.abort();
   }
 
   private mayFetch(now: number): boolean {
@@ -146,6 +150,7 @@ export class JwksKeySet {
       this.fetchedAt = clock.now();
       this.failures = 0;
       this.lastError = undefined;
+      this.cancelRetry();
       logger.debug({ jwksUri: safeUrl(uri) }, 'signing keys fetched');
       return true;
     } catch (err) {

@@ -12,7 +12,7 @@ export type VerifyOutcome =
 export interface VerifyPolicy {
   readonly issuer: string;
   readonly audience: string | readonly string[];
-  readonly algorithms: ReadonlySet<string>;
+  readonly algorithms: readonly string[];
   readonly clockToleranceSeconds: number;
 }
 
@@ -56,7 +56,7 @@ export async function verifyJwt(
   } catch {
     return refuse('malformed token');
   }
-  if (typeof header.alg !== 'string' || !policy.algorithms.has(header.alg)) return refuse('algorithm not allowed');
+  if (typeof header.alg !== 'string' || !policy.algorithms.includes(header.alg)) return refuse(algorithmRefusal(header.alg));
   if (header.crit !== undefined) return refuse('unsupported critical header');
   if (header.typ !== undefined && !(typeof header.typ === 'string' && ACCEPTED_TYP.has(normalizeTyp(header.typ)))) {
     return refuse('token type not accepted');
@@ -64,7 +64,7 @@ export async function verifyJwt(
   const options: JWTVerifyOptions = {
     issuer: policy.issuer,
     audience: policy.audience as string | string[],
-    algorithms: [...policy.algorithms],
+    algorithms: policy.algorithms as string[],
     clockTolerance: policy.clockToleranceSeconds,
     currentDate: new Date(now),
     requiredClaims: REQUIRED_CLAIMS,
@@ -74,6 +74,13 @@ export async function verifyJwt(
   } catch (err) {
     return mapError(err);
   }
+}
+
+/** Distinct texts for the classic attacks, so an operator sees which one was tried. */
+function algorithmRefusal(alg: unknown): string {
+  if (typeof alg === 'string' && alg.toLowerCase() === 'none') return 'unsigned token (alg none) not allowed';
+  if (typeof alg === 'string' && /^HS\d+$/i.test(alg)) return 'symmetric algorithm not allowed';
+  return 'algorithm not allowed';
 }
 
 function normalizeTyp(typ: string): string {

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Make sure the services the test suites use are up (PostgreSQL, Redis), starting any that stopped.
+# With CI=true a service that cannot be reached is a failure; elsewhere it is a warning and the
+# suites that need it skip with a visible message.
+set -u
+
+want_pg=${WANT_POSTGRES:-1}
+want_redis=${WANT_REDIS:-1}
+status=0
+
+fail_or_warn() {
+  if [ "${CI:-}" = "true" ]; then
+    echo "services: $1 (CI=true: failing)" >&2
+    status=1
+  else
+    echo "services: $1 (tests that need it will skip)" >&2
+  fi
+}
+
+wait_for() { # command, tries
+  local i
+  for i in $(seq 1 "$2"); do
+    if eval "$1" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  return 1
+}
+
+if [ "$want_pg" = 1 ]; then
+  if ! pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      echo "services: starting PostgreSQL"
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+    fi
+    wait_for "pg_isready -h 127.0.0.1 -p 5432" 20 || fail_or_warn "PostgreSQL is not reachable on 127.0.0.1:5432"
+  fi
+fi
+
+if [ "$want_redis" = 1 ]; then
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    if command -v redis-server >/dev/null 2>&1; then
+      echo "services: starting Redis"
+      mkdir -p /var/lib/redis /var/log/redis
+      redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+    fi
+    wait_for "redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG" 10 || fail_or_warn "Redis is not reachable on 127.0.0.1:6379"
+  fi
+fi
+
+exit $status

@@ -1,0 +1,92 @@
+// The audit writer: one AccessDecided per decision, batched per day stream, no secrets, buffered while the store refuses.
+import { expect } from 'chai';
+import type { Decision } from '../../core/access.js';
+import { AuditWriter } from '../../core/audit.js';
+import { silentLogger } from '../../core/logger.js';
+import { MemoryEventStore } from '../../core/store/memory.js';
+import { StoreUnavailableError, type AppendOptions, type NewEvent } from '../../core/store/port.js';
+import { request } from '../fixtures/requests.js';
+
+const decision: Decision = {
+  allow: true,
+  status: 200,
+  reason: 'authenticated',
+  stage: 'pipeline',
+  trace: [{ stage: 'authenticate', outcome: 'pass', detail: 'provider=p' }],
+  credentialConsumed: true,
+  identity: { subject: 's1', username: 'ann', groups: ['dev'], scopes: ['read'], provider: 'p', tokenId: 'jti-1', claims: { secretish: 'x' } },
+};
+
+/** A store whose appends fail while `down` is set, like a full disk. */
+class FlakyStore extends MemoryEventStore {
+  down = false;
+  appends = 0;
+  override append(stream: string, events: readonly NewEvent[], options?: AppendOptions) {
+    this.appends += 1;
+    if (this.down) return Promise.reject(new StoreUnavailableError('disk full'));
+    return super.append(stream, events, options);
+  }
+}
+
+describe('core/audit', () => {
+  it('records request facts, identity and reason, never the credential', async () => {
+    const store = new MemoryEventStore();
+    const audit = new AuditWriter(store, silentLogger);
+    const secret = 'eyJ.super-secret-token.sig';
+    audit.record(request({ id: 'r1', credential: { scheme: 'bearer', secret }, query: 'access_token=leak' }), decision);
+    await audit.flush();
+    const [e] = await store.readStream('access-2023-11-14');
+    expect(e?.type).to.equal('AccessDecided');
+    expect(e?.id).to.equal('r1');
+    expect(e?.data).to.deep.include({ requestId: 'r1', method: 'GET', path: '/x', credential: 'bearer', allow: true, reason: 'authenticated' });
+    expect((e?.data as { identity: unknown }).identity).to.deep.equal({ subject: 's1', username: 'ann', provider: 'p', groups: ['dev'], tokenId: 'jti-1' });
+    const text = JSON.stringify(await store.readAll());
+    expect(text).to.not.include(secret);
+    expect(text).to.not.include('leak');
+    expect(text).to.not.include('secretish');
+  });
+
+  it('batches appends: many decisions, few appends, one stream per UTC day', async () => {
+    const store = new FlakyStore();
+    const audit = new AuditWriter(store, silentLogger, { flushIntervalMs: 10_000, batchSize: 1000 });
+    for (let i = 0; i < 300; i++) audit.record(request({ id: `a${i}`, time: Date.UTC(2026, 10, 23, 23, 59, 59) + (i % 2) * 2000 }), decision);
+    await audit.flush();
+    expect(store.appends).to.equal(2);
+    expect(await store.readStream('access-2026-11-23')).to.have.length(150);
+    expect(await store.readStream('access-2026-11-24')).to.have.length(150);
+    expect(audit.written).to.equal(300);
+  });
+
+  it('keeps events while the store refuses them and writes them once it recovers', async () => {
+    const store = new FlakyStore();
+    const audit = new AuditWriter(store, silentLogger, { flushIntervalMs: 5 });
+    store.down = true;
+    for (let i = 0; i < 10; i++) audit.record(request({ id: `b${i}` }), decision);
+    await audit.flush();
+    expect(audit.pending).to.equal(10);
+    store.down = false;
+    await audit.close(2000);
+    expect(audit.pending).to.equal(0);
+    expect((await store.readAll()).map((e) => e.id)).to.deep.equal(Array.from({ length: 10 }, (_, i) => `b${i}`));
+  });
+
+  it('drops beyond its cap and counts what it dropped', async () => {
+    const store = new FlakyStore();
+    store.down = true;
+    const audit = new AuditWriter(store, silentLogger, { flushIntervalMs: 10_000, batchSize: 1000, maxBuffered: 5 });
+    for (let i = 0; i < 8; i++) audit.record(request({ id: `c${i}` }), decision);
+    expect(audit.pending).to.equal(5);
+    expect(audit.dropped).to.equal(3);
+    store.down = false;
+    await audit.close(1000);
+    expect((await store.readAll()).map((e) => e.id)).to.deep.equal(['c0', 'c1', 'c2', 'c3', 'c4']);
+  });
+
+  it('flushes on its own timer', async () => {
+    const store = new MemoryEventStore();
+    const audit = new AuditWriter(store, silentLogger, { flushIntervalMs: 5 });
+    audit.record(request({ id: 'd1' }), decision);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.readAll()).to.have.length(1);
+  });
+});

@@ -1,0 +1,81 @@
+// The pipeline: onion order, the trace, the deciding stage, and misuse caught early.
+import { expect } from 'chai';
+import { allow, deny } from '../../core/access.js';
+import { composePipeline, type Stage } from '../../core/pipeline.js';
+import { request } from '../fixtures/requests.js';
+
+const passing = (name: string, log: string[]): Stage => ({
+  name,
+  async run(_r, _s, next) {
+    log.push(`${name}:in`);
+    const v = await next(`${name}-detail`);
+    log.push(`${name}:out`);
+    return v;
+  },
+});
+
+describe('core/pipeline', () => {
+  it('runs stages onion-style and allows anonymously when every stage passes', async () => {
+    const log: string[] = [];
+    const d = await composePipeline([passing('a', log), passing('b', log)]).decide(request());
+    expect(log).to.deep.equal(['a:in', 'b:in', 'b:out', 'a:out']);
+    expect(d).to.include({ allow: true, status: 200, reason: 'anonymous', stage: 'pipeline', credentialConsumed: false });
+    expect(d.trace).to.deep.equal([
+      { stage: 'a', outcome: 'pass', detail: 'a-detail' },
+      { stage: 'b', outcome: 'pass', detail: 'b-detail' },
+    ]);
+  });
+
+  it('names the stage that decided and stops there', async () => {
+    const log: string[] = [];
+    const denier: Stage = { name: 'gate', run: async () => deny(403, 'nope', 'not you') };
+    const d = await composePipeline([passing('a', log), denier, passing('c', log)]).decide(request());
+    expect(d).to.include({ allow: false, status: 403, reason: 'nope', stage: 'gate', description: 'not you' });
+    expect(d.trace.map((t) => `${t.stage}:${t.outcome}`)).to.deep.equal(['a:pass', 'gate:deny']);
+    expect(log).to.not.include('c:in');
+  });
+
+  it('reports authenticated with the identity a stage set', async () => {
+    const auth: Stage = {
+      name: 'auth',
+      run: (_r, state, next) => {
+        state.identity = { subject: 's', username: 'u', groups: [], scopes: [], provider: 'p' };
+        state.credentialConsumed = true;
+        return next();
+      },
+    };
+    const d = await composePipeline([auth]).decide(request());
+    expect(d).to.include({ reason: 'authenticated', credentialConsumed: true });
+    expect(d.identity?.username).to.equal('u');
+  });
+
+  it('keeps an allow verdict from an early stage (master switch)', async () => {
+    const sw: Stage = { name: 'switch', run: async () => allow('auth_disabled') };
+    const d = await composePipeline([sw, { name: 'never', run: () => Promise.reject(new Error('ran')) }]).decide(request());
+    expect(d).to.include({ allow: true, reason: 'auth_disabled', stage: 'switch' });
+  });
+
+  it('refuses duplicate stage names and next() called twice', async () => {
+    const s: Stage = { name: 'x', run: (_r, _s, n) => n() };
+    expect(() => composePipeline([s, s])).to.throw(TypeError, /duplicate/);
+    const twice: Stage = { name: 'twice', run: async (_r, _s, n) => (await n(), n()) };
+    let error: unknown;
+    await composePipeline([twice]).decide(request()).catch((e: unknown) => (error = e));
+    expect(String(error)).to.match(/twice called next\(\) twice/);
+  });
+
+  it('keeps per-request state separate between concurrent requests', async () => {
+    const slow: Stage = {
+      name: 'slow',
+      run: async (r, state, next) => {
+        await new Promise((res) => setTimeout(res, r.id === 'a' ? 20 : 1));
+        state.identity = { subject: r.id, username: r.id, groups: [], scopes: [], provider: 'p' };
+        return next();
+      },
+    };
+    const p = composePipeline([slow]);
+    const [a, b] = await Promise.all([p.decide(request({ id: 'a' })), p.decide(request({ id: 'b' }))]);
+    expect(a.identity?.username).to.equal('a');
+    expect(b.identity?.username).to.equal('b');
+  });
+});
