@@ -15,7 +15,10 @@ export interface AccessRequest {
   readonly method: string;
   /** Path as received, without the query string. */
   readonly rawPath: string;
-  /** Normalised path: what policies match and what the upstream receives. */
+  /**
+   * The path policies match. Today the raw path; the path-policy stage (a later issue) makes it
+   * the normalised path and the proxy forwards that same path.
+   */
   readonly path: string;
   /** Query string without the leading `?` ('' when none). */
   readonly query: string;

@@ -75,6 +75,15 @@ export class Runtime {
     return this.options.store;
   }
 
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
+  /** Audit a decision taken at the edge, before the pipeline (for example an untrusted forward-auth caller). */
+  recordDecision(request: AccessRequest, decision: Decision): void {
+    if (this.current.settings.audit.enabled) this.audit.record(request, decision);
+  }
+
   /** Decide one request with the pipeline current at its arrival, and audit the decision. */
   async decide(request: AccessRequest): Promise<Decision> {
     const { pipeline, settings } = this.current;

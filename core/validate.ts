@@ -43,6 +43,13 @@ export async function validateWith<T>(schema: StandardSchemaV1<unknown, T>, valu
   if (result.issues === undefined) return { ok: true, value: result.value };
   return {
     ok: false,
-    issues: result.issues.map((issue) => ({ path: formatIssuePath(issue.path), message: issue.message })),
+    issues: result.issues.flatMap((issue) => {
+      // zod reports unknown keys once for their parent, with the keys on the side: name each one.
+      const keys = (issue as { keys?: unknown }).keys;
+      if (Array.isArray(keys) && keys.every((k) => typeof k === 'string')) {
+        return keys.map((key) => ({ path: formatIssuePath([...(issue.path ?? []), key]), message: 'unknown field' }));
+      }
+      return [{ path: formatIssuePath(issue.path), message: issue.message }];
+    }),
   };
 }

@@ -17,6 +17,8 @@ export interface AdminOptions {
   readonly logger: Logger;
 }
 
+const ADMIN_REALM = 'portcullis-admin';
+
 interface AdminState {
   requestId: string;
 }
@@ -57,7 +59,11 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     } catch (err) {
       const { status, body, expected } = errorResponse(err, ctx.state.requestId);
       if (!expected) logger.error({ err, requestId: ctx.state.requestId }, 'admin request failed');
-      if (status === 401) ctx.set('www-authenticate', bearerChallenge('portcullis-admin', 'invalid_token', body.error_description));
+      if (status === 401) {
+        // RFC 6750 §3.1: no error code when the request carried no credential at all.
+        const presented = ctx.get('authorization') !== '';
+        ctx.set('www-authenticate', presented ? bearerChallenge(ADMIN_REALM, 'invalid_token', body.error_description) : bearerChallenge(ADMIN_REALM));
+      }
       ctx.status = status;
       ctx.body = body;
     }
@@ -142,7 +148,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
 
   api.get('/events', async (ctx) => {
     const after = typeof ctx.query.after === 'string' && ctx.query.after !== '' ? ctx.query.after : undefined;
-    if (after !== undefined && !/^\d{1,20}$/.test(after)) {
+    if (after !== undefined && !(/^(0|[1-9]\d{0,15})$/.test(after) && Number.isSafeInteger(Number(after)))) {
       throw new ValidationError('after must be a position from an earlier page', [{ path: 'after', message: 'not a position' }]);
     }
     const limit = ctx.query.limit === undefined ? 100 : Number(ctx.query.limit);

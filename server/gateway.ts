@@ -41,19 +41,30 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
       const url = req.url ?? '/';
       const forwardAuth = url === DECIDE_PATH || url.startsWith(`${DECIDE_PATH}?`);
 
+      // Only origin-form targets: an absolute URL or `*` would let the client pick what the path means.
+      if (!url.startsWith('/')) {
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_request', error_description: 'the request target must be a path', request_id: requestId };
+        return;
+      }
       if (!forwardAuth && url.startsWith(RESERVED_PREFIX)) {
         ctx.status = 404;
         ctx.body = { error: 'not_found', error_description: 'no such gateway endpoint', request_id: requestId };
         return;
       }
       if (forwardAuth && !isTrustedProxy(peerIp)) {
-        ctx.status = 403;
-        ctx.body = {
-          error: 'untrusted_proxy',
-          error_description: 'forward-auth requests are accepted only from trusted proxies (settings ip.trustedProxies)',
-          request_id: requestId,
+        const direct = { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
+        const refused: Decision = {
+          allow: false,
+          status: 403,
+          reason: 'untrusted_proxy',
+          description: 'forward-auth requests are accepted only from trusted proxies (settings ip.trustedProxies)',
+          stage: 'forward_auth',
+          trace: [{ stage: 'forward_auth', outcome: 'deny', reason: 'untrusted_proxy' }],
+          credentialConsumed: false,
         };
-        return;
+        runtime.recordDecision(toAccessRequest(req, requestId, direct, peerIp, peerIp, runtime.clock.now()), refused);
+        return sendDenial(refused);
       }
 
       const target: RequestTarget = forwardAuth
@@ -64,7 +75,7 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
           }
         : { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
       const clientIp = resolveClientIp(peerIp, req.headers['x-forwarded-for'], isTrustedProxy);
-      const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, Date.now());
+      const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, runtime.clock.now());
       const decision = await runtime.decide(request);
 
       if (!decision.allow) return sendDenial(decision);

@@ -5,10 +5,13 @@ import type { AccessRequest, Decision } from '../core/access.js';
 import type { Logger } from '../core/logger.js';
 import { writeJsonError } from './respond.js';
 
-/** RFC 9110 §7.6.1 hop-by-hop fields, plus the proxy-only ones. */
+/**
+ * RFC 9110 §7.6.1 hop-by-hop fields, plus the proxy-only ones. `expect` too: Node has already
+ * answered `100-continue` to the client, and undici refuses to send it.
+ */
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate',
+  'proxy-authorization', 'proxy-authenticate', 'expect',
 ]);
 
 /** Identity headers the gateway owns: a client's copies never reach the upstream. */

@@ -39,6 +39,12 @@ export function decisionError(decision: Decision, requestId: string): { status: 
   };
 }
 
+const BODY_ERRORS: Record<number, [string, string]> = {
+  400: ['invalid_request', 'the request body is not valid JSON'],
+  413: ['payload_too_large', 'the request body is too large'],
+  415: ['unsupported_media_type', 'the request body must be JSON (application/json)'],
+};
+
 /** Map any thrown value to status + body. Unexpected errors become a generic 500; the caller logs the detail. */
 export function errorResponse(err: unknown, requestId: string): { status: number; body: ErrorBody; expected: boolean } {
   if (err instanceof GatewayError && err.expose) {
@@ -62,10 +68,11 @@ export function errorResponse(err: unknown, requestId: string): { status: number
   }
   const status = (err as { status?: unknown }).status;
   const expose = (err as { expose?: unknown }).expose;
-  // Koa/koa-body raise http-errors (413 body too large, 415, 400 malformed JSON) that are safe to show.
-  if (typeof status === 'number' && status >= 400 && status < 500 && expose === true) {
-    const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
-    return { status, expected: true, body: { error: code, error_description: (err as Error).message, request_id: requestId } };
+  // Body-parser errors (malformed JSON, too large, wrong type). Their messages can quote the body,
+  // so the client gets a fixed description instead.
+  if (typeof status === 'number' && status >= 400 && status < 500 && (expose === true || err instanceof SyntaxError)) {
+    const [code, description] = BODY_ERRORS[status] ?? ['invalid_request', 'the request is not valid'];
+    return { status, expected: true, body: { error: code, error_description: description, request_id: requestId } };
   }
   return {
     status: 500,

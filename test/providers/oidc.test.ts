@@ -165,7 +165,7 @@ describe('providers/oidc', function () {
       });
       expect(result.ok).to.equal(false);
       if (result.ok) return;
-      expect(result.issues.map((i) => i.path)).to.have.members(['', 'audience', 'clockSkewSeconds', 'groupsClaim']);
+      expect(result.issues.map((i) => i.path)).to.have.members(['surprise', 'audience', 'clockSkewSeconds', 'groupsClaim']);
       const missing = await validateWith(oidcConfigSchema, { issuer: ISSUER });
       expect(missing.ok === false && missing.issues.map((i) => i.path)).to.deep.equal(['audience']);
     });

@@ -161,11 +161,12 @@ describe('server/admin', () => {
       expect(bare.body.document).to.deep.equal({});
     });
 
-    // An unknown key is reported by zod on its parent object (path '' here); its name is in the message.
+    // Each unknown key is its own field error, named by its full path.
     const invalid: [string, unknown, string[]][] = [
       ['a wrong type', { enabled: 'yes' }, ['enabled']],
-      ['an unknown key', { nope: 1 }, ['']],
-      ['an unknown nested key', { ip: { realIp: 'x' } }, ['ip']],
+      ['an unknown key', { nope: 1 }, ['nope']],
+      ['an unknown nested key', { ip: { realIp: 'x' } }, ['ip.realIp']],
+      ['two unknown keys', { a: 1, ip: { b: 2 } }, ['a', 'ip.b']],
       ['an invalid CIDR', { ip: { trustedProxies: ['999.1.1.1'] } }, ['ip.trustedProxies[0]']],
       ['several errors at once', { enabled: 1, audit: { enabled: 'no' } }, ['enabled', 'audit.enabled']],
     ];
