@@ -1,6 +1,6 @@
 // Authenticate: find the provider responsible for the credential and turn it into an identity.
-import { decodeJwt } from 'jose';
 import { deny, type Verdict } from '../core/access.js';
+import { unverifiedIssuer } from '../core/jwt.js';
 import type { Logger } from '../core/logger.js';
 import type { Stage } from '../core/pipeline.js';
 import type { AuthResult, Provider } from '../core/provider.js';
@@ -12,19 +12,6 @@ export interface AuthenticateConfig {
 
 export interface AuthenticateDeps {
   readonly logger: Logger;
-}
-
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-
-/** The unverified `iss` of a JWT-shaped bearer token: only used to pick the provider that verifies it. */
-function unverifiedIssuer(secret: string): string | undefined {
-  if (!JWT_SHAPE.test(secret)) return undefined;
-  try {
-    const { iss } = decodeJwt(secret);
-    return typeof iss === 'string' ? iss : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function authenticate(config: AuthenticateConfig, deps: AuthenticateDeps): Stage {

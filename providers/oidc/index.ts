@@ -4,7 +4,8 @@ import type { AuthResult, Provider, ProviderDeps, ProviderPlugin, ProviderStatus
 import { oidcConfigSchema, type OidcConfig } from './config.js';
 import { compileMapping, toIdentity, type ClaimMapping } from './identity.js';
 import { JwksKeySet, type Scheduler } from './key-set.js';
-import { looksLikeJwt, unverifiedIssuer, verifyJwt, type VerifyPolicy } from './verify.js';
+import { looksLikeJwt, unverifiedIssuer } from '../../core/jwt.js';
+import { verifyJwt, type VerifyPolicy } from './verify.js';
 
 export { oidcConfigSchema, type OidcConfig } from './config.js';
 export type { Scheduler } from './key-set.js';

@@ -1,5 +1,6 @@
 // Verify a JWT against the issuer's keys and map every refusal to a stable, safe description.
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { looksLikeJwt } from '../../core/jwt.js';
 import type { AuthFailureCode } from '../../core/provider.js';
 import { KeysUnavailableError } from './key-set.js';
 
@@ -16,26 +17,9 @@ export interface VerifyPolicy {
   readonly clockToleranceSeconds: number;
 }
 
-/** Compact JWS: three base64url parts; the signature may be empty so `alg: none` is refused by name. */
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const ACCEPTED_TYP = new Set(['jwt', 'at+jwt']);
 /** Claims every token must carry besides `iss` (jose requires it since an issuer is given). */
 const REQUIRED_CLAIMS = ['exp', 'sub'];
-
-/** True when the value has the shape of a compact JWS (not a JWE, not an opaque token). */
-export function looksLikeJwt(token: string): boolean {
-  return token.length <= 16_384 && COMPACT_JWS.test(token);
-}
-
-/** The unverified `iss`, used only to route a token to the provider that can verify it. */
-export function unverifiedIssuer(token: string): string | undefined {
-  try {
-    const { iss } = decodeJwt(token);
-    return typeof iss === 'string' ? iss : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const refuse = (description: string): VerifyOutcome => ({ ok: false, code: 'invalid_token', description });
 
