@@ -7,6 +7,7 @@ import type { Projection } from './projection.js';
 import type { ConfigState, ProviderRecord } from './settings/config-state.js';
 import { applyMergePatch, isJsonObject, type JsonObject } from './settings/merge-patch.js';
 import { settingsSchema } from './settings/schema.js';
+import { MASK, SecretBox, mapSecretFields } from './secrets.js';
 import {
   StoreUnavailableError,
   WrongExpectedRevisionError,
@@ -28,6 +29,18 @@ export interface PluginLookup {
   get(kind: string): ProviderPlugin | undefined;
   kinds(): readonly string[];
 }
+
+/** Seals and opens secret config fields (core/secrets.ts). */
+export interface SecretSealer {
+  sealFields(config: JsonObject, paths: readonly string[]): JsonObject;
+  openFields(config: JsonObject, paths: readonly string[]): JsonObject;
+}
+
+const openSecretFields = (config: JsonObject, paths: readonly string[], secrets: SecretSealer | undefined): JsonObject =>
+  secrets && paths.length ? secrets.openFields(config, paths) : config;
+
+const getPath = (obj: JsonObject, path: string): unknown =>
+  path.split('.').reduce<unknown>((node, key) => (isJsonObject(node) ? node[key] : undefined), obj);
 
 export const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -53,6 +66,7 @@ export class ConfigCommands {
     private readonly store: EventStore,
     private readonly projection: Projection<ConfigState>,
     private readonly plugins: PluginLookup,
+    private readonly secrets?: SecretSealer,
   ) {}
 
   /** Apply a JSON merge patch to the settings document. `ifMatch` is the revision the caller saw. */
@@ -84,21 +98,52 @@ export class ConfigCommands {
         { path: 'kind', message: `must be one of: ${this.plugins.kinds().join(', ')}` },
       ]);
     }
-    const checked = await validateWith(plugin.configSchema, config);
-    if (!checked.ok) throw new ValidationError('the provider configuration is not valid', prefixed('config', checked.issues));
-
     const current = this.projection.state.providers[id];
     if (ifMatch !== undefined && ifMatch !== current?.revision) {
       throw new PreconditionFailedError(`provider ${id} is at revision ${current?.revision ?? 'none'}, not ${ifMatch}`);
     }
-    const data = { id, kind, config: config as JsonObject, enabled, order };
-    const unchanged = (r: ProviderRecord) =>
-      JSON.stringify([r.kind, r.config, r.enabled, r.order]) === JSON.stringify([kind, config, enabled, order]);
-    if (current && unchanged(current)) return current;
+    const secretFields = plugin.secretFields ?? [];
+    const plain = this.withKeptSecrets(config as JsonObject, secretFields, current?.kind === kind ? current : undefined);
+    const checked = await validateWith(plugin.configSchema, plain);
+    if (!checked.ok) throw new ValidationError('the provider configuration is not valid', prefixed('config', checked.issues));
+
+    const currentPlain = current && this.secrets ? openSecretFields(current.config, secretFields, this.secrets) : current?.config;
+    const unchanged = JSON.stringify([current?.kind, currentPlain, current?.enabled, current?.order]) === JSON.stringify([kind, plain, enabled, order]);
+    if (current && unchanged) return current;
+    const sealed = secretFields.length ? this.requireSecrets().sealFields(plain, secretFields) : plain;
+    const data = { id, kind, config: sealed, enabled, order };
     await this.append(providerStream(id), { type: 'ProviderConfigured', data }, current ? expectedAfter(current.revision) : 'any', ifMatch, ctx);
     const record = this.projection.state.providers[id];
     if (!record) throw new ConflictError(`provider ${id} was removed concurrently`);
     return record;
+  }
+
+  /**
+   * Secrets arrive masked when an admin re-sends what GET showed: the mask means "keep the
+   * stored secret". A sealed value from elsewhere is never accepted as-is.
+   */
+  private withKeptSecrets(config: JsonObject, secretFields: readonly string[], current: ProviderRecord | undefined): JsonObject {
+    if (secretFields.length === 0) return config;
+    const secrets = this.requireSecrets();
+    const stored = current ? openSecretFields(current.config, secretFields, secrets) : {};
+    const issues: { path: string; message: string }[] = [];
+    const result = mapSecretFields(config, secretFields, (value, path) => {
+      if (value === MASK) {
+        const kept = getPath(stored, path);
+        if (typeof kept === 'string') return kept;
+        issues.push({ path: `config.${path}`, message: 'no stored secret to keep: give the secret itself' });
+      } else if (SecretBox.isSealed(value)) {
+        issues.push({ path: `config.${path}`, message: 'give the secret itself, not a sealed value' });
+      }
+      return value;
+    });
+    if (issues.length) throw new ValidationError('the provider configuration is not valid', issues);
+    return result;
+  }
+
+  private requireSecrets(): SecretSealer {
+    if (!this.secrets) throw new TypeError('this provider kind has secret fields but no secret key is configured');
+    return this.secrets;
   }
 
   async removeProvider(id: string, ifMatch: number | undefined, ctx: CommandContext): Promise<void> {

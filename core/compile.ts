@@ -1,6 +1,8 @@
 // The compiler: turns the configuration state into a ready-to-run pipeline, reusing provider instances that did not change.
 import type { Clock } from './clock.js';
-import type { PluginLookup } from './commands.js';
+import type { IdentityCache } from './identity-cache.js';
+import type { JsonObject } from './settings/merge-patch.js';
+import type { PluginLookup, SecretSealer } from './commands.js';
 import type { Logger } from './logger.js';
 import { compileAddressList } from './net.js';
 import { composePipeline, type Pipeline } from './pipeline.js';
@@ -25,12 +27,17 @@ export interface CompilerDeps {
   readonly fetch: HttpFetch;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly cache: IdentityCache;
+  /** Opens secret config fields; required once a provider kind declares secret fields. */
+  readonly secrets?: SecretSealer;
 }
 
 interface Instance {
   readonly key: string;
   readonly provider: Provider;
   readonly abort: AbortController;
+  /** The provider's warm-up (first key fetch) has finished, successfully or not. */
+  warmedUp: boolean;
 }
 
 export class PipelineCompiler {
@@ -71,22 +78,42 @@ export class PipelineCompiler {
     this.instances.clear();
   }
 
-  private async instantiate(id: string, kind: string, config: unknown, key: string): Promise<Instance | undefined> {
+  /** Providers whose warm-up has not finished yet (readiness waits for them). */
+  warmingUp(): string[] {
+    return [...this.instances].filter(([, i]) => !i.warmedUp).map(([id]) => id);
+  }
+
+  private async instantiate(id: string, kind: string, config: JsonObject, key: string): Promise<Instance | undefined> {
     const logger = this.deps.logger.child({ provider: id, kind });
     const plugin = this.deps.plugins.get(kind);
     if (!plugin) {
       logger.error('provider kind is not installed on this node; provider left out');
       return undefined;
     }
-    const checked = await validateWith(plugin.configSchema, config);
+    const secretFields = plugin.secretFields ?? [];
+    let plain = config;
+    if (secretFields.length) {
+      if (!this.deps.secrets) {
+        logger.error('provider has secret fields but no secret key is configured; provider left out');
+        return undefined;
+      }
+      try {
+        plain = this.deps.secrets.openFields(config, secretFields);
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'provider secrets cannot be decrypted; provider left out');
+        return undefined;
+      }
+    }
+    const checked = await validateWith(plugin.configSchema, plain);
     if (!checked.ok) {
       logger.error({ issues: checked.issues }, 'stored provider configuration no longer validates; provider left out');
       return undefined;
     }
-    const provider = plugin.create(checked.value, { id, fetch: this.deps.fetch, clock: this.deps.clock, logger });
-    const abort = new AbortController();
-    void provider.start?.(abort.signal);
-    return { key, provider, abort };
+    const { fetch, clock, cache } = this.deps;
+    const provider = plugin.create(checked.value, { id, fetch, clock, logger, cache });
+    const instance: Instance = { key, provider, abort: new AbortController(), warmedUp: !provider.start };
+    void provider.start?.(instance.abort.signal).finally(() => (instance.warmedUp = true));
+    return instance;
   }
 
   private release(instance: Instance): void {

@@ -2,6 +2,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Credential, Identity } from './access.js';
 import type { Clock } from './clock.js';
+import type { IdentityCache } from './identity-cache.js';
 import type { Logger } from './logger.js';
 
 /** The HTTP client providers use for outbound calls: the WHATWG `fetch` signature. */
@@ -14,6 +15,22 @@ export interface ProviderDeps {
   readonly fetch: HttpFetch;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The node's cache of userinfo/introspection answers (see IdentityCache.key for the key). */
+  readonly cache: IdentityCache;
+}
+
+/** OAuth 2.0 client details a provider exposes for the admin's fetch-token helper. */
+export interface OAuthClient {
+  /** Absent when the provider supports only the client-credentials grant. */
+  readonly authorizationEndpoint?: string;
+  readonly tokenEndpoint: string;
+  readonly clientId: string;
+  readonly clientSecret?: string;
+  /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
+  readonly clientAuth: 'basic' | 'body';
+  readonly scope?: string;
+  /** Extra parameters for the authorization request (e.g. Entra's `resource`). */
+  readonly extraAuthorizeParams?: Readonly<Record<string, string>>;
 }
 
 /** Why a provider refused a credential it is responsible for. */
@@ -57,6 +74,13 @@ export interface Provider {
   start?(signal: AbortSignal): Promise<void>;
   status(): ProviderStatus;
   authenticate(credential: Credential): Promise<AuthResult>;
+  /**
+   * The provider's raw answer about a token (userinfo, introspection, `/user` ...), uncached,
+   * for the admin's username-attribute helper. Throws UpstreamHttpError when the provider refuses.
+   */
+  inspect?(token: string): Promise<unknown>;
+  /** Client details for the admin's fetch-token helper, when the configuration has them. */
+  oauthClient?(): Promise<OAuthClient | undefined>;
   /** Release timers and connections. */
   close?(): Promise<void>;
 }
@@ -89,6 +113,11 @@ export interface ProviderPlugin<C = unknown> {
   readonly description: string;
   /** Any Standard Schema (zod, valibot, arktype ...). Validated before a configuration event is appended. */
   readonly configSchema: StandardSchemaV1<unknown, C>;
+  /**
+   * Dot paths of config fields that hold secrets (client secrets, app tokens). They are
+   * encrypted before an event is written, masked in every answer, and decrypted for `create`.
+   */
+  readonly secretFields?: readonly string[];
   /** Build an instance from a validated config. Throws TypeError only on programming errors. */
   create(config: C, deps: ProviderDeps): Provider;
 }

@@ -3,7 +3,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AccessRequest, Decision } from './access.js';
 import { AuditWriter, type AuditOptions } from './audit.js';
 import type { Clock } from './clock.js';
-import { ConfigCommands, hashAdminToken, type PluginLookup } from './commands.js';
+import { ConfigCommands, hashAdminToken, type PluginLookup, type SecretSealer } from './commands.js';
+import { IdentityCache, type IdentityCacheOptions } from './identity-cache.js';
 import { PipelineCompiler, type CompiledConfig } from './compile.js';
 import { CONFIG_STREAM_PREFIXES } from './events.js';
 import type { Logger } from './logger.js';
@@ -21,6 +22,9 @@ export interface RuntimeOptions {
   readonly audit?: AuditOptions;
   /** An admin token fixed by the process configuration; when set, none is generated. */
   readonly adminToken?: string;
+  /** Seals provider secrets; providers with secret fields cannot be configured without it. */
+  readonly secrets?: SecretSealer;
+  readonly identityCache?: Omit<IdentityCacheOptions, 'clock'>;
 }
 
 export interface Readiness {
@@ -35,6 +39,7 @@ export class Runtime {
   readonly projection: Projection<ConfigState>;
   readonly commands: ConfigCommands;
   readonly audit: AuditWriter;
+  readonly cache: IdentityCache;
   private readonly compiler: PipelineCompiler;
   private current!: CompiledConfig;
   private compiling: Promise<void> = Promise.resolve();
@@ -50,8 +55,9 @@ export class Runtime {
       evolve,
       logger: options.logger,
     });
-    this.commands = new ConfigCommands(options.store, this.projection, options.plugins);
-    this.compiler = new PipelineCompiler(options);
+    this.commands = new ConfigCommands(options.store, this.projection, options.plugins, options.secrets);
+    this.cache = new IdentityCache({ ...options.identityCache, clock: options.clock });
+    this.compiler = new PipelineCompiler({ ...options, cache: this.cache });
     this.audit = new AuditWriter(options.store, options.logger, options.audit);
     this.fixedAdminHash = options.adminToken ? Buffer.from(hashAdminToken(options.adminToken), 'hex') : undefined;
   }
@@ -111,10 +117,14 @@ export class Runtime {
   }
 
   readiness(): Readiness {
+    // Ready once every provider has finished warming up. A provider that could not fetch its keys
+    // is reported (its callers get 503) but does not take the node out of rotation for everyone else.
+    const warming = new Set(this.compiler.warmingUp());
     const checks: Record<string, { ready: boolean; detail?: string }> = {};
     for (const [id, provider] of this.current.providers) checks[`provider:${id}`] = provider.status();
-    checks.audit = this.audit.pending < 10_000 ? { ready: true } : { ready: false, detail: `${this.audit.pending} audit events waiting for the store` };
-    return { ready: Object.values(checks).every((c) => c.ready), checks };
+    const auditOk = this.audit.pending < 10_000;
+    checks.audit = auditOk ? { ready: true } : { ready: false, detail: `${this.audit.pending} audit events waiting for the store` };
+    return { ready: warming.size === 0 && auditOk, checks };
   }
 
   async close(): Promise<void> {
@@ -122,6 +132,7 @@ export class Runtime {
     await this.projection.stop();
     await this.compiling;
     await this.compiler.close();
+    this.cache.close();
   }
 
   private storedAdminHash(): Buffer | undefined {

@@ -48,6 +48,12 @@ export function isProviderPlugin(value: unknown): value is ProviderPlugin {
 /** npm package name, optionally scoped, optionally with a subpath export (`@acme/portcullis-x/plugin`). */
 const PACKAGE_NAME = /^(?:@[a-z0-9][\w.~-]*\/)?[a-z0-9][\w.~-]*(?:\/[\w.~-]+)*$/i;
 
+/** A plugin named in the configuration cannot be used; the message names it. */
+export class PluginLoadError extends Error {
+  override readonly name = 'PluginLoadError';
+  readonly code = 'plugin_load_failed';
+}
+
 export type ModuleImporter = (specifier: string) => Promise<unknown>;
 
 /**
@@ -57,7 +63,7 @@ export type ModuleImporter = (specifier: string) => Promise<unknown>;
  * ```ts
  * const registry = new PluginRegistry([...builtinPlugins, ...(await loadPluginPackages(['portcullis-ldap']))]);
  * ```
- * @throws {Error} naming the package when it cannot be imported or exports no plugin.
+ * @throws {PluginLoadError} naming the package when it cannot be imported or exports no plugin.
  */
 export async function loadPluginPackages(
   names: readonly string[],
@@ -65,16 +71,16 @@ export async function loadPluginPackages(
 ): Promise<ProviderPlugin[]> {
   const plugins: ProviderPlugin[] = [];
   for (const name of names) {
-    if (!PACKAGE_NAME.test(name)) throw new Error(`plugin '${name}' is not an npm package name`);
+    if (!PACKAGE_NAME.test(name)) throw new PluginLoadError(`plugin '${name}' is not an npm package name`);
     let mod: unknown;
     try {
       mod = await importer(name);
     } catch (cause) {
-      throw new Error(`plugin package '${name}' could not be imported`, { cause });
+      throw new PluginLoadError(`plugin package '${name}' could not be imported`, { cause });
     }
     const plugin = (mod as { default?: unknown } | null)?.default;
     if (!isProviderPlugin(plugin)) {
-      throw new Error(
+      throw new PluginLoadError(
         `plugin package '${name}' does not default-export a provider plugin ` +
           '({kind, description, configSchema (Standard Schema), create})',
       );

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { verifyChain } from '../core/store/hash.js';
 import { openEventStore } from '../core/store/open.js';
+import { SecretKeyError } from '../core/secrets.js';
 import { ConfigFileError, loadProcessConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { serve } from './serve.js';
@@ -35,7 +36,8 @@ async function runServe(configFile: string | undefined): Promise<void> {
 
 async function runVerify(configFile: string | undefined): Promise<number> {
   const config = loadProcessConfig(configFile);
-  const store = await openEventStore(config.store);
+  // Read-only: verifying must never create or change a store (a wrong directory is an error, not "0 events").
+  const store = await openEventStore(config.store, { readonly: true });
   try {
     let last = 0;
     const result = await verifyChain(store, {
@@ -50,7 +52,7 @@ async function runVerify(configFile: string | undefined): Promise<number> {
       process.stdout.write(`hash chain intact: ${result.count} events checked\n`);
       return 0;
     }
-    process.stdout.write(`hash chain BROKEN at position ${result.position} after ${result.count} good events: ${result.reason}\n`);
+    process.stdout.write(`hash chain BROKEN at position ${result.position} (event ${result.count}; the ${result.count - 1} before it check out): ${result.reason}\n`);
     return 1;
   } finally {
     await store.close();
@@ -80,13 +82,21 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Errors an operator fixes (a port in use, an unreadable store), shown as one line without a stack. */
+const OPERATOR_ERRORS = new Set(['store_unavailable', 'plugin_load_failed', 'EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'ENOTFOUND', 'EEXIST']);
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
     // Operator-facing errors are one line; anything else is a bug worth its stack.
-    const known = err instanceof ConfigFileError || (err as { code?: string }).code === 'store_unavailable' || err instanceof TypeError;
+    const code = (err as { code?: unknown }).code;
+    const known =
+      err instanceof ConfigFileError ||
+      err instanceof TypeError ||
+      err instanceof SecretKeyError ||
+      (typeof code === 'string' && OPERATOR_ERRORS.has(code));
     process.stderr.write(known ? `portcullis: ${(err as Error).message}\n` : `portcullis: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   },

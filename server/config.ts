@@ -6,7 +6,8 @@ import { z } from 'zod';
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:8080 or [::1]:8080');
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:8080 or [::1]:8080')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 
 export const processConfigSchema = z
   .object({
@@ -15,11 +16,18 @@ export const processConfigSchema = z
     adminListen: hostPort.default('127.0.0.1:8081'),
     upstream: z.url({ protocol: /^https?$/ }).optional(),
     adminToken: z.string().min(24, 'must be at least 24 characters').optional(),
+    /** Shared rate-limit counters between nodes (used once the rate-limit stage exists). */
     redis: z.string().optional(),
+    /** 32 random bytes, base64: seals provider secrets. Default: generated into the data directory. */
+    secretKey: z.string().optional(),
     plugins: z.array(z.string().min(1)).default([]),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Upstream answer deadline before the gateway gives up with 504. */
     upstreamTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** Longest a userinfo/introspection answer is reused (never beyond the token's expiry). */
+    identityCacheSeconds: z.number().int().min(0).max(3600).default(60),
+    /** How long a refused token's answer is reused. */
+    identityFailureCacheSeconds: z.number().int().min(0).max(300).default(5),
   })
   .strict();
 
@@ -32,6 +40,7 @@ const ENV: Record<string, keyof ProcessConfig> = {
   PORTCULLIS_UPSTREAM: 'upstream',
   PORTCULLIS_ADMIN_TOKEN: 'adminToken',
   PORTCULLIS_REDIS: 'redis',
+  PORTCULLIS_SECRET_KEY: 'secretKey',
   PORTCULLIS_LOG_LEVEL: 'logLevel',
 };
 

@@ -12,6 +12,7 @@ import { splitHostPort, type ProcessConfig } from './config.js';
 import { startEchoUpstream } from './echo-upstream.js';
 import { createGatewayApp } from './gateway.js';
 import { UpstreamProxy } from './proxy.js';
+import { loadSecretBox } from './secret-key.js';
 
 export interface RunningGateway {
   readonly gatewayUrl: string;
@@ -32,18 +33,24 @@ async function listen(server: Server, address: string): Promise<string> {
 const DRAIN_MS = 10_000;
 
 export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
-  const store = await openEventStore(config.store);
   const plugins = new PluginRegistry([...builtinPlugins, ...(await loadPluginPackages(config.plugins))]);
+  const store = await openEventStore(config.store);
+  const secrets = loadSecretBox(config.secretKey, config.store, logger);
   const runtime = await Runtime.start({
     store,
     plugins,
     fetch: globalThis.fetch,
     clock: systemClock,
     logger,
+    secrets,
+    identityCache: { maxTtlSeconds: config.identityCacheSeconds, failureTtlSeconds: config.identityFailureCacheSeconds },
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   });
+  if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet (rate limits come with the rate-limit stage)');
 
+  // Printed as soon as it exists: if a later step of the first start fails, the token is not lost.
   const adminToken = await runtime.ensureAdminToken();
+  if (adminToken) process.stderr.write(`\nAdmin token (shown once, store it now): ${adminToken}\n\n`);
 
   let echo: Awaited<ReturnType<typeof startEchoUpstream>> | undefined;
   let upstream = config.upstream;
@@ -68,9 +75,6 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
   if (adminToken) {
     process.stderr.write(
       [
-        '',
-        `Admin token (shown once, store it now): ${adminToken}`,
-        '',
         'Next step: add an OpenID Connect provider, for example',
         `  curl -X PUT ${adminUrl}/api/v1/providers/my-idp \\`,
         `    -H "Authorization: Bearer ${adminToken}" -H 'Content-Type: application/json' \\`,

@@ -11,18 +11,23 @@ const NOT_YET_AVAILABLE = new Set(['postgres:', 'postgresql:', 'esdb:', 'kurrent
  * @example openEventStore('sqlite:data/events.db')  // relative to the working directory
  * @throws TypeError for a URL no adapter understands; StoreUnavailableError when the adapter cannot open it.
  */
-export async function openEventStore(url: string): Promise<EventStore> {
+export async function openEventStore(url: string, options: { readonly?: boolean } = {}): Promise<EventStore> {
   if (url === 'memory:') return new MemoryEventStore();
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length);
-    if (path === '') throw new TypeError('sqlite store URL needs a file path: sqlite:<path>');
-    return SqliteEventStore.open(resolve(process.cwd(), path));
-  }
+  const file = sqliteFile(url);
+  if (file !== undefined) return SqliteEventStore.open(file, options.readonly ? { readonly: true } : {});
   const scheme = /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase();
   if (scheme !== undefined && NOT_YET_AVAILABLE.has(scheme)) {
     throw new StoreUnavailableError(`the ${scheme.slice(0, -1)} event store adapter is not available in this build yet`);
   }
   throw new TypeError(`unknown store URL scheme in ${redact(url)}: expected memory: or sqlite:<path>`);
+}
+
+/** The absolute file of a `sqlite:<path>` URL (relative to the working directory), else undefined. */
+export function sqliteFile(url: string): string | undefined {
+  if (!url.startsWith('sqlite:')) return undefined;
+  const path = url.slice('sqlite:'.length);
+  if (path === '') throw new TypeError('sqlite store URL needs a file path: sqlite:<path>');
+  return resolve(process.cwd(), path);
 }
 
 /** The URL without user:password, so a mistyped connection string does not leak into logs. */

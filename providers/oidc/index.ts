@@ -47,7 +47,7 @@ export class OidcProvider implements Provider {
       cooldownMs: config.jwksCooldownSeconds * 1000,
       fetch: deps.fetch,
       clock: deps.clock,
-      logger: deps.logger.child({ provider: deps.id, kind: 'oidc' }),
+      logger: deps.logger,
       ...options,
     });
   }

@@ -9,7 +9,7 @@ import { Runtime } from '../../core/runtime.js';
 import { initialConfigState, type ConfigState } from '../../core/settings/config-state.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import type { EventStore } from '../../core/store/port.js';
-import { staticPlugins } from '../fixtures/static-provider.js';
+import { plugins as staticPlugins } from '../fixtures/static-provider.js';
 
 const ctx = { actor: 'admin', sourceIp: '127.0.0.1', correlationId: 'c-1' };
 const start = (store: EventStore) =>

@@ -7,6 +7,7 @@ import {
 import nock from 'nock';
 import type { Credential } from '../../core/access.js';
 import { ManualClock } from '../../core/clock.js';
+import { IdentityCache } from '../../core/identity-cache.js';
 import { silentLogger } from '../../core/logger.js';
 import type { AuthResult } from '../../core/provider.js';
 import { validateWith } from '../../core/validate.js';
@@ -121,7 +122,7 @@ describe('providers/oidc', function () {
   async function started(overrides: Record<string, unknown> = {}, options: { timeoutMs?: number; maxBytes?: number } = {}) {
     const provider = createOidcProvider(
       config(overrides),
-      { id: 'corp', fetch: globalThis.fetch, clock, logger: silentLogger },
+      { id: 'corp', fetch: globalThis.fetch, clock, logger: silentLogger, cache: new IdentityCache({ clock }) },
       { scheduler, ...options },
     );
     open.push(provider);
@@ -172,7 +173,7 @@ describe('providers/oidc', function () {
 
     it('is the default export, kind oidc, routed by its issuer', () => {
       expect(oidcPlugin.kind).to.equal('oidc');
-      const provider = oidcPlugin.create(config(), { id: 'p1', fetch: globalThis.fetch, clock, logger: silentLogger });
+      const provider = oidcPlugin.create(config(), { id: 'p1', fetch: globalThis.fetch, clock, logger: silentLogger, cache: new IdentityCache({ clock }) });
       expect(provider.issuers).to.deep.equal([ISSUER]);
       expect(provider.id).to.equal('p1');
       expect(provider.status()).to.deep.equal({ ready: false, detail: 'no signing keys: not fetched yet' });

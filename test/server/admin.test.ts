@@ -79,11 +79,17 @@ describe('server/admin', () => {
       expect(res.body.checks.audit).to.deep.equal({ ready: true });
     });
 
-    it('GET /readyz answers 503 naming the provider that is not ready', async () => {
-      await configureStatic(runtime, 'p1', {}, { ready: false });
+    it('GET /readyz answers 503 while a provider is still warming up', async () => {
+      await configureStatic(runtime, 'p1', {}, { warming: true });
       const res = await call('get', '/readyz', { auth: false });
       expect(res.status).to.equal(503);
       expect(res.body.status).to.equal('not_ready');
+    });
+
+    it('GET /readyz stays 200 but names a provider that warmed up without keys', async () => {
+      await configureStatic(runtime, 'p1', {}, { ready: false });
+      const res = await call('get', '/readyz', { auth: false });
+      expect(res.status).to.equal(200);
       expect(res.body.checks['provider:p1']).to.deep.equal({ ready: false, detail: 'keys not fetched yet' });
     });
   });

@@ -37,6 +37,8 @@ describe('server/config loadProcessConfig', () => {
       plugins: [],
       logLevel: 'info',
       upstreamTimeoutMs: 30_000,
+      identityCacheSeconds: 60,
+      identityFailureCacheSeconds: 5,
     });
   });
 
@@ -65,6 +67,8 @@ describe('server/config loadProcessConfig', () => {
       plugins: ['portcullis-provider-acme'],
       logLevel: 'debug',
       upstreamTimeoutMs: 1500,
+      identityCacheSeconds: 60,
+      identityFailureCacheSeconds: 5,
     });
   });
 

@@ -1,66 +1,19 @@
-// Shared fixtures for the server unit tests: a fake `static` provider plugin, an in-memory runtime, loopback listeners.
-import { createHash } from 'node:crypto';
+// Shared fixtures for the server unit tests: an in-memory runtime with the `static` provider, loopback listeners.
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request as undiciRequest } from 'undici';
-import { z } from 'zod';
 
 import { ManualClock } from '../../core/clock.js';
-import type { PluginLookup } from '../../core/commands.js';
 import { silentLogger } from '../../core/logger.js';
-import type { ProviderPlugin } from '../../core/provider.js';
 import { Runtime } from '../../core/runtime.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import type { RecordedEvent } from '../../core/store/port.js';
+import { plugins, tokenHash } from '../fixtures/static-provider.js';
+
+export { plugins, staticPlugin, tokenHash, type StaticConfig } from '../fixtures/static-provider.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
-
-/** Tokens are configured by their sha256, so a raw token never enters a stored event through the test itself. */
-export const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
-
-const staticConfig = z
-  .object({
-    /** sha256(token) → who it names. */
-    tokens: z.record(z.string(), z.object({ username: z.string().min(1), groups: z.array(z.string()).default([]) }).strict()),
-    /** Every credential this provider is asked about fails with provider_unavailable. */
-    unavailable: z.boolean().optional(),
-    /** What status() reports (readiness). */
-    ready: z.boolean().default(true),
-  })
-  .strict();
-
-export type StaticConfig = z.output<typeof staticConfig>;
-
-/** A fake provider kind: known bearer → identity, `bad-…` → invalid_token, anything else → not_responsible. */
-export const staticPlugin: ProviderPlugin<StaticConfig> = {
-  kind: 'static',
-  description: 'fixed bearer tokens (unit tests only)',
-  configSchema: staticConfig,
-  create: (config, deps) => ({
-    id: deps.id,
-    kind: 'static',
-    status: () => (config.ready ? { ready: true } : { ready: false, detail: 'keys not fetched yet' }),
-    async authenticate(credential) {
-      if (credential.scheme !== 'bearer') return { outcome: 'not_responsible' };
-      if (config.unavailable) return { outcome: 'failure', code: 'provider_unavailable', description: 'the static provider is down' };
-      const known = config.tokens[tokenHash(credential.secret)];
-      if (known) {
-        return {
-          outcome: 'identity',
-          identity: { subject: `sub-${known.username}`, username: known.username, groups: known.groups, scopes: [], provider: deps.id },
-        };
-      }
-      if (credential.secret.startsWith('bad-')) return { outcome: 'failure', code: 'invalid_token', description: 'the token was revoked' };
-      return { outcome: 'not_responsible' };
-    },
-  }),
-};
-
-export const plugins: PluginLookup = {
-  get: (kind) => (kind === staticPlugin.kind ? (staticPlugin as ProviderPlugin) : undefined),
-  kinds: () => [staticPlugin.kind],
-};
 
 /** 2024-03-05T06:07:08Z: a fixed instant, far from today, so time taken from the wall clock is noticed. */
 export const FIXED_TIME = Date.UTC(2024, 2, 5, 6, 7, 8);
@@ -83,7 +36,7 @@ export async function configureStatic(
   runtime: Runtime,
   id: string,
   tokens: Record<string, { username: string; groups?: string[] }>,
-  extra: { unavailable?: boolean; ready?: boolean } = {},
+  extra: { unavailable?: boolean; ready?: boolean; warming?: boolean } = {},
 ): Promise<void> {
   const hashed = Object.fromEntries(Object.entries(tokens).map(([t, who]) => [tokenHash(t), { groups: [], ...who }]));
   await runtime.commands.configureProvider(id, { kind: 'static', config: { tokens: hashed, ...extra } }, undefined, { actor: 'test' });

@@ -1,0 +1,106 @@
+// Cached results of userinfo/introspection calls: keyed by a hash of the token, bounded by its expiry, shared in flight.
+import { createHash } from 'node:crypto';
+import NodeCache from 'node-cache';
+import type { Clock } from './clock.js';
+import type { AuthResult } from './provider.js';
+
+export interface IdentityCacheOptions {
+  /** Longest a positive answer is kept, whatever the token's expiry (default 60 s). */
+  readonly maxTtlSeconds?: number;
+  /** How long an `invalid_token` answer is kept (default 5 s). */
+  readonly failureTtlSeconds?: number;
+  /** Entries kept at most; beyond it nothing new is cached (default 100 000). */
+  readonly maxEntries?: number;
+  readonly clock: Clock;
+}
+
+interface Entry {
+  readonly result: AuthResult;
+  /** Clock time (ms) after which the entry is not used, whatever node-cache still holds. */
+  readonly until: number;
+}
+
+/**
+ * One cache per node, shared by every provider. A key binds the token to the provider id and to
+ * a fingerprint of what that provider asserts (its configuration), so a configuration change or
+ * another provider never reuses an answer. Provider-unavailable answers are never cached.
+ */
+export class IdentityCache {
+  private readonly store: NodeCache;
+  private readonly inflight = new Map<string, Promise<AuthResult>>();
+  private readonly maxTtlMs: number;
+  private readonly failureTtlMs: number;
+  private readonly clock: Clock;
+  hits = 0;
+  misses = 0;
+
+  constructor(options: IdentityCacheOptions) {
+    this.maxTtlMs = (options.maxTtlSeconds ?? 60) * 1000;
+    this.failureTtlMs = (options.failureTtlSeconds ?? 5) * 1000;
+    this.clock = options.clock;
+    // node-cache only reclaims memory; freshness is judged against the injected clock.
+    this.store = new NodeCache({ stdTTL: Math.max(1, Math.ceil(this.maxTtlMs / 1000)), checkperiod: 30, useClones: false, maxKeys: options.maxEntries ?? 100_000 });
+  }
+
+  /** The cache key: sha256 over provider id, assertion fingerprint and token. The token itself is never kept. */
+  static key(providerId: string, fingerprint: string, token: string): string {
+    return createHash('sha256').update(providerId).update('\0').update(fingerprint).update('\0').update(token).digest('base64url');
+  }
+
+  /**
+   * The cached answer for `key`, or `load()`'s, shared by concurrent callers of the same key.
+   * @example
+   * const key = IdentityCache.key(deps.id, fingerprint, token);
+   * return deps.cache.resolve(key, () => callUserinfo(token));
+   */
+  resolve(key: string, load: () => Promise<AuthResult>): Promise<AuthResult> {
+    const now = this.clock.now();
+    const entry = this.store.get<Entry>(key);
+    if (entry && entry.until > now) {
+      this.hits += 1;
+      return Promise.resolve(entry.result);
+    }
+    const running = this.inflight.get(key);
+    if (running) return running;
+    this.misses += 1;
+    const call = load()
+      .then((result) => {
+        this.remember(key, result);
+        return result;
+      })
+      .finally(() => this.inflight.delete(key));
+    this.inflight.set(key, call);
+    return call;
+  }
+
+  get size(): number {
+    return this.store.keys().length;
+  }
+
+  clear(): void {
+    this.store.flushAll();
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  private remember(key: string, result: AuthResult): void {
+    const now = this.clock.now();
+    let ttl: number;
+    if (result.outcome === 'identity') {
+      const left = result.identity.expiresAt === undefined ? this.maxTtlMs : result.identity.expiresAt - now;
+      ttl = Math.min(this.maxTtlMs, left);
+    } else if (result.outcome === 'failure' && result.code === 'invalid_token') {
+      ttl = this.failureTtlMs;
+    } else {
+      return;
+    }
+    if (ttl <= 0) return;
+    try {
+      this.store.set<Entry>(key, { result, until: now + ttl }, Math.ceil(ttl / 1000));
+    } catch {
+      // ECACHEFULL: serving uncached is correct, only slower.
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// The identity cache: hits make no call, one call per token in flight, TTL bounded by expiry, maximum and clock.
+import { expect } from 'chai';
+import { ManualClock } from '../../core/clock.js';
+import { IdentityCache } from '../../core/identity-cache.js';
+import type { AuthResult } from '../../core/provider.js';
+
+const identity = (expiresAt?: number): AuthResult => ({
+  outcome: 'identity',
+  identity: { subject: 's', username: 'u', groups: [], scopes: [], provider: 'p', ...(expiresAt ? { expiresAt } : {}) },
+});
+
+describe('core/identity-cache', () => {
+  let clock: ManualClock;
+  let cache: IdentityCache;
+  let calls: number;
+  const load = (result: AuthResult) => async () => {
+    calls += 1;
+    await new Promise((r) => setTimeout(r, 5));
+    return result;
+  };
+  beforeEach(() => {
+    clock = new ManualClock(1_000_000);
+    cache = new IdentityCache({ clock, maxTtlSeconds: 60, failureTtlSeconds: 5 });
+    calls = 0;
+  });
+  afterEach(() => cache.close());
+
+  it('keys bind provider, fingerprint and token, and never contain the token', () => {
+    const k = IdentityCache.key('p', 'f', 'secret-token');
+    expect(k).to.not.include('secret');
+    expect(k).to.not.equal(IdentityCache.key('q', 'f', 'secret-token'));
+    expect(k).to.not.equal(IdentityCache.key('p', 'g', 'secret-token'));
+  });
+
+  it('answers a hit without calling, and shares one call among concurrent misses', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, () => cache.resolve('k', load(identity()))));
+    expect(calls).to.equal(1);
+    expect(results.every((r) => r.outcome === 'identity')).to.equal(true);
+    await cache.resolve('k', load(identity()));
+    expect(calls).to.equal(1);
+  });
+
+  it('never keeps an answer beyond the token expiry or the maximum', async () => {
+    await cache.resolve('short', load(identity(clock.now() + 10_000)));
+    clock.advance(9_000);
+    await cache.resolve('short', load(identity()));
+    expect(calls).to.equal(1);
+    clock.advance(1_001);
+    await cache.resolve('short', load(identity()));
+    expect(calls).to.equal(2);
+
+    await cache.resolve('long', load(identity(clock.now() + 3_600_000)));
+    clock.advance(60_001);
+    await cache.resolve('long', load(identity()));
+    expect(calls).to.equal(4);
+  });
+
+  it('keeps a refusal briefly and never keeps provider_unavailable', async () => {
+    const refused: AuthResult = { outcome: 'failure', code: 'invalid_token', description: 'revoked' };
+    await cache.resolve('bad', load(refused));
+    clock.advance(4_000);
+    await cache.resolve('bad', load(refused));
+    expect(calls).to.equal(1);
+    clock.advance(1_001);
+    await cache.resolve('bad', load(refused));
+    expect(calls).to.equal(2);
+    const down: AuthResult = { outcome: 'failure', code: 'provider_unavailable', description: 'down' };
+    await cache.resolve('down', load(down));
+    await cache.resolve('down', load(down));
+    expect(calls).to.equal(4);
+  });
+
+  it('does not cache an already expired identity', async () => {
+    await cache.resolve('old', load(identity(clock.now() - 1)));
+    await cache.resolve('old', load(identity()));
+    expect(calls).to.equal(2);
+  });
+});
