@@ -45,9 +45,11 @@ export function authenticate(config: AuthenticateConfig, deps: AuthenticateDeps)
       const credential = request.credential;
       if (!credential) return missing;
 
+      // A JWT goes to the providers of its issuer, then to those that judge any token
+      // (introspection ...); every other credential is offered to all providers in order.
       const iss = credential.scheme === 'bearer' ? unverifiedIssuer(credential.secret) : undefined;
       const routed = iss !== undefined ? byIssuer.get(iss) : undefined;
-      const candidates = routed ? [...routed, ...general] : general;
+      const candidates = iss === undefined ? config.providers : routed ? [...routed, ...general] : general;
       for (const provider of candidates) {
         const result = await ask(provider, request);
         if (result.outcome === 'not_responsible') continue;

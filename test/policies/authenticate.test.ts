@@ -67,6 +67,15 @@ describe('policies/authenticate', () => {
     expect(calls).to.deep.equal(['first', 'second']);
   });
 
+  it('offers an opaque token to every provider in order, including those with issuers', async () => {
+    const calls: string[] = [];
+    const jwtOnly = fake('jwt-only', () => ({ outcome: 'not_responsible' }), ['https://a.example'], calls);
+    const both = fake('google-like', () => who('gail', 'google-like'), ['https://accounts.example'], calls);
+    const d = await pipeline([jwtOnly, both]).decide(request(bearer('ya29.opaque')));
+    expect(d.identity?.username).to.equal('gail');
+    expect(calls).to.deep.equal(['jwt-only', 'google-like']);
+  });
+
   it('stops at the first failure: 401 invalid_token with the provider description, or 503', async () => {
     const calls: string[] = [];
     const refuses = fake('r', () => ({ outcome: 'failure', code: 'invalid_token', description: 'token expired' }), undefined, calls);
