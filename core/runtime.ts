@@ -81,6 +81,14 @@ export class Runtime {
     return this.options.store;
   }
 
+  get plugins(): PluginLookup {
+    return this.options.plugins;
+  }
+
+  get fetch(): HttpFetch {
+    return this.options.fetch;
+  }
+
   get clock(): Clock {
     return this.options.clock;
   }

@@ -4,12 +4,12 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
 import { ValidationError, UnauthorizedError, NotFoundError } from '../core/errors.js';
-import type { CommandContext } from '../core/commands.js';
 import type { Logger } from '../core/logger.js';
-import { canonicalAddress } from '../core/net.js';
 import type { Runtime } from '../core/runtime.js';
-import type { ProviderRecord } from '../core/settings/config-state.js';
 import type { Position } from '../core/store/port.js';
+import { commandContext, parseIfMatch, type AdminState } from './admin-context.js';
+import { registerProviderRoutes } from './admin-providers.js';
+import { FetchTokenFlows } from './fetch-token.js';
 import { bearerChallenge, errorResponse } from './respond.js';
 
 export interface AdminOptions {
@@ -19,31 +19,6 @@ export interface AdminOptions {
 
 const ADMIN_REALM = 'portcullis-admin';
 
-interface AdminState {
-  requestId: string;
-}
-
-/** `"12"`, `W/"12"` or `12` → 12; absent or `*` → undefined. */
-export function parseIfMatch(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '*') return undefined;
-  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(value);
-  if (!m) throw new ValidationError('If-Match must be a revision such as "3"', [{ path: 'If-Match', message: 'not a revision' }]);
-  return Number(m[1]);
-}
-
-function providerView(record: ProviderRecord, runtime: Runtime) {
-  const running = runtime.compiled.providers.get(record.id);
-  return {
-    id: record.id,
-    kind: record.kind,
-    enabled: record.enabled,
-    order: record.order,
-    config: record.config,
-    revision: record.revision,
-    updatedAt: record.updatedAt,
-    status: running ? running.status() : { ready: false, detail: record.enabled ? 'not running' : 'disabled' },
-  };
-}
 
 export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminState> {
   const app = new Koa<AdminState>({ proxy: false });
@@ -69,7 +44,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     }
   });
 
-  const open = new Router();
+  const open = new Router<AdminState>();
   open.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -78,8 +53,6 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     ctx.status = readiness.ready ? 200 : 503;
     ctx.body = { status: readiness.ready ? 'ready' : 'not_ready', checks: readiness.checks };
   });
-  app.use(open.routes()).use(open.allowedMethods());
-
   const api = new Router<AdminState>({ prefix: '/api/v1' });
   api.use(async (ctx, next) => {
     const m = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
@@ -99,11 +72,6 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     }),
   );
 
-  const commandContext = (ctx: Koa.ParameterizedContext<AdminState>): CommandContext => ({
-    actor: 'admin',
-    sourceIp: canonicalAddress(ctx.req.socket.remoteAddress ?? ''),
-    correlationId: ctx.state.requestId,
-  });
 
   api.get('/settings', (ctx) => {
     const state = runtime.projection.state;
@@ -118,33 +86,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     ctx.body = { revision: state.settingsRevision, settings: state.settings, document: state.document };
   });
 
-  api.get('/providers', (ctx) => {
-    const records = Object.values(runtime.projection.state.providers).sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
-    ctx.body = { providers: records.map((r) => providerView(r, runtime)) };
-  });
-
-  api.get('/providers/:id', (ctx) => {
-    const record = runtime.projection.state.providers[ctx.params.id!];
-    if (!record) throw new NotFoundError(`no provider ${ctx.params.id}`);
-    ctx.set('etag', `"${record.revision}"`);
-    ctx.body = providerView(record, runtime);
-  });
-
-  api.put('/providers/:id', async (ctx) => {
-    const id = ctx.params.id!;
-    const existed = runtime.projection.state.providers[id] !== undefined;
-    const record = await runtime.commands.configureProvider(id, ctx.request.body, parseIfMatch(ctx.get('if-match') || undefined), commandContext(ctx));
-    await runtime.whenCompiled();
-    ctx.status = existed ? 200 : 201;
-    ctx.set('etag', `"${record.revision}"`);
-    ctx.body = providerView(record, runtime);
-  });
-
-  api.delete('/providers/:id', async (ctx) => {
-    await runtime.commands.removeProvider(ctx.params.id!, parseIfMatch(ctx.get('if-match') || undefined), commandContext(ctx));
-    await runtime.whenCompiled();
-    ctx.status = 204;
-  });
+  registerProviderRoutes(api, open, { runtime, flows: new FetchTokenFlows(runtime.fetch, runtime.clock) });
 
   api.get('/events', async (ctx) => {
     const after = typeof ctx.query.after === 'string' && ctx.query.after !== '' ? ctx.query.after : undefined;
@@ -159,6 +101,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     ctx.body = { events, next: events.at(-1)?.position ?? after ?? null };
   });
 
+  app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   return app;
 }
