@@ -1,9 +1,39 @@
 // Provider plugins by kind: the built-in ones plus third-party packages named in the configuration.
 import type { ProviderPlugin } from '../core/provider.js';
 import oidcPlugin from './oidc/index.js';
+import cognitoPlugin from './cognito/index.js';
+import entraIdPlugin from './entra-id/index.js';
+import googlePlugin from './google/index.js';
+import jwtKeyPlugin from './jwt-key/index.js';
+import keycloakPlugin from './keycloak/index.js';
+import oidcDiscoveryPlugin from './oidc-discovery/index.js';
+import oktaPlugin from './okta/index.js';
+import githubPlugin from './github/index.js';
+import gitlabPlugin from './gitlab/index.js';
+import slackPlugin from './slack/index.js';
+import facebookPlugin from './facebook/index.js';
+import meetupPlugin from './meetup/index.js';
+import oauth2Plugin from './oauth2/index.js';
+import introspectionPlugin from './introspection/index.js';
 
 /** Provider kinds shipped with Portcullis. */
-export const builtinPlugins: readonly ProviderPlugin[] = Object.freeze([oidcPlugin as ProviderPlugin]);
+export const builtinPlugins: readonly ProviderPlugin[] = Object.freeze([
+  oidcPlugin as ProviderPlugin,
+  oidcDiscoveryPlugin as ProviderPlugin,
+  jwtKeyPlugin as ProviderPlugin,
+  entraIdPlugin as ProviderPlugin,
+  oktaPlugin as ProviderPlugin,
+  keycloakPlugin as ProviderPlugin,
+  cognitoPlugin as ProviderPlugin,
+  googlePlugin as ProviderPlugin,
+  githubPlugin as ProviderPlugin,
+  gitlabPlugin as ProviderPlugin,
+  slackPlugin as ProviderPlugin,
+  facebookPlugin as ProviderPlugin,
+  meetupPlugin as ProviderPlugin,
+  oauth2Plugin as ProviderPlugin,
+  introspectionPlugin as ProviderPlugin,
+]);
 
 /** Immutable lookup of plugins by `kind`. */
 export class PluginRegistry {

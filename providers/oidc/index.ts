@@ -1,70 +1,65 @@
 // The `oidc` provider kind: verifies JWT access/ID tokens of one OpenID issuer against its JWKS.
 import type { Credential } from '../../core/access.js';
-import type { AuthResult, Provider, ProviderDeps, ProviderPlugin, ProviderStatus } from '../../core/provider.js';
+import { fetchJson, UpstreamHttpError } from '../../core/http.js';
+import type { AuthResult, OAuthClient, Provider, ProviderDeps, ProviderPlugin, ProviderStatus } from '../../core/provider.js';
+import { compileMapping } from '../shared/identity-mapping.js';
+import { KeySetError, type DiscoveredMetadata } from '../shared/jwks.js';
+import { JwksVerifier, type KeyFetchOptions } from '../shared/jwt.js';
 import { oidcConfigSchema, type OidcConfig } from './config.js';
-import { compileMapping, toIdentity, type ClaimMapping } from './identity.js';
-import { JwksKeySet, type Scheduler } from './key-set.js';
-import { looksLikeJwt, unverifiedIssuer } from '../../core/jwt.js';
-import { verifyJwt, type VerifyPolicy } from './verify.js';
 
-export { oidcConfigSchema, type OidcConfig } from './config.js';
-export type { Scheduler } from './key-set.js';
+export { oidcConfigSchema, oidcClientFields, type OidcConfig } from './config.js';
+export type { Scheduler } from '../shared/jwks.js';
 
 const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
 
 /** Knobs for tests and embedding; the gateway uses the defaults. */
-export interface OidcProviderOptions {
-  /** Timers for the start-up retry backoff (default: real, unref'd timers). */
-  readonly scheduler?: Scheduler;
-  /** Outbound call limits for discovery and JWKS (defaults: 5 s, 512 KiB). */
-  readonly timeoutMs?: number;
-  readonly maxBytes?: number;
+export interface OidcProviderOptions extends KeyFetchOptions {
+  /** The kind reported by the instance (`oidc-discovery` builds on this class). */
+  readonly kind?: string;
 }
 
 /** A running `oidc` provider. Besides the Provider contract it can be told to refetch keys. */
 export class OidcProvider implements Provider {
-  readonly kind = 'oidc';
+  readonly kind: string;
   readonly id: string;
   readonly issuers: readonly string[];
-  private readonly keys: JwksKeySet;
-  private readonly policy: VerifyPolicy;
-  private readonly mapping: ClaimMapping;
+  private readonly verifier: JwksVerifier;
+  private readonly limits: { timeoutMs: number; maxBytes: number };
 
-  constructor(config: OidcConfig, private readonly deps: ProviderDeps, options: OidcProviderOptions = {}) {
+  constructor(private readonly config: OidcConfig, private readonly deps: ProviderDeps, options: OidcProviderOptions = {}) {
+    const { kind, ...fetchOptions } = options;
+    this.kind = kind ?? 'oidc';
     this.id = deps.id;
-    this.issuers = Object.freeze([config.issuer]);
-    this.policy = Object.freeze({
-      issuer: config.issuer,
-      audience: typeof config.audience === 'string' ? config.audience : Object.freeze([...config.audience]),
-      algorithms: Object.freeze([...config.algorithms]),
-      clockToleranceSeconds: config.clockSkewSeconds,
-    });
-    this.mapping = compileMapping(config);
-    this.keys = new JwksKeySet({
-      issuer: config.issuer,
+    this.limits = { timeoutMs: options.timeoutMs ?? 5_000, maxBytes: options.maxBytes ?? 512 * 1024 };
+    this.verifier = new JwksVerifier({
+      deps,
+      policy: Object.freeze({
+        issuers: [config.issuer],
+        audience: typeof config.audience === 'string' ? config.audience : Object.freeze([...config.audience]),
+        algorithms: Object.freeze([...config.algorithms]),
+        clockToleranceSeconds: config.clockSkewSeconds,
+      }),
+      mapping: compileMapping(config),
       ...(config.jwksUri === undefined ? {} : { jwksUri: config.jwksUri }),
-      cacheMs: config.jwksCacheSeconds * 1000,
-      cooldownMs: config.jwksCooldownSeconds * 1000,
-      fetch: deps.fetch,
-      clock: deps.clock,
-      logger: deps.logger,
-      ...options,
+      cacheSeconds: config.jwksCacheSeconds,
+      cooldownSeconds: config.jwksCooldownSeconds,
+      fetchOptions,
     });
+    this.issuers = this.verifier.issuers;
   }
 
   /** Fetch discovery and keys; on failure the provider keeps retrying with backoff. */
   start(signal?: AbortSignal): Promise<void> {
-    return this.keys.start(signal);
+    return this.verifier.start(signal);
   }
 
   /** Refetch the keys now (joins a fetch under way). Resolves true when fresh keys are held. */
   refresh(): Promise<boolean> {
-    return this.keys.refresh();
+    return this.verifier.refresh();
   }
 
   status(): ProviderStatus {
-    const detail = this.keys.detail;
-    return { ready: this.keys.ready, ...(detail === undefined ? {} : { detail }) };
+    return this.verifier.status();
   }
 
   /**
@@ -72,18 +67,47 @@ export class OidcProvider implements Provider {
    * other issuers are `not_responsible`; a JWT of ours that fails any check is a `failure`.
    */
   async authenticate(credential: Credential): Promise<AuthResult> {
-    const token = credential.secret;
-    if (credential.scheme !== 'bearer' || !looksLikeJwt(token)) return NOT_RESPONSIBLE;
-    if (unverifiedIssuer(token) !== this.policy.issuer) return NOT_RESPONSIBLE;
-    const verified = await verifyJwt(token, this.keys.getKey, this.policy, this.deps.clock.now());
-    if (!verified.ok) return { outcome: 'failure', code: verified.code, description: verified.description };
-    const mapped = toIdentity(verified.payload, this.mapping, this.id);
-    if (!mapped.ok) return { outcome: 'failure', code: 'invalid_token', description: mapped.description };
-    return { outcome: 'identity', identity: mapped.identity };
+    const token = this.verifier.owns(credential);
+    return token === undefined ? NOT_RESPONSIBLE : this.verifier.verify(token);
+  }
+
+  /** The issuer's userinfo answer for an access token (`userinfo_endpoint` from discovery). */
+  async inspect(token: string): Promise<unknown> {
+    const { userinfoEndpoint } = await this.metadata();
+    if (userinfoEndpoint === undefined) {
+      throw new UpstreamHttpError('malformed', `discovery document of ${this.config.issuer} names no userinfo_endpoint`);
+    }
+    return fetchJson(this.deps.fetch, userinfoEndpoint, { ...this.limits, headers: { authorization: `Bearer ${token}` } });
+  }
+
+  /** Authorization and token endpoints from discovery, when a client id is configured. */
+  async oauthClient(): Promise<OAuthClient | undefined> {
+    const { clientId, clientSecret, clientAuth, scope } = this.config;
+    if (clientId === undefined) return undefined;
+    const { authorizationEndpoint, tokenEndpoint } = await this.metadata();
+    if (tokenEndpoint === undefined) return undefined;
+    return {
+      ...(authorizationEndpoint === undefined ? {} : { authorizationEndpoint }),
+      tokenEndpoint,
+      clientId,
+      ...(clientSecret === undefined ? {} : { clientSecret }),
+      clientAuth: clientAuth ?? 'basic',
+      scope: scope ?? 'openid profile email',
+    };
   }
 
   async close(): Promise<void> {
-    this.keys.close();
+    this.verifier.close();
+  }
+
+  /** Discovery, with an unusable document reported as the UpstreamHttpError the contract names. */
+  private async metadata(): Promise<DiscoveredMetadata> {
+    try {
+      return await this.verifier.metadata();
+    } catch (err) {
+      if (err instanceof KeySetError) throw new UpstreamHttpError('malformed', err.message, { cause: err });
+      throw err;
+    }
   }
 }
 
@@ -93,10 +117,8 @@ export class OidcProvider implements Provider {
  * @example
  * ```ts
  * const provider = createOidcProvider(
- *   { issuer: 'https://login.example.com', audience: 'api://portcullis', algorithms: ['RS256'],
- *     clockSkewSeconds: 60, usernameClaim: 'preferred_username', emailClaim: 'email',
- *     groupsClaim: 'groups', jwksCacheSeconds: 600, jwksCooldownSeconds: 30 },
- *   { id: 'corp-sso', fetch, clock: systemClock, logger },
+ *   oidcConfigSchema.parse({ issuer: 'https://login.example.com', audience: 'api://portcullis' }),
+ *   { id: 'corp-sso', fetch, clock: systemClock, logger, cache },
  * );
  * await provider.start(AbortSignal.timeout(10_000));
  * ```
@@ -110,6 +132,7 @@ const oidcPlugin: ProviderPlugin<OidcConfig> = {
   kind: 'oidc',
   description: 'OpenID Connect / OAuth 2.0 JWT bearer tokens verified against the issuer JWKS',
   configSchema: oidcConfigSchema,
+  secretFields: ['clientSecret'],
   create: (config, deps) => createOidcProvider(config, deps),
 };
 

@@ -1,10 +1,10 @@
-// The signing-key cache of one issuer: fetched at start, refetched once per unknown kid, stale on failure.
+// The signing-key cache of one issuer: fetched at start, refetched once per unknown kid, stale on failure; OpenID discovery.
 import { createLocalJWKSet, errors, type CryptoKey, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, type LocalJWKSet } from 'jose';
 import { fetchJson, safeUrl, UpstreamHttpError } from '../../core/http.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { HttpFetch } from '../../core/provider.js';
-import { isAcceptableEndpoint } from './config.js';
+import { isAcceptableEndpoint } from './config-fields.js';
 
 /** Timers behind the start-up retry; injectable so tests fire retries by hand. */
 export interface Scheduler {
@@ -25,7 +25,52 @@ export class KeysUnavailableError extends Error {
 }
 
 /** The issuer's discovery document or key set is unusable; message is safe to show. */
-class KeySetError extends Error {}
+export class KeySetError extends Error {}
+
+/** The parts of an OpenID discovery document the providers use; every URL passed {@link isAcceptableEndpoint}. */
+export interface DiscoveredMetadata {
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly authorizationEndpoint?: string;
+  readonly tokenEndpoint?: string;
+  readonly userinfoEndpoint?: string;
+  readonly introspectionEndpoint?: string;
+}
+
+/**
+ * Read `${issuer}/.well-known/openid-configuration`. It must name the same issuer and a usable
+ * `jwks_uri`; other endpoints are kept only when they are acceptable URLs.
+ * @throws {UpstreamHttpError} for transport failures, {KeySetError} for an unusable document.
+ */
+export async function discover(
+  fetch: HttpFetch,
+  issuer: string,
+  http: { timeoutMs: number; maxBytes: number; signal?: AbortSignal },
+): Promise<DiscoveredMetadata> {
+  const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const doc = await fetchJson(fetch, url, http);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new KeySetError('discovery document is not a JSON object');
+  }
+  const record = doc as Record<string, unknown>;
+  if (record.issuer !== issuer) throw new KeySetError('discovery document names a different issuer');
+  const jwksUri = record.jwks_uri;
+  if (typeof jwksUri !== 'string' || !isAcceptableEndpoint(jwksUri)) {
+    throw new KeySetError('discovery document has no usable jwks_uri');
+  }
+  const optional = (name: string, key: keyof DiscoveredMetadata) => {
+    const value = record[name];
+    return typeof value === 'string' && isAcceptableEndpoint(value) ? { [key]: value } : {};
+  };
+  return Object.freeze({
+    issuer,
+    jwksUri,
+    ...optional('authorization_endpoint', 'authorizationEndpoint'),
+    ...optional('token_endpoint', 'tokenEndpoint'),
+    ...optional('userinfo_endpoint', 'userinfoEndpoint'),
+    ...optional('introspection_endpoint', 'introspectionEndpoint'),
+  });
+}
 
 export interface KeySetOptions {
   readonly issuer: string;
@@ -55,6 +100,7 @@ export class JwksKeySet {
   private lastError: string | undefined;
   private retryTimer: unknown;
   private jwksUri: string | undefined;
+  private discovered: DiscoveredMetadata | undefined;
   private closed = false;
   private readonly closing = new AbortController();
   private readonly scheduler: Scheduler;
@@ -123,6 +169,15 @@ export class JwksKeySet {
     return this.local(header, token);
   };
 
+  /**
+   * The issuer's discovery document, read once (at start when no `jwksUri` was configured,
+   * else on first use). @throws {UpstreamHttpError} or {KeySetError} when it cannot be read.
+   */
+  async metadata(): Promise<DiscoveredMetadata> {
+    this.discovered ??= await discover(this.opts.fetch, this.opts.issuer, this.http);
+    return this.discovered;
+  }
+
   /** Stop retries and abort a fetch under way. */
   close(): void {
     this.closed = true;
@@ -143,7 +198,7 @@ export class JwksKeySet {
     const { clock, logger } = this.opts;
     this.lastAttempt = clock.now();
     try {
-      const uri = this.jwksUri ?? (await this.discover());
+      const uri = this.jwksUri ?? (await this.metadata()).jwksUri;
       const local = toLocalKeySet(await fetchJson(this.opts.fetch, uri, this.http));
       this.jwksUri = uri;
       this.local = local;
@@ -164,21 +219,6 @@ export class JwksKeySet {
       if (!this.local) this.scheduleRetry();
       return false;
     }
-  }
-
-  private async discover(): Promise<string> {
-    const { issuer } = this.opts;
-    const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-    const doc = await fetchJson(this.opts.fetch, url, this.http);
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-      throw new KeySetError('discovery document is not a JSON object');
-    }
-    const { issuer: announced, jwks_uri: jwksUri } = doc as Record<string, unknown>;
-    if (announced !== issuer) throw new KeySetError('discovery document names a different issuer');
-    if (typeof jwksUri !== 'string' || !isAcceptableEndpoint(jwksUri)) {
-      throw new KeySetError('discovery document has no usable jwks_uri');
-    }
-    return jwksUri;
   }
 
   private scheduleRetry(): void {

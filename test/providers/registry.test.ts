@@ -21,14 +21,19 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 }
 
 describe('providers/registry', () => {
-  it('ships the oidc plugin', () => {
-    expect(builtinPlugins.map((p) => p.kind)).to.deep.equal(['oidc']);
+  const BUILTIN = [
+    'oidc', 'oidc-discovery', 'jwt-key', 'entra-id', 'okta', 'keycloak', 'cognito', 'google',
+    'github', 'gitlab', 'slack', 'facebook', 'meetup', 'oauth2', 'introspection',
+  ];
+
+  it('ships every seed provider kind, each a valid plugin', () => {
+    expect(builtinPlugins.map((p) => p.kind)).to.deep.equal(BUILTIN);
     expect(builtinPlugins.every(isProviderPlugin)).to.equal(true);
   });
 
   it('looks plugins up by kind', () => {
     const registry = new PluginRegistry([...builtinPlugins, demo as ProviderPlugin]);
-    expect(registry.kinds()).to.deep.equal(['oidc', 'static-header']);
+    expect(registry.kinds()).to.deep.equal([...BUILTIN, 'static-header']);
     expect(registry.get('static-header')).to.equal(demo);
     expect(registry.get('ldap')).to.equal(undefined);
   });

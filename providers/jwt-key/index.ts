@@ -1,0 +1,74 @@
+// The `jwt-key` provider kind: JWTs signed with a key the admin configured (public key or shared secret).
+import { errors, type JWSHeaderParameters } from 'jose';
+import type { Credential } from '../../core/access.js';
+import { looksLikeJwt } from '../../core/jwt.js';
+import type { AuthResult, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
+import { asList } from '../shared/config-fields.js';
+import { compileMapping } from '../shared/identity-mapping.js';
+import { bearerJwtOf, jwtValidator } from '../shared/jwt.js';
+import { jwtKeyConfigSchema, resolveKey, type JwtKeyConfig } from './config.js';
+
+export { jwtKeyConfigSchema, type JwtKeyConfig } from './config.js';
+
+const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
+
+/**
+ * Build a `jwt-key` provider. With an `issuer` it is routed the JWTs of that issuer and refuses
+ * any that fail; without one it is offered every JWT and leaves those its key does not verify
+ * to other providers (`not_responsible`), refusing only tokens it signed whose claims fail.
+ *
+ * @example
+ * ```ts
+ * const provider = createJwtKeyProvider(jwtKeyConfigSchema.parse({ publicKey: pem, issuer: 'https://sso.corp', audience: 'api' }), deps);
+ * ```
+ * @throws {TypeError} when the configuration was not validated (unreadable key).
+ */
+export function createJwtKeyProvider(config: JwtKeyConfig, deps: ProviderDeps): Provider {
+  const resolved = resolveKey(config);
+  if (!resolved.ok) throw new TypeError(`jwt-key: ${resolved.path}: ${resolved.message}`);
+  const { key, kid, algorithms } = resolved;
+  const getKey = async (header: JWSHeaderParameters) => {
+    if (kid !== undefined && header.kid !== undefined && header.kid !== kid) throw new errors.JWKSNoMatchingKey();
+    return key;
+  };
+  const issuers = config.issuer === undefined ? [] : [config.issuer];
+  const issuerSet = new Set(issuers);
+  const validate = jwtValidator({
+    providerId: deps.id,
+    clock: deps.clock,
+    getKey,
+    policy: Object.freeze({
+      issuers,
+      ...(config.audience === undefined ? {} : { audience: asList(config.audience) }),
+      algorithms,
+      clockToleranceSeconds: config.clockSkewSeconds,
+    }),
+    mapping: compileMapping(config),
+    unverified: config.issuer === undefined ? 'not_responsible' : 'failure',
+  });
+  const owns = (credential: Credential): string | undefined =>
+    config.issuer === undefined
+      ? credential.scheme === 'bearer' && looksLikeJwt(credential.secret) ? credential.secret : undefined
+      : bearerJwtOf(credential, issuerSet);
+  return {
+    id: deps.id,
+    kind: 'jwt-key',
+    ...(issuers.length === 0 ? {} : { issuers: Object.freeze(issuers) }),
+    status: () => ({ ready: true }),
+    async authenticate(credential) {
+      const token = owns(credential);
+      return token === undefined ? NOT_RESPONSIBLE : validate(token);
+    },
+  };
+}
+
+/** The `jwt-key` plugin. */
+const jwtKeyPlugin: ProviderPlugin<JwtKeyConfig> = {
+  kind: 'jwt-key',
+  description: 'JWTs signed with a configured public key (PEM or JWK) or shared HMAC secret',
+  configSchema: jwtKeyConfigSchema,
+  secretFields: ['secret'],
+  create: createJwtKeyProvider,
+};
+
+export default jwtKeyPlugin;
