@@ -32,6 +32,16 @@ const testBody = z
 const tokenBody = z.object({ token: z.string().min(1).max(16_384) }).strict();
 const clientCredentialsBody = z.object({ scope: z.string().max(1024).optional() }).strict();
 
+/** A provider's outbound failure is the provider's answer, not our bug: 502 with its code. */
+function fromProvider<T>(call: Promise<T> | undefined): Promise<T | undefined> {
+  return Promise.resolve(call).catch((err: unknown) => {
+    if (err instanceof UpstreamHttpError) {
+      throw new GatewayError('provider_error', 502, `the provider refused or failed (${err.code}${err.status ? ` ${err.status}` : ''})`);
+    }
+    throw err;
+  });
+}
+
 async function parse<T>(schema: z.ZodType<T>, body: unknown): Promise<T> {
   const checked = await validateWith(schema, body ?? {});
   if (!checked.ok) throw new ValidationError('the request body is not valid', checked.issues);
@@ -123,17 +133,12 @@ export function registerProviderRoutes(api: Router<AdminState>, open: Router<Adm
     const provider = running(ctx.params.id!);
     const { token } = await parse(tokenBody, ctx.request.body);
     if (!provider.inspect) throw new GatewayError('not_supported', 409, `provider kind ${provider.kind} has no userinfo call`);
-    const raw = await provider.inspect(token).catch((err: unknown) => {
-      if (err instanceof UpstreamHttpError) {
-        throw new GatewayError('provider_error', 502, `the provider refused or failed (${err.code}${err.status ? ` ${err.status}` : ''})`);
-      }
-      throw err;
-    });
+    const raw = await fromProvider(provider.inspect(token));
     ctx.body = { provider: provider.id, raw, attributes: attributePaths(raw) };
   });
 
   const oauthClient = async (provider: Provider) => {
-    const client = await provider.oauthClient?.();
+    const client = await fromProvider(provider.oauthClient?.());
     if (!client) throw new GatewayError('not_supported', 409, `provider ${provider.id} has no OAuth client configured (client id, endpoints)`);
     return client;
   };

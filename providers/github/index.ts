@@ -4,7 +4,7 @@ import { claimString, claimStrings } from '../../core/claims.js';
 import { fetchJson, safeUrl, UpstreamHttpError } from '../../core/http.js';
 import type { AuthResult, OAuthClient, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
 import { clientAuthentication } from '../shared/oauth-client.js';
-import { opaqueValidator, TokenRejected, type OpaqueCheck } from '../shared/opaque.js';
+import { ClientRejected, opaqueValidator, TokenRejected, type OpaqueCheck } from '../shared/opaque.js';
 import {
   asObject, bearer, compileAttributes, identityFrom, isRecord, limitsOf, NOT_RESPONSIBLE, type AttributeMapping,
 } from '../shared/userinfo.js';
@@ -111,8 +111,7 @@ export class GithubProvider implements Provider {
         throw new TokenRejected('token was not issued to this application');
       }
       if (err instanceof UpstreamHttpError && (err.status === 401 || err.status === 403)) {
-        this.deps.logger.error({ provider: this.id, status: err.status }, 'GitHub refused the client id/secret at the token-check API');
-        throw new UpstreamHttpError('http_status', `POST ${safeUrl(url)}: our client credentials were refused`, { cause: err });
+        throw new ClientRejected(`POST ${safeUrl(url)}: GitHub refused the client id/secret`);
       }
       throw err;
     }

@@ -1,7 +1,7 @@
 // The `introspection` provider kind: RFC 7662 token introspection, with audience, scope and service-account mapping.
 import type { Credential } from '../../core/access.js';
 import { claimString, claimStrings, scopesOf } from '../../core/claims.js';
-import { fetchJson, UpstreamHttpError } from '../../core/http.js';
+import { fetchJson } from '../../core/http.js';
 import type { AuthResult, OAuthClient, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
 import { asList } from '../shared/config-fields.js';
 import { clientAuthentication, introspect, type ClientCredentials } from '../shared/oauth-client.js';
@@ -99,17 +99,8 @@ export class IntrospectionProvider implements Provider {
     return Object.hasOwn(this.config.serviceAccounts, clientId) ? this.config.serviceAccounts[clientId] : undefined;
   }
 
-  /** Introspect; a 401/403 there means our client credentials were refused, which is our problem, not the caller's. */
   private async ask(token: string): Promise<Record<string, unknown>> {
-    try {
-      return asObject(await introspect(this.deps.fetch, this.config.introspectionEndpoint, this.client, token, this.limits), 'introspection');
-    } catch (err) {
-      if (err instanceof UpstreamHttpError && (err.status === 401 || err.status === 403)) {
-        this.deps.logger.error({ provider: this.id, status: err.status }, 'the introspection endpoint refused our client credentials');
-        throw new UpstreamHttpError('http_status', `${err.message} (client credentials refused)`, { cause: err });
-      }
-      throw err;
-    }
+    return asObject(await introspect(this.deps.fetch, this.config.introspectionEndpoint, this.client, token, this.limits), 'introspection');
   }
 }
 

@@ -1,7 +1,7 @@
 // OAuth 2.0 client pieces shared by provider kinds: client authentication and RFC 7662 token introspection.
-import { fetchJson } from '../../core/http.js';
+import { fetchJson, UpstreamHttpError } from '../../core/http.js';
 import type { HttpFetch } from '../../core/provider.js';
-import { TokenRejected } from './opaque.js';
+import { ClientRejected, TokenRejected } from './opaque.js';
 
 export type ClientAuth = 'basic' | 'body';
 
@@ -31,6 +31,7 @@ export function clientAuthentication(client: ClientCredentials, form: URLSearchP
 /**
  * RFC 7662 introspection. Resolves the provider's answer for an active token.
  * @throws TokenRejected when the answer says `active: false` (or is not an object with `active: true`).
+ * @throws ClientRejected when the endpoint refuses our client credentials (401/403, RFC 7662 §2.1).
  * @throws UpstreamHttpError for transport failures.
  */
 export async function introspect(
@@ -42,7 +43,12 @@ export async function introspect(
 ): Promise<Record<string, unknown>> {
   const form = new URLSearchParams({ token, token_type_hint: 'access_token' });
   const headers = { 'content-type': 'application/x-www-form-urlencoded', ...clientAuthentication(client, form) };
-  const answer = await fetchJson(fetch, endpoint, { ...limits, method: 'POST', headers, body: form });
+  const answer = await fetchJson(fetch, endpoint, { ...limits, method: 'POST', headers, body: form }).catch((err: unknown) => {
+    if (err instanceof UpstreamHttpError && (err.status === 401 || err.status === 403)) {
+      throw new ClientRejected(`${err.message}: client credentials refused`);
+    }
+    throw err;
+  });
   if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) throw new TokenRejected('token not active');
   const record = answer as Record<string, unknown>;
   if (record.active !== true) throw new TokenRejected('token not active');

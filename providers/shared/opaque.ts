@@ -14,6 +14,14 @@ export class TokenRejected extends Error {
   }
 }
 
+/**
+ * The provider refused the gateway's own client credentials (introspection or token-check
+ * endpoint answering 401/403): a configuration problem, so callers get 503, not 401.
+ */
+export class ClientRejected extends Error {
+  override readonly name = 'ClientRejected';
+}
+
 /** What a provider's check found out about a valid token. */
 export interface OpaqueCheck {
   readonly identity: Omit<Identity, 'provider'>;
@@ -62,6 +70,10 @@ export function opaqueValidator(options: OpaqueValidatorOptions): (token: string
       return { outcome: 'identity', identity: { ...identity, provider: deps.id } };
     } catch (err) {
       if (err instanceof TokenRejected) return { outcome: 'failure', code: 'invalid_token', description: err.description };
+      if (err instanceof ClientRejected) {
+        deps.logger.error({ error: err.message }, 'the identity provider refused our client credentials: check the provider configuration');
+        return { outcome: 'failure', code: 'provider_unavailable', description: 'the identity provider refused the gateway client' };
+      }
       if (err instanceof UpstreamHttpError) {
         if (err.code === 'http_status' && err.status !== undefined && REFUSAL_STATUSES.has(err.status)) {
           return { outcome: 'failure', code: 'invalid_token', description: 'token not accepted by the identity provider' };

@@ -3,6 +3,18 @@ import { expect } from 'chai';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { request } from 'undici';
 
+import {
+  authorizationCodeToken,
+  discover,
+  driveAuthorization,
+  introspectAtOp,
+  pkce,
+  postForm,
+  revokeAtOp,
+  userinfoAtOp,
+  webClient,
+  UNUSED_REDIRECT_URI,
+} from './fixtures/authorization.js';
 import { asEcho, call } from './fixtures/http.js';
 import { startOp, startProcess, stopAll, UPSTREAM_SCRIPT, type ProcessHandle } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey, type SigningKey } from './fixtures/tokens.js';
@@ -96,6 +108,84 @@ describe('e2e fixtures', function () {
       const token = await clientCredentialsToken(op.issuer);
       expect(decodeProtectedHeader(token).kid).to.equal('fixture-k2');
       await jwtVerify(token, rotated.publicKey, { issuer, audience: RESOURCE });
+    });
+  });
+
+  describe('OpenID provider: opaque tokens, introspection, userinfo, authorization code with PKCE', () => {
+    const web = webClient([UNUSED_REDIRECT_URI]);
+    const stranger = { ...webClient([UNUSED_REDIRECT_URI], 'e2e-not-introspector') };
+    let op: ProcessHandle & { issuer: string };
+
+    before(async () => {
+      const key = await generateSigningKey('fixture-code-k1');
+      op = await startOp({
+        jwks: { keys: [key.privateJwk] },
+        clients: [E2E_CLIENT, web, stranger],
+        resources: {
+          [RESOURCE]: { scope: 'api:read api:write', accessTokenFormat: 'jwt' },
+          [OPAQUE_RESOURCE]: { scope: 'api:read', accessTokenFormat: 'opaque' },
+        },
+        defaultResource: false,
+        clientCredentialsResource: RESOURCE,
+        introspectors: [E2E_CLIENT.client_id, web.client_id],
+        tokenClaims: { [E2E_CLIENT.client_id]: E2E_CLIENT_CLAIMS },
+        accounts: { dave: { email: 'dave@example.test', groups: ['support'] } },
+      });
+    });
+    after(stopAll);
+
+    it('drives login and consent over HTTP and lands on the redirect URI with code, state and iss', async () => {
+      const endpoints = await discover(op.issuer);
+      const url = new URL(endpoints.authorization_endpoint);
+      const { challenge } = pkce();
+      for (const [k, v] of Object.entries({
+        response_type: 'code', client_id: web.client_id, redirect_uri: UNUSED_REDIRECT_URI, scope: 'openid profile',
+        state: 'fixture-state', code_challenge: challenge, code_challenge_method: 'S256',
+      })) url.searchParams.set(k, v);
+      const callback = await driveAuthorization(url.toString(), { login: 'dave' });
+      expect(`${callback.origin}${callback.pathname}`).to.equal(UNUSED_REDIRECT_URI);
+      expect(callback.searchParams.get('state')).to.equal('fixture-state');
+      expect(callback.searchParams.get('code')).to.be.a('string').with.length.greaterThan(10);
+      expect(callback.searchParams.get('iss')).to.equal(op.issuer);
+    });
+
+    it('exchanges the code for an opaque access token (no audience) that works at userinfo', async () => {
+      const token = await authorizationCodeToken(op.issuer, web, { login: 'dave' });
+      expect(token.access_token.split('.')).to.have.length(1);
+      expect(token.token_type).to.equal('Bearer');
+      expect(token.scope).to.equal('openid profile');
+      expect(token.id_token?.split('.')).to.have.length(3);
+      const info = await userinfoAtOp(op.issuer, token.access_token);
+      expect(info.status).to.equal(200);
+      expect(info.json).to.deep.equal({ sub: 'dave', preferred_username: 'dave', email: 'dave@example.test', groups: ['support'] });
+    });
+
+    it('introspects an opaque token for an allowed client, tells other clients nothing, and reports revoked tokens inactive', async () => {
+      const token = await clientCredentialsToken(op.issuer, E2E_CLIENT, OPAQUE_RESOURCE);
+      const active = await introspectAtOp(op.issuer, web, token);
+      expect(active.status).to.equal(200);
+      expect(active.json).to.include({ active: true, client_id: E2E_CLIENT.client_id, aud: OPAQUE_RESOURCE, preferred_username: 'alice' });
+      // A client that may not introspect learns nothing: the OP answers as for an unknown token.
+      const refused = await introspectAtOp(op.issuer, stranger, token);
+      expect(refused.status).to.equal(200);
+      expect(refused.json).to.deep.equal({ active: false });
+      expect(await revokeAtOp(op.issuer, E2E_CLIENT, token)).to.equal(200);
+      expect((await introspectAtOp(op.issuer, web, token)).json).to.deep.equal({ active: false });
+      expect((await introspectAtOp(op.issuer, web, 'never-issued-token')).json).to.deep.equal({ active: false });
+    });
+
+    it('gives client-credentials requests without a resource a JWT for clientCredentialsResource', async () => {
+      const res = await postForm((await discover(op.issuer)).token_endpoint, E2E_CLIENT, { grant_type: 'client_credentials', scope: 'api:read' });
+      expect(res.status).to.equal(200);
+      const token = String(res.json.access_token);
+      expect(decodeProtectedHeader(token).typ).to.equal('at+jwt');
+      const { payload } = await jwtVerify(token, createLocalJWKSet(await jwksOf(op.issuer)), { issuer: op.issuer, audience: RESOURCE });
+      expect(payload.scope).to.equal('api:read');
+    });
+
+    it('refuses a token with a resource audience at userinfo', async () => {
+      const token = await clientCredentialsToken(op.issuer, E2E_CLIENT, OPAQUE_RESOURCE);
+      expect((await userinfoAtOp(op.issuer, token)).status).to.equal(401);
     });
   });
 

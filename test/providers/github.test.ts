@@ -195,7 +195,7 @@ describe('github provider', () => {
 
     it('answers provider_unavailable when GitHub refuses our client credentials', async () => {
       serveCheck(401, { message: 'Bad credentials' });
-      expectFailure(await (await make(h)).authenticate(bearer(TOKEN)), 'provider_unavailable', unavailable);
+      expectFailure(await (await make(h)).authenticate(bearer(TOKEN)), 'provider_unavailable', 'the identity provider refused the gateway client');
     });
 
     it('answers provider_unavailable on a 5xx', async () => {

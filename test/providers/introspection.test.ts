@@ -126,7 +126,7 @@ describe('introspection provider', () => {
   describe('provider trouble', () => {
     it('our client credentials refused (401) is provider_unavailable, not the caller\'s fault', async () => {
       serve(401, { error: 'invalid_client' });
-      expectFailure(await (await make(h)).authenticate(bearer(TOKEN)), 'provider_unavailable', unavailable);
+      expectFailure(await (await make(h)).authenticate(bearer(TOKEN)), 'provider_unavailable', 'the identity provider refused the gateway client');
     });
     it('5xx', async () => {
       serve(503, { error: 'temporarily_unavailable' });
