@@ -1,18 +1,25 @@
 #!/usr/bin/env node
-// The `portcullis` command: serve, verify.
+// The `portcullis` command: serve, verify, apply, export.
 import { parseArgs } from 'node:util';
 import { verifyChain } from '../core/store/hash.js';
 import { openEventStore } from '../core/store/open.js';
 import { SecretKeyError } from '../core/secrets.js';
 import { ConfigFileError, loadProcessConfig } from './config.js';
+import { runApply, runExport, SECRET_EXPORT_MODES } from './config-cli.js';
+import type { SecretExport } from './config-file.js';
 import { createLogger } from './logger.js';
 import { serve } from './serve.js';
 
 const USAGE = `usage: portcullis <command> [--config portcullis.yaml]
 
 commands:
-  serve     run the gateway and admin listeners
-  verify    check the event store's hash chain from the first event to the last
+  serve                 run the gateway and admin listeners
+  verify                check the event store's hash chain from the first event to the last
+  apply <file.yaml>     bring settings and providers to what the file says (appends only the changes)
+      --dry-run           print the changes, append nothing
+  export                write the current settings and providers in the format apply reads
+      --output <file>     write to a file instead of stdout
+      --secrets mask|env  secret fields as ******** (default) or as \${ENV_VAR} references
 `;
 
 async function runServe(configFile: string | undefined): Promise<void> {
@@ -63,9 +70,23 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      'dry-run': { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
+      secrets: { type: 'string' },
+    },
   });
-  const [command] = positionals;
+  const [command, ...rest] = positionals;
+  const misplaced = (
+    [
+      ['dry-run', 'apply'],
+      ['output', 'export'],
+      ['secrets', 'export'],
+    ] as const
+  ).find(([option, only]) => values[option] !== undefined && command !== only);
+  if (misplaced) throw new TypeError(`--${misplaced[0]} is an option of \`${misplaced[1]}\` only`);
   if (values.help || !command) {
     process.stdout.write(USAGE);
     return command || values.help ? 0 : 2;
@@ -76,6 +97,15 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     case 'verify':
       return runVerify(values.config);
+    case 'apply': {
+      if (rest.length !== 1) throw new TypeError('usage: portcullis apply <file.yaml> [--dry-run]');
+      return runApply(loadProcessConfig(values.config), rest[0]!, { dryRun: values['dry-run'] === true });
+    }
+    case 'export': {
+      const secrets = values.secrets ?? 'mask';
+      if (!SECRET_EXPORT_MODES.includes(secrets as SecretExport)) throw new TypeError(`--secrets must be one of: ${SECRET_EXPORT_MODES.join(', ')}`);
+      return runExport(loadProcessConfig(values.config), { secrets: secrets as SecretExport, ...(values.output ? { output: values.output } : {}) });
+    }
     default:
       process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
       return 2;
