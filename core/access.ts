@@ -16,10 +16,12 @@ export interface AccessRequest {
   /** Path as received, without the query string. */
   readonly rawPath: string;
   /**
-   * The path policies match. Today the raw path; the path-policy stage (a later issue) makes it
-   * the normalised path and the proxy forwards that same path.
+   * The normalised path (core/path.ts): what policies match and what the proxy forwards. Equal to
+   * `rawPath` when normalisation refused the path (then `pathError` says why).
    */
   readonly path: string;
+  /** Why the raw path was refused by normalisation; the paths stage answers 400 `invalid_path`. */
+  readonly pathError?: string;
   /** Query string without the leading `?` ('' when none). */
   readonly query: string;
   readonly host: string;
@@ -81,6 +83,8 @@ export interface Verdict {
   readonly stage?: string;
   /** Ask the server to add a `WWW-Authenticate: Bearer` challenge (RFC 6750). */
   readonly challenge?: boolean;
+  /** Response headers to send with the answer, allowed or denied (rate-limit headers). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface Decision extends Verdict {
@@ -99,7 +103,27 @@ export function deny(
   status: number,
   reason: ReasonCode,
   description: string,
-  options: { challenge?: boolean } = {},
+  options: { challenge?: boolean; headers?: Readonly<Record<string, string>> } = {},
 ): Verdict {
-  return { allow: false, status, reason, description, ...(options.challenge ? { challenge: true } : {}) };
+  return {
+    allow: false,
+    status,
+    reason,
+    description,
+    ...(options.challenge ? { challenge: true } : {}),
+    ...(options.headers ? { headers: options.headers } : {}),
+  };
+}
+
+/** A per-route rule as the pipeline carries it: matched before authentication, enforced after. */
+export interface MatchedRoute {
+  /** The rule's name, or `route-<n>`. */
+  readonly name: string;
+  readonly anonymous?: boolean;
+  readonly readOnly?: boolean;
+  readonly providers?: ReadonlySet<string>;
+  readonly groups?: readonly string[];
+  readonly scopes?: readonly string[];
+  /** Own limit (its own counters), or false: not rate limited. */
+  readonly rateLimit?: { readonly limit: number; readonly windowSeconds: number } | false;
 }

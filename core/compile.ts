@@ -4,14 +4,22 @@ import type { IdentityCache } from './identity-cache.js';
 import type { JsonObject } from './settings/merge-patch.js';
 import type { PluginLookup, SecretSealer } from './commands.js';
 import type { Logger } from './logger.js';
-import { compileAddressList } from './net.js';
-import { composePipeline, type Pipeline } from './pipeline.js';
+import { compileAddresses, compileAddressList, compileClientIpResolver, type ClientIpResolver } from './net.js';
+import { compilePatternList } from './path-pattern.js';
+import { composePipeline, type Pipeline, type Stage } from './pipeline.js';
+import { LocalRateLimiter, type RateLimiter } from './rate-limit.js';
 import type { HttpFetch, Provider } from './provider.js';
 import type { ConfigState } from './settings/config-state.js';
 import type { Settings } from './settings/schema.js';
 import { validateWith } from './validate.js';
 import { masterSwitch } from '../policies/master-switch.js';
 import { authenticate } from '../policies/authenticate.js';
+import { groups } from '../policies/groups.js';
+import { ipRestriction } from '../policies/ip-restriction.js';
+import { paths } from '../policies/paths.js';
+import { rateLimit } from '../policies/rate-limit.js';
+import { readOnly } from '../policies/read-only.js';
+import { compileRoutes, routes } from '../policies/routes.js';
 
 export interface CompiledConfig {
   readonly settings: Settings;
@@ -20,6 +28,8 @@ export interface CompiledConfig {
   readonly providers: ReadonlyMap<string, Provider>;
   /** Peers whose X-Forwarded-* headers are believed (settings `ip.trustedProxies`). */
   readonly isTrustedProxy: (ip: string) => boolean;
+  /** The client address of a request: the peer, or what trusted proxies say (settings `ip`). */
+  readonly resolveClientIp: ClientIpResolver;
 }
 
 export interface CompilerDeps {
@@ -30,6 +40,48 @@ export interface CompilerDeps {
   readonly cache: IdentityCache;
   /** Opens secret config fields; required once a provider kind declares secret fields. */
   readonly secrets?: SecretSealer;
+  /** Counts requests for the rate-limit stage; kept across recompiles. Default: per node, on `clock`. */
+  readonly rateLimiter?: RateLimiter;
+}
+
+export interface PolicyDeps {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly rateLimiter: RateLimiter;
+}
+
+/**
+ * The policy stages in their order (docs/policies.md), each with its slice of the settings
+ * compiled here: CIDRs into ranges, path globs into matchers, routes into a table. A request
+ * parses no configuration.
+ */
+export function policyStages(settings: Settings, providers: readonly Provider[], deps: PolicyDeps): Stage[] {
+  const { ip, paths: lists, groups: groupSettings, rateLimit: limits } = settings;
+  return [
+    masterSwitch({ enabled: settings.enabled }),
+    paths({
+      bypass: compilePatternList(lists.bypass),
+      public: compilePatternList(lists.public),
+      restrictPublic: compilePatternList(lists.restrictPublic),
+      routes: compileRoutes(settings.routes),
+    }),
+    ipRestriction({ allow: compileAddresses(ip.allow), deny: compileAddresses(ip.deny) }),
+    authenticate({ providers }, { logger: deps.logger }),
+    // Credential toggles (Basic, PAT pass-through, gateway OAuth tokens) come here with their issue.
+    groups({ allowed: groupSettings.allowed, readOnly: groupSettings.readOnly, mapping: groupSettings.mapping }),
+    readOnly({ readOnly: groupSettings.readOnly }),
+    routes(),
+    rateLimit(
+      {
+        enabled: limits.enabled,
+        limit: limits.limit,
+        windowSeconds: limits.windowSeconds,
+        key: limits.key,
+        exempt: { users: limits.exempt.users, groups: limits.exempt.groups, ips: compileAddresses(limits.exempt.ips) },
+      },
+      { limiter: deps.rateLimiter, clock: deps.clock },
+    ),
+  ];
 }
 
 interface Instance {
@@ -42,8 +94,11 @@ interface Instance {
 
 export class PipelineCompiler {
   private instances = new Map<string, Instance>();
+  private readonly rateLimiter: RateLimiter;
 
-  constructor(private readonly deps: CompilerDeps) {}
+  constructor(private readonly deps: CompilerDeps) {
+    this.rateLimiter = deps.rateLimiter ?? new LocalRateLimiter(deps.clock);
+  }
 
   async compile(state: ConfigState): Promise<CompiledConfig> {
     const records = Object.values(state.providers)
@@ -65,12 +120,11 @@ export class PipelineCompiler {
     this.instances = next;
 
     const providers = new Map([...next].map(([id, i]) => [id, i.provider]));
-    const pipeline = composePipeline([
-      masterSwitch({ enabled: state.settings.enabled }),
-      authenticate({ providers: [...providers.values()] }, { logger: this.deps.logger }),
-    ]);
+    const { logger, clock } = this.deps;
+    const pipeline = composePipeline(policyStages(state.settings, [...providers.values()], { logger, clock, rateLimiter: this.rateLimiter }));
     const isTrustedProxy = compileAddressList(state.settings.ip.trustedProxies);
-    return { settings: state.settings, pipeline, providers, isTrustedProxy };
+    const resolveClientIp = compileClientIpResolver(state.settings.ip);
+    return { settings: state.settings, pipeline, providers, isTrustedProxy, resolveClientIp };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 // Stages and their onion composition: the compiled pipeline that decides every request.
-import type { AccessRequest, Decision, Identity, TraceEntry, Verdict } from './access.js';
+import type { AccessRequest, Decision, Identity, MatchedRoute, TraceEntry, Verdict } from './access.js';
 
 /** Per-request state that stages share: who the caller turned out to be, and the trace so far. */
 export interface PipelineState {
@@ -7,6 +7,10 @@ export interface PipelineState {
   /** The authenticate stage consumed the credential (so the proxy does not forward it). */
   credentialConsumed: boolean;
   readonly trace: TraceEntry[];
+  /** The per-route rule matching the request (set by the paths stage, enforced after authentication). */
+  route?: MatchedRoute;
+  /** Anonymous callers may pass (public path or anonymous route); set by the paths stage. */
+  anonymousAllowed?: boolean;
 }
 
 /** Pass the request on; `detail` goes into this stage's trace entry (never a secret). */

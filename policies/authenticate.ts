@@ -43,7 +43,8 @@ export function authenticate(config: AuthenticateConfig, deps: AuthenticateDeps)
         return deny(400, 'invalid_request', request.credentialError, { challenge: true });
       }
       const credential = request.credential;
-      if (!credential) return missing;
+      // Public paths and anonymous routes (marked by the paths stage) let callers without a credential through.
+      if (!credential) return state.anonymousAllowed ? next('anonymous') : missing;
 
       // A JWT goes to the providers of its issuer, then to those that judge any token
       // (introspection ...); every other credential is offered to all providers in order.

@@ -1,7 +1,7 @@
 // toAccessRequest: the one place where an HTTP request becomes the plain AccessRequest the pipeline judges.
 import type { IncomingMessage } from 'node:http';
 import type { AccessRequest, Credential } from '../core/access.js';
-import { parseAddress } from '../core/net.js';
+import { normalisePath } from '../core/path.js';
 
 const MAX_AUTHORIZATION = 16 * 1024;
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -38,25 +38,6 @@ export interface RequestTarget {
   readonly host: string;
 }
 
-/** Client address: the rightmost X-Forwarded-For entry that is not a trusted proxy, when the peer is trusted. */
-export function resolveClientIp(
-  peerIp: string,
-  forwardedFor: string | string[] | undefined,
-  isTrustedProxy: (ip: string) => boolean,
-): string {
-  if (!forwardedFor || !isTrustedProxy(peerIp)) return peerIp;
-  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
-  let nearest = peerIp;
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = parseAddress(hops[i]!.trim());
-    // A hop that is not an address was written by someone we cannot vouch for: stop at the last proxy we trust.
-    if (!hop) return nearest;
-    nearest = hop.toString();
-    if (!isTrustedProxy(nearest)) return nearest;
-  }
-  return nearest;
-}
-
 export function toAccessRequest(
   req: IncomingMessage,
   id: string,
@@ -68,11 +49,14 @@ export function toAccessRequest(
   const q = target.url.indexOf('?');
   const rawPath = q === -1 ? target.url : target.url.slice(0, q);
   const { credential, error } = parseAuthorization(req.headers.authorization);
+  // Policies judge, and the proxy forwards, the normalised path; a refused one stays raw and is denied by the paths stage.
+  const normal = normalisePath(rawPath);
   return {
     id,
     method: target.method.toUpperCase(),
     rawPath,
-    path: rawPath,
+    path: normal.ok ? normal.path : rawPath,
+    ...(normal.ok ? {} : { pathError: normal.error }),
     query: q === -1 ? '' : target.url.slice(q + 1),
     host: target.host,
     clientIp,

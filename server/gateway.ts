@@ -1,11 +1,11 @@
 // The gateway listener: decides every request with the pipeline, then proxies it or answers forward auth.
 import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
-import type { AccessRequest, Decision } from '../core/access.js';
+import type { AccessRequest, Decision, TraceEntry } from '../core/access.js';
 import { canonicalAddress } from '../core/net.js';
 import type { Logger } from '../core/logger.js';
 import type { Runtime } from '../core/runtime.js';
-import { resolveClientIp, toAccessRequest, type RequestTarget } from './access-request.js';
+import { toAccessRequest, type RequestTarget } from './access-request.js';
 import { identityHeaders, UpstreamProxy } from './proxy.js';
 import { decisionError, errorResponse } from './respond.js';
 
@@ -18,19 +18,45 @@ export interface GatewayOptions {
   readonly logger: Logger;
 }
 
+/** Admins send the admin token in this header to get the decision trace back in {@link TRACE_HEADER}. */
+export const DEBUG_HEADER = 'x-portcullis-debug';
+export const TRACE_HEADER = 'x-portcullis-trace';
+
 const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+/** `master_switch:pass,authenticate:deny(invalid_token)`: one entry per stage that ran, printable ASCII only. */
+export function formatTrace(trace: readonly TraceEntry[]): string {
+  return trace
+    .map((t) => {
+      const why = t.reason ?? t.detail;
+      return `${t.stage}:${t.outcome}${why ? `(${why})` : ''}`;
+    })
+    .join(',')
+    .replace(/[^\x20-\x7e]/g, '?');
+}
 
 export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Koa {
   const app = new Koa({ proxy: false });
   const isTrustedProxy = (ip: string) => runtime.compiled.isTrustedProxy(ip);
+  /** The trace goes back only to a caller that proves it is an admin; everyone else learns nothing more. */
+  const wantsTrace = (value: string | string[] | undefined): boolean => {
+    const token = header(value);
+    return token !== undefined && token !== '' && runtime.isAdminToken(token);
+  };
 
   app.on('error', (err: unknown) => logger.error({ err }, 'gateway error outside a request'));
 
   app.use(async (ctx) => {
     const requestId = randomUUID();
     ctx.set('x-request-id', requestId);
+    let traced: boolean | undefined;
+    const addTrace = (decision: Decision) => {
+      traced ??= wantsTrace(ctx.req.headers[DEBUG_HEADER]);
+      if (traced) ctx.set(TRACE_HEADER, formatTrace(decision.trace));
+    };
     const sendDenial = (decision: Decision) => {
       const { status, headers, body } = decisionError(decision, requestId);
+      addTrace(decision);
       ctx.status = status;
       ctx.set(headers);
       ctx.body = body;
@@ -74,17 +100,19 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
             host: header(req.headers['x-forwarded-host']) ?? header(req.headers.host) ?? '',
           }
         : { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
-      const clientIp = resolveClientIp(peerIp, req.headers['x-forwarded-for'], isTrustedProxy);
+      const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
       const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, runtime.clock.now());
       const decision = await runtime.decide(request);
 
       if (!decision.allow) return sendDenial(decision);
+      addTrace(decision);
       if (forwardAuth) {
         ctx.status = 200;
-        ctx.set(identityHeaders(decision));
+        ctx.set({ ...decision.headers, ...identityHeaders(decision) });
         ctx.body = '';
         return;
       }
+      // Set on the response now; the proxy's writeHead merges them with the upstream's headers.
       ctx.respond = false;
       await proxy.forward(req, ctx.res, request, decision);
     } catch (err) {

@@ -14,6 +14,12 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization', 'proxy-authenticate', 'expect',
 ]);
 
+/**
+ * Headers some upstream frameworks (IIS, Symfony, Zend) read as the request path: a client could
+ * make the upstream serve another path than the one the gateway judged, so they never pass.
+ */
+const PATH_OVERRIDES = ['x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-forwarded-uri', 'x-forwarded-path', 'x-forwarded-prefix'];
+
 /** Identity headers the gateway owns: a client's copies never reach the upstream. */
 export const IDENTITY_HEADER_PREFIX = 'x-portcullis-';
 
@@ -69,6 +75,7 @@ export class UpstreamProxy {
   async forward(req: IncomingMessage, res: ServerResponse, request: AccessRequest, decision: Decision): Promise<void> {
     const headers = endToEnd(req.headers);
     for (const name of Object.keys(headers)) if (name.startsWith(IDENTITY_HEADER_PREFIX)) delete headers[name];
+    for (const name of PATH_OVERRIDES) delete headers[name];
     if (decision.credentialConsumed) delete headers.authorization;
     Object.assign(headers, identityHeaders(decision));
     delete headers.host;
@@ -85,7 +92,8 @@ export class UpstreamProxy {
     };
     res.once('close', onClose);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const target = this.basePath + req.url;
+    // The path the pipeline judged (normalised), never the raw one; the query string as received.
+    const target = this.basePath + request.path + (request.query ? `?${request.query}` : '');
     try {
       await this.agent.stream(
         {
@@ -97,7 +105,8 @@ export class UpstreamProxy {
           signal: abort.signal,
         },
         ({ statusCode, headers: upstreamHeaders }) => {
-          res.writeHead(statusCode, endToEnd(upstreamHeaders));
+          // The gateway's own headers (rate limits) win over the upstream's of the same name.
+          res.writeHead(statusCode, { ...endToEnd(upstreamHeaders), ...decision.headers });
           return res;
         },
       );

@@ -27,7 +27,7 @@ export function bearerChallenge(realm: string, error?: string, description?: str
 }
 
 export function decisionError(decision: Decision, requestId: string): { status: number; headers: Record<string, string>; body: ErrorBody } {
-  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  const headers: Record<string, string> = { ...decision.headers, 'cache-control': 'no-store' };
   if (decision.challenge) {
     const error = decision.reason === 'missing_credential' ? undefined : decision.reason === 'invalid_request' ? 'invalid_request' : 'invalid_token';
     headers['www-authenticate'] = bearerChallenge(REALM, error, decision.description);

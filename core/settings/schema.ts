@@ -1,6 +1,8 @@
 // The settings document: the event-sourced, dynamic part of the configuration, validated with zod.
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { compileClaimPath } from '../claims.js';
+import { patternProblem } from '../path-pattern.js';
 
 /** An IPv4/IPv6 address or CIDR, e.g. `10.0.0.0/8`, `::1`, `2001:db8::/32`. */
 export const addressOrCidr = z.string().refine(
@@ -8,10 +10,136 @@ export const addressOrCidr = z.string().refine(
   { message: 'must be an IPv4 or IPv6 address or CIDR' },
 );
 
+/** A method-qualified path glob (docs/policies.md, "Path patterns"). */
+export const pathPattern = z.string().superRefine((v, ctx) => {
+  const problem = patternProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: `not a valid path pattern: ${problem}` });
+});
+
+const name = z.string().min(1).max(200);
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+
 const ipSchema = z
   .object({
-    /** Peers allowed to send X-Forwarded-* and to call /_portcullis/decide. */
+    /** Clients allowed to call (empty: everyone). */
+    allow: z.array(addressOrCidr).max(100_000).default([]),
+    /** Clients refused; wins over `allow`. */
+    deny: z.array(addressOrCidr).max(100_000).default([]),
+    /** Peers whose forwarding header is believed and that may call /_portcullis/decide. */
     trustedProxies: z.array(addressOrCidr).max(1000).default(['127.0.0.0/8', '::1/128']),
+    /** Where a trusted proxy puts the client address: `x-forwarded-for`, `forwarded` (RFC 7239) or a header such as `x-real-ip`. */
+    realIpHeader: z
+      .string()
+      .regex(HEADER_NAME, 'must be an HTTP header name')
+      .transform((v) => v.toLowerCase())
+      .default('x-forwarded-for'),
+  })
+  .strict();
+
+const pathsSchema = z
+  .object({
+    /** No policy at all: not authenticated, not restricted by IP, not rate limited. */
+    bypass: z.array(pathPattern).max(1000).default([]),
+    /** Anonymous callers pass; callers presenting a credential are still authenticated. */
+    public: z.array(pathPattern).max(1000).default([]),
+    /** Public after all not: these must authenticate even when `public` matches them. */
+    restrictPublic: z.array(pathPattern).max(1000).default([]),
+  })
+  .strict();
+
+const mappingRule = z
+  .object({
+    /** The gateway group granted when every condition given holds. */
+    to: name,
+    provider: name.optional(),
+    group: name.optional(),
+    claim: z
+      .string()
+      .min(1)
+      .refine((p) => {
+        try {
+          compileClaimPath(p);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be a dot path without empty segments')
+      .optional(),
+    value: z.string().optional(),
+    scope: name.optional(),
+  })
+  .strict()
+  .refine((r) => r.provider !== undefined || r.group !== undefined || r.claim !== undefined || r.scope !== undefined, {
+    message: 'a mapping rule needs at least one of provider, group, claim, scope',
+  })
+  .refine((r) => r.value === undefined || r.claim !== undefined, { message: 'value needs claim', path: ['value'] });
+
+const groupsSchema = z
+  .object({
+    /** Callers must be in one of these (empty: any authenticated caller). */
+    allowed: z.array(name).max(1000).default([]),
+    /** Members may only GET, HEAD and OPTIONS; being listed here also admits them past `allowed`. */
+    readOnly: z.array(name).max(1000).default([]),
+    /** May create gateway tokens (used by the token endpoints). */
+    tokenCreators: z.array(name).max(1000).default([]),
+    /** Gateway groups derived from provider groups, claims and scopes. */
+    mapping: z.array(mappingRule).max(1000).default([]),
+  })
+  .strict();
+
+const windowSeconds = z.number().int().min(1).max(86_400);
+const limit = z.number().int().min(1).max(10_000_000);
+
+const routeRateLimit = z.union([z.literal(false), z.object({ limit, windowSeconds: windowSeconds.default(60) }).strict()]);
+
+const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+const METHOD = /^[A-Z][A-Z-]{0,19}$/;
+
+const routeSchema = z
+  .object({
+    /** Shown in the trace and the rate-limit policy; defaults to `route-<n>` (1-based). */
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional(),
+    /** Methods the rule applies to (empty or absent: any). `GET` also covers `HEAD`. */
+    methods: z.array(z.string().regex(METHOD, 'an upper-case HTTP method')).max(20).optional(),
+    /** Path pattern; may be method-qualified like the `paths` lists. */
+    path: pathPattern,
+    /** Host name (port ignored, case-insensitive) or `*.example.com`. */
+    host: z.string().transform((h) => h.toLowerCase()).pipe(z.string().regex(HOST_PATTERN, 'a host name or *.domain')).optional(),
+    /** Anonymous callers pass (true) or must authenticate (false); absent: the `paths` lists decide. */
+    anonymous: z.boolean().optional(),
+    /** Only GET/HEAD/OPTIONS for everyone (true), or lift `groups.readOnly` on this route (false). */
+    readOnly: z.boolean().optional(),
+    /** The identity must come from one of these providers. */
+    providers: z.array(name).min(1).max(100).optional(),
+    /** The caller must be in one of these groups. */
+    groups: z.array(name).min(1).max(1000).optional(),
+    /** The identity must carry every one of these scopes. */
+    scopes: z.array(name).min(1).max(100).optional(),
+    /** Own limit for this route (its own counters), or false: not rate limited. */
+    rateLimit: routeRateLimit.optional(),
+  })
+  .strict()
+  .refine((r) => !(r.anonymous === true && (r.providers || r.groups || r.scopes)), {
+    message: 'an anonymous route cannot require providers, groups or scopes',
+    path: ['anonymous'],
+  });
+
+const rateLimitSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Requests per window and key. */
+    limit: limit.default(600),
+    windowSeconds: windowSeconds.default(60),
+    /** What a limit counts: each credential (`token`), each user, or each client address. Anonymous callers count by address. */
+    key: z.enum(['token', 'user', 'ip']).default('user'),
+    exempt: z
+      .object({
+        users: z.array(name).max(1000).default([]),
+        groups: z.array(name).max(1000).default([]),
+        ips: z.array(addressOrCidr).max(1000).default([]),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -27,12 +155,18 @@ export const settingsSchema = z
     /** Master switch: when false every request passes untouched (and is audited as `auth_disabled`). */
     enabled: z.boolean().default(true),
     ip: ipSchema.prefault({}),
+    paths: pathsSchema.prefault({}),
+    groups: groupsSchema.prefault({}),
+    routes: z.array(routeSchema).max(1000).default([]),
+    rateLimit: rateLimitSchema.prefault({}),
     audit: auditSchema.prefault({}),
   })
   .strict();
 
 /** Settings with every default filled in, deeply frozen once per change. */
 export type Settings = z.output<typeof settingsSchema>;
+export type RouteSettings = Settings['routes'][number];
+export type GroupMappingRule = Settings['groups']['mapping'][number];
 
 export const defaultSettings: Settings = deepFreeze(settingsSchema.parse({}));
 

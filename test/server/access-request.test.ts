@@ -1,7 +1,8 @@
 // Credential parsing and client-address resolution at the edge.
 import { expect } from 'chai';
-import { compileAddressList } from '../../core/net.js';
-import { parseAuthorization, resolveClientIp } from '../../server/access-request.js';
+import type { IncomingMessage } from 'node:http';
+import { compileAddressList, compileClientIpResolver, type HeaderBag } from '../../core/net.js';
+import { parseAuthorization, toAccessRequest } from '../../server/access-request.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -41,24 +42,42 @@ describe('server/access-request', () => {
     }
   });
 
-  describe('resolveClientIp', () => {
+  describe('client address (compiled resolver, X-Forwarded-For)', () => {
     const trusted = compileAddressList(['10.0.0.0/8', '::1/128']);
+    const resolver = compileClientIpResolver({ trustedProxies: ['10.0.0.0/8', '::1/128'], realIpHeader: 'x-forwarded-for' });
+    const resolveClientIp = (peer: string, xff: string | string[] | undefined) => resolver(peer, { 'x-forwarded-for': xff } as HeaderBag);
     it('ignores X-Forwarded-For from an untrusted peer', () => {
-      expect(resolveClientIp('203.0.113.9', '1.2.3.4', trusted)).to.equal('203.0.113.9');
+      expect(resolveClientIp('203.0.113.9', '1.2.3.4')).to.equal('203.0.113.9');
     });
     it('takes the rightmost untrusted hop from a trusted peer', () => {
-      expect(resolveClientIp('10.0.0.1', '6.6.6.6, 198.51.100.7, 10.0.0.2', trusted)).to.equal('198.51.100.7');
-      expect(resolveClientIp('::1', ['6.6.6.6', '198.51.100.7'], trusted)).to.equal('198.51.100.7');
+      expect(resolveClientIp('10.0.0.1', '6.6.6.6, 198.51.100.7, 10.0.0.2')).to.equal('198.51.100.7');
+      expect(resolveClientIp('::1', ['6.6.6.6', '198.51.100.7'])).to.equal('198.51.100.7');
     });
     it('stops at a malformed hop and keeps the last trusted address', () => {
-      expect(resolveClientIp('10.0.0.1', '198.51.100.7, not-an-ip, 10.0.0.2', trusted)).to.equal('10.0.0.2');
+      expect(resolveClientIp('10.0.0.1', '198.51.100.7, not-an-ip, 10.0.0.2')).to.equal('10.0.0.2');
     });
     it('treats IPv4-mapped IPv6 as IPv4', () => {
-      expect(resolveClientIp('10.0.0.1', '::ffff:198.51.100.7', trusted)).to.equal('198.51.100.7');
+      expect(resolveClientIp('10.0.0.1', '::ffff:198.51.100.7')).to.equal('198.51.100.7');
       expect(trusted('::ffff:10.1.2.3')).to.equal(true);
+      expect(resolveClientIp('::ffff:10.0.0.1', '198.51.100.7')).to.equal('198.51.100.7');
     });
     it('falls back to the peer when every hop is trusted', () => {
-      expect(resolveClientIp('10.0.0.1', '10.0.0.3, 10.0.0.2', trusted)).to.equal('10.0.0.3');
+      expect(resolveClientIp('10.0.0.1', '10.0.0.3, 10.0.0.2')).to.equal('10.0.0.3');
+    });
+  });
+
+  describe('toAccessRequest: the normalised path', () => {
+    const req = (authorization?: string) => ({ headers: authorization ? { authorization } : {} }) as unknown as IncomingMessage;
+    const build = (url: string) => toAccessRequest(req(), 'r1', { method: 'get', url, host: 'h' }, '192.0.2.1', '192.0.2.1', 0);
+    it('judges the normalised path, keeps the raw one and the query apart', () => {
+      const r = build('/a/./b/../%7Ec//d?x=/../y');
+      expect(r).to.include({ method: 'GET', rawPath: '/a/./b/../%7Ec//d', path: '/a/~c/d', query: 'x=/../y' });
+      expect(r.pathError).to.equal(undefined);
+    });
+    it('keeps a refused path raw and says why', () => {
+      const r = build('/a/%2e%2e%2fadmin');
+      expect(r).to.include({ path: '/a/%2e%2e%2fadmin' });
+      expect(r.pathError).to.be.a('string');
     });
   });
 });

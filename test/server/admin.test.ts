@@ -131,7 +131,11 @@ describe('server/admin', () => {
       expect(res.body.document).to.deep.equal({});
       expect(res.body.settings).to.deep.equal({
         enabled: true,
-        ip: { trustedProxies: ['127.0.0.0/8', '::1/128'] },
+        ip: { allow: [], deny: [], trustedProxies: ['127.0.0.0/8', '::1/128'], realIpHeader: 'x-forwarded-for' },
+        paths: { bypass: [], public: [], restrictPublic: [] },
+        groups: { allowed: [], readOnly: [], tokenCreators: [], mapping: [] },
+        routes: [],
+        rateLimit: { enabled: false, limit: 600, windowSeconds: 60, key: 'user', exempt: { users: [], groups: [], ips: [] } },
         audit: { enabled: true },
       });
     });

@@ -14,7 +14,9 @@ import type { AccessDecidedData } from '../../core/audit.js';
 import { startEchoUpstream } from '../../server/echo-upstream.js';
 import { createGatewayApp } from '../../server/gateway.js';
 import { UpstreamProxy } from '../../server/proxy.js';
+import { PATH_CORPUS } from '../policies/path-corpus.js';
 import {
+  ADMIN_TOKEN,
   accessEvents,
   changeSettings,
   configureStatic,
@@ -467,6 +469,134 @@ describe('server/gateway', () => {
       const res = await call('/_portcullis/decide', { headers: { ...forwarded, ...bearer(ALICE) } });
       expectDenial(res, 403, 'untrusted_proxy');
       expect(res.headers).not.to.have.property('x-portcullis-user');
+    });
+  });
+
+  describe('policies at the edge', () => {
+    const rawGet = (target: string, headers: string[] = []) =>
+      rawExchange(gateway.port, [`GET ${target} HTTP/1.1`, 'Host: api.example', ...headers, 'Connection: close', '', ''].join('\r\n'));
+
+    describe(`the path-bypass corpus through the gateway (${PATH_CORPUS.length} payloads): what the upstream receives`, () => {
+      beforeEach(() => changeSettings(runtime, { paths: { public: ['/public/**'] } }));
+      for (const [target, canonical] of PATH_CORPUS) {
+        it(`${target} → ${canonical === 'reject' ? '400 invalid_path, not proxied' : canonical}`, async () => {
+          const authenticated = await rawGet(target, [`Authorization: Bearer ${ALICE}`]);
+          const anonymous = await rawGet(target);
+          if (canonical === 'reject') {
+            // Node's own parser refuses a few of them before the gateway sees them: a 400 all the same.
+            expect(authenticated.status, authenticated.head).to.equal(400);
+            expect(anonymous.status).to.equal(400);
+            if (authenticated.body.startsWith('{')) expect(JSON.parse(authenticated.body).error).to.equal('invalid_path');
+            expect(echoCount, 'never proxied').to.equal(0);
+            return;
+          }
+          expect(authenticated.status, authenticated.head).to.equal(200);
+          const q = target.indexOf('?');
+          expect((JSON.parse(authenticated.body) as Echo).url).to.equal(canonical + (q === -1 ? '' : target.slice(q)));
+          const judged = await rawGet(canonical);
+          expect(anonymous.status, 'anonymous: judged like the canonical path').to.equal(judged.status);
+        });
+      }
+
+      it('records invalid_path decisions in the audit, with the raw path', async () => {
+        const res = await call('/public/..%2fadmin', { headers: bearer(ALICE) });
+        expectDenial(res, 400, 'invalid_path');
+        expect((await decidedFor(res)).data).to.include({ allow: false, reason: 'invalid_path', stage: 'paths', path: '/public/..%2fadmin' });
+      });
+    });
+
+    it('never passes headers an upstream could read as another path', async () => {
+      const res = await call('/x', {
+        headers: { ...bearer(ALICE), 'X-Original-URL': '/admin', 'X-Rewrite-URL': '/admin', 'X-Forwarded-Uri': '/admin', 'X-Forwarded-Prefix': '/admin' },
+      });
+      const seen = (res.json as unknown as Echo).headers;
+      for (const h of ['x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-forwarded-prefix']) expect(seen, h).not.to.have.property(h);
+    });
+
+    it('forward auth judges X-Forwarded-Uri normalised the same way', async () => {
+      await changeSettings(runtime, { paths: { public: ['/public/**'] } });
+      const decide = (uri: string) => call('/_portcullis/decide', { headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': uri } });
+      expect((await decide('/public/a?x=1')).status).to.equal(200);
+      expectDenial(await decide('/public/../admin'), 401, 'missing_credential');
+      expectDenial(await decide('/public/%2e%2e/admin'), 401, 'missing_credential');
+      expectDenial(await decide('/public/..%2fadmin'), 400, 'invalid_path');
+      const event = await decidedFor(await decide('/public/./b//c'));
+      expect(event.data).to.include({ path: '/public/b/c', reason: 'anonymous' });
+    });
+
+    describe('client address', () => {
+      it('restricts by the address a trusted proxy reports, and ignores what an untrusted peer claims', async () => {
+        await changeSettings(runtime, { ip: { allow: ['198.51.100.0/24'] } });
+        expect((await call('/x', { headers: { ...bearer(ALICE), 'x-forwarded-for': '198.51.100.7' } })).status).to.equal(200);
+        expectDenial(await call('/x', { headers: bearer(ALICE) }), 403, 'ip_not_allowed');
+        await changeSettings(runtime, { ip: { trustedProxies: [] } });
+        const spoofed = await call('/x', { headers: { ...bearer(ALICE), 'x-forwarded-for': '198.51.100.7', 'x-real-ip': '198.51.100.7', forwarded: 'for=198.51.100.7' } });
+        expectDenial(spoofed, 403, 'ip_not_allowed');
+        expect((await decidedFor(spoofed)).data.clientIp).to.equal('127.0.0.1');
+      });
+
+      it('reads the configured real-IP header, and only that one', async () => {
+        await changeSettings(runtime, { ip: { deny: ['203.0.113.0/24'], realIpHeader: 'X-Real-IP' } });
+        expectDenial(await call('/x', { headers: { ...bearer(ALICE), 'x-real-ip': '203.0.113.5' } }), 403, 'ip_not_allowed');
+        const xff = await call('/x', { headers: { ...bearer(ALICE), 'x-forwarded-for': '203.0.113.5' } });
+        expect(xff.status).to.equal(200);
+        expect((await decidedFor(xff)).data.clientIp).to.equal('127.0.0.1');
+      });
+
+      it('denies IPv6 clients by CIDR', async () => {
+        await changeSettings(runtime, { ip: { deny: ['2001:db8::/32'] } });
+        expectDenial(await call('/x', { headers: { ...bearer(ALICE), 'x-forwarded-for': '2001:db8::1' } }), 403, 'ip_not_allowed');
+        expect((await call('/x', { headers: { ...bearer(ALICE), 'x-forwarded-for': '2001:db9::1' } })).status).to.equal(200);
+      });
+    });
+
+    describe('decision trace header', () => {
+      it('answers the trace to an admin who asks, on denials and on proxied answers, and never forwards the debug header', async () => {
+        const denied = await call('/x', { headers: { 'x-portcullis-debug': ADMIN_TOKEN } });
+        expectDenial(denied, 401, 'missing_credential');
+        expect(denied.headers['x-portcullis-trace']).to.equal('master_switch:pass,paths:pass,ip:pass,authenticate:deny(missing_credential)');
+        const allowed = await call('/x', { headers: { ...bearer(ALICE), 'x-portcullis-debug': ADMIN_TOKEN } });
+        expect(allowed.status).to.equal(200);
+        expect(allowed.headers['x-portcullis-trace']).to.equal(
+          'master_switch:pass,paths:pass,ip:pass,authenticate:pass(provider=p1),groups:pass,read_only:pass,routes:pass,rate_limit:pass',
+        );
+        expect((allowed.json as unknown as Echo).headers).not.to.have.property('x-portcullis-debug');
+        const fa = await call('/_portcullis/decide', { headers: { ...bearer(BAD), 'x-portcullis-debug': ADMIN_TOKEN } });
+        expect(fa.headers['x-portcullis-trace']).to.equal('master_switch:pass,paths:pass,ip:pass,authenticate:deny(invalid_token)');
+      });
+
+      it('says nothing to anyone else', async () => {
+        for (const value of ['', 'wrong-token', ALICE]) {
+          const res = await call('/x', { headers: { ...bearer(ALICE), 'x-portcullis-debug': value } });
+          expect(res.headers, value).not.to.have.property('x-portcullis-trace');
+        }
+        expect((await call('/x')).headers).not.to.have.property('x-portcullis-trace');
+      });
+    });
+
+    describe('rate limits', () => {
+      it('sends the RateLimit headers on proxied answers (over the upstream’s own) and 429 with Retry-After over the limit', async () => {
+        const upstream = await startUpstream((_req, res) => {
+          res.writeHead(200, { 'x-ratelimit-limit': '999999', 'content-type': 'text/plain' });
+          res.end('ok');
+        });
+        const gw = await startGateway(upstream.url);
+        await changeSettings(runtime, { rateLimit: { enabled: true, limit: 2, windowSeconds: 60 } });
+        const first = await call('/x', { headers: bearer(ALICE) }, gw);
+        expect(first.status).to.equal(200);
+        expect(first.headers).to.include({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '1', 'ratelimit-policy': '"default";q=2;w=60' });
+        // FIXED_TIME is 06:07:08: the minute window ends in 52 s.
+        expect(first.headers.ratelimit).to.equal('"default";r=1;t=52');
+        expect(first.headers['x-ratelimit-reset']).to.equal('2024-03-05T06:08:00.000Z');
+        expect((await call('/x', { headers: bearer(ALICE) }, gw)).status).to.equal(200);
+        const refused = await call('/x', { headers: bearer(ALICE) }, gw);
+        expectDenial(refused, 429, 'rate_limited');
+        expect(refused.headers).to.include({ 'retry-after': '52', 'x-ratelimit-remaining': '0', ratelimit: '"default";r=0;t=52' });
+        expect((await decidedFor(refused)).data).to.include({ reason: 'rate_limited', stage: 'rate_limit' });
+        const fa = await call('/_portcullis/decide', { headers: bearer(ALICE) });
+        expect(fa.status).to.equal(429);
+        expect(fa.headers['retry-after']).to.equal('52');
+      });
     });
   });
 

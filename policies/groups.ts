@@ -1,0 +1,57 @@
+// Groups: derive gateway groups from the identity (mapping), then admit only callers in an allowed or read-only group.
+import { deny, type Identity, type Verdict } from '../core/access.js';
+import { compileClaimPath, type ClaimPath } from '../core/claims.js';
+import type { Stage } from '../core/pipeline.js';
+import type { GroupMappingRule } from '../core/settings/schema.js';
+
+export interface GroupsConfig {
+  /** When not empty, an identified caller must be in one of these, or in a read-only group. */
+  readonly allowed: readonly string[];
+  readonly readOnly: readonly string[];
+  readonly mapping: readonly GroupMappingRule[];
+}
+
+type Condition = (identity: Identity) => boolean;
+
+/** A mapping rule as a predicate over the identity: every condition given must hold. */
+function compileRule(rule: GroupMappingRule): Condition {
+  const conditions: Condition[] = [];
+  if (rule.provider !== undefined) conditions.push((id) => id.provider === rule.provider);
+  if (rule.group !== undefined) conditions.push((id) => id.groups.includes(rule.group!));
+  if (rule.scope !== undefined) conditions.push((id) => id.scopes.includes(rule.scope!));
+  if (rule.claim !== undefined) {
+    const read: ClaimPath = compileClaimPath(rule.claim);
+    const want = rule.value;
+    conditions.push((id) => {
+      const value = id.claims ? read(id.claims) : undefined;
+      if (want === undefined) return value !== undefined && value !== null && value !== false && value !== '';
+      return Array.isArray(value) ? value.some((v) => String(v) === want) : value !== undefined && String(value) === want;
+    });
+  }
+  return (id) => conditions.every((c) => c(id));
+}
+
+export function groups(config: GroupsConfig): Stage {
+  const admitted = new Set([...config.allowed, ...config.readOnly]);
+  const restricted = config.allowed.length > 0;
+  const rules = config.mapping.map((rule) => ({ to: rule.to, holds: compileRule(rule) }));
+  const refused = deny(403, 'group_not_allowed', 'you are not in a group allowed to use this API');
+
+  return {
+    name: 'groups',
+    run(_request, state, next): Promise<Verdict> {
+      let identity = state.identity;
+      // Anonymous callers only get here on public paths and anonymous routes.
+      if (!identity) return next();
+      if (rules.length > 0) {
+        const added = rules.filter((r) => !identity!.groups.includes(r.to) && r.holds(identity!)).map((r) => r.to);
+        if (added.length > 0) {
+          identity = { ...identity, groups: [...identity.groups, ...new Set(added)] };
+          state.identity = identity;
+        }
+      }
+      if (restricted && !identity.groups.some((g) => admitted.has(g))) return Promise.resolve(refused);
+      return next();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+// Per-route rules: first match by method, path and host; provider, group and scope requirements; read-only; anonymous.
+import { expect } from 'chai';
+import { bearer, kit, request, tableProvider } from './kit.js';
+
+const a = tableProvider('corp', {
+  'tok-dev': { username: 'dev', groups: ['devs'], scopes: ['read', 'write'] },
+  'tok-reader': { username: 'reader', groups: ['devs'], scopes: ['read'] },
+  'tok-ops': { username: 'op', groups: ['ops'] },
+});
+const b = tableProvider('github', { 'tok-gh': { username: 'octo', groups: ['devs'], scopes: ['read', 'write'] } });
+
+describe('policies/routes', () => {
+  const { pipeline } = kit(
+    {
+      routes: [
+        { name: 'status', path: '/status', anonymous: true },
+        { name: 'admin', path: '/rest/admin/**', groups: ['ops'] },
+        { name: 'write', methods: ['POST', 'PUT'], path: '/rest/api/**', scopes: ['write'], providers: ['corp'] },
+        { name: 'archive', path: '/rest/archive/**', readOnly: true },
+        { name: 'tenant', path: '/rest/**', host: '*.tenant.example', providers: ['github'] },
+        { name: 'fallback', path: '/rest/**' },
+      ],
+      paths: { public: ['/rest/api/open/**'] },
+    },
+    [a, b],
+  );
+  const decide = (method: string, path: string, token?: string, host = 'api.example') =>
+    pipeline.decide(request({ method, path, host, ...(token ? bearer(token) : {}) }));
+  const routeOf = async (...args: Parameters<typeof decide>) => (await decide(...args)).trace.find((t) => t.stage === 'paths')?.detail;
+
+  it('matches the first rule in order, by method, path and host', async () => {
+    expect(await routeOf('GET', '/rest/api/x', 'tok-dev')).to.equal('route=fallback');
+    expect(await routeOf('POST', '/rest/api/x', 'tok-dev')).to.equal('route=write');
+    expect(await routeOf('GET', '/rest/x', 'tok-gh', 'a.tenant.example:8443')).to.equal('route=tenant');
+    expect(await routeOf('GET', '/rest/x', 'tok-gh', 'A.Tenant.Example')).to.equal('route=tenant');
+    expect(await routeOf('GET', '/rest/x', 'tok-gh', 'tenant.example')).to.equal('route=fallback');
+    expect(await routeOf('GET', '/other', 'tok-dev')).to.equal(undefined);
+  });
+
+  it('an anonymous route lets callers in without a credential', async () => {
+    expect(await decide('GET', '/status')).to.include({ allow: true, reason: 'anonymous' });
+    expect(await decide('GET', '/status', 'tok-dev')).to.include({ allow: true, reason: 'authenticated' });
+  });
+
+  it('requires one of its groups', async () => {
+    expect(await decide('GET', '/rest/admin/users', 'tok-ops')).to.include({ allow: true });
+    const d = await decide('GET', '/rest/admin/users', 'tok-dev');
+    expect(d).to.include({ status: 403, reason: 'group_not_allowed', stage: 'routes' });
+  });
+
+  it('requires one of its providers and every scope', async () => {
+    expect(await decide('POST', '/rest/api/issue', 'tok-dev')).to.include({ allow: true });
+    expect(await decide('POST', '/rest/api/issue', 'tok-reader')).to.include({ status: 403, reason: 'insufficient_scope' });
+    expect(await decide('POST', '/rest/api/issue', 'tok-gh')).to.include({ status: 403, reason: 'provider_not_allowed' });
+  });
+
+  it('a read-only route refuses writes for everyone', async () => {
+    expect(await decide('GET', '/rest/archive/1', 'tok-ops')).to.include({ allow: true });
+    expect(await decide('DELETE', '/rest/archive/1', 'tok-ops')).to.include({ status: 403, reason: 'read_only', stage: 'routes' });
+  });
+
+  it('a route with requirements asks an anonymous caller on a public path to authenticate', async () => {
+    const { pipeline: p } = kit({ paths: { public: ['/rest/**'] }, routes: [{ path: '/rest/admin/**', groups: ['ops'] }] }, [a]);
+    const d = await p.decide(request({ path: '/rest/admin/x' }));
+    expect(d).to.include({ status: 401, reason: 'missing_credential', stage: 'routes', challenge: true });
+    expect(await p.decide(request({ path: '/rest/other' }))).to.include({ allow: true, reason: 'anonymous' });
+  });
+
+  it('a route with anonymous: false takes a public path back; requests matching no rule use the global settings', async () => {
+    const { pipeline: p } = kit({ paths: { public: ['/rest/**'] }, routes: [{ name: 'closed', path: '/rest/closed/**', anonymous: false }] }, [a]);
+    expect(await p.decide(request({ path: '/rest/closed/x' }))).to.include({ status: 401 });
+    expect(await p.decide(request({ path: '/rest/open' }))).to.include({ allow: true });
+  });
+
+  it('names unnamed rules route-<n> and refuses contradictory rules', async () => {
+    const { pipeline: p } = kit({ routes: [{ path: '/a' }, { path: '/b', anonymous: true }] });
+    expect((await p.decide(request({ path: '/b' }))).trace.find((t) => t.stage === 'paths')?.detail).to.equal('route=route-2 public');
+    expect(() => kit({ routes: [{ path: '/a', anonymous: true, groups: ['x'] }] })).to.throw(/anonymous route/);
+    expect(() => kit({ routes: [{ path: '/a/../b' }] })).to.throw(/path pattern/);
+    expect(() => kit({ routes: [{ path: '/a', host: 'bad host' }] })).to.throw();
+  });
+});
