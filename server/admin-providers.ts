@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AccessRequest, Credential } from '../core/access.js';
 import { GatewayError, NotFoundError, ValidationError } from '../core/errors.js';
 import { UpstreamHttpError } from '../core/http.js';
+import { normalisePath } from '../core/path.js';
 import type { Provider } from '../core/provider.js';
 import type { Runtime } from '../core/runtime.js';
 import { maskSecretFields } from '../core/secrets.js';
@@ -110,12 +111,15 @@ export function registerProviderRoutes(api: Router<AdminState>, open: Router<Adm
     const basic = body.scheme.toLowerCase() === 'basic';
     if (basic && !body.username) throw new ValidationError('Basic needs a username', [{ path: 'username', message: 'required for Basic' }]);
     const credential: Credential = basic ? { scheme: 'basic', secret: body.token, username: body.username! } : { scheme: 'bearer', secret: body.token };
+    const normal = normalisePath(body.path);
+    if (!normal.ok) throw new ValidationError('the path is not valid', [{ path: 'path', message: normal.error }]);
     const result = await provider.authenticate(credential);
+    // Judged like live traffic: the normalised path, as the gateway would see it.
     const request: AccessRequest = {
       id: ctx.state.requestId,
       method: body.method,
       rawPath: body.path,
-      path: body.path,
+      path: normal.path,
       query: '',
       host: 'admin-test',
       clientIp: '127.0.0.1',
