@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Make sure the services the test suites use are up (PostgreSQL, Redis), starting any that stopped.
-# With CI=true a service that cannot be reached is a failure; elsewhere it is a warning and the
-# suites that need it skip with a visible message.
+# With CI=true a service named in REQUIRED_SERVICES ("postgres redis") that cannot be reached is
+# a failure; otherwise it is a warning and the suites that need it skip with a visible message.
 set -u
+required=" ${REQUIRED_SERVICES:-} "
 
 want_pg=${WANT_POSTGRES:-1}
 want_redis=${WANT_REDIS:-1}
 status=0
 
-fail_or_warn() {
-  if [ "${CI:-}" = "true" ]; then
+fail_or_warn() { # message, service
+  if [ "${CI:-}" = "true" ] && [[ "$required" == *" $2 "* ]]; then
     echo "services: $1 (CI=true: failing)" >&2
     status=1
   else
@@ -32,7 +33,7 @@ if [ "$want_pg" = 1 ]; then
       echo "services: starting PostgreSQL"
       pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
     fi
-    wait_for "pg_isready -h 127.0.0.1 -p 5432" 20 || fail_or_warn "PostgreSQL is not reachable on 127.0.0.1:5432"
+    wait_for "pg_isready -h 127.0.0.1 -p 5432" 20 || fail_or_warn "PostgreSQL is not reachable on 127.0.0.1:5432" postgres
   fi
 fi
 
@@ -44,7 +45,7 @@ if [ "$want_redis" = 1 ]; then
       redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
         --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
     fi
-    wait_for "redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG" 10 || fail_or_warn "Redis is not reachable on 127.0.0.1:6379"
+    wait_for "redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG" 10 || fail_or_warn "Redis is not reachable on 127.0.0.1:6379" redis
   fi
 fi
 
