@@ -112,7 +112,7 @@ export class MemoryEventStore implements EventStore {
   }
 
   subscribe(options: SubscribeOptions = {}): AsyncIterable<RecordedEvent> {
-    return catchUp({ readAll: (o) => this.readAll(o), notifier: this.notifier }, options);
+    return catchUp({ readAll: (o) => this.readAll(o), headPosition: () => this.headPosition(), notifier: this.notifier }, options);
   }
 
   async headPosition(): Promise<Position | undefined> {

@@ -166,7 +166,10 @@ export class SqliteEventStore implements EventStore {
   }
 
   subscribe(options: SubscribeOptions = {}): AsyncIterable<RecordedEvent> {
-    return catchUp({ readAll: (o) => this.readAll(o), notifier: this.notifier, pollIntervalMs: this.pollIntervalMs }, options);
+    return catchUp(
+      { readAll: (o) => this.readAll(o), headPosition: () => this.headPosition(), notifier: this.notifier, pollIntervalMs: this.pollIntervalMs },
+      options,
+    );
   }
 
   async headPosition(): Promise<Position | undefined> {

@@ -56,6 +56,7 @@ export class AppendNotifier {
 
 export interface CatchUpSource {
   readAll(options: { after?: Position; maxCount: number; streamPrefixes?: readonly string[] }): Promise<RecordedEvent[]>;
+  headPosition(): Promise<Position | undefined>;
   readonly notifier: AppendNotifier;
   /** Poll for appends by other processes; undefined when only this process writes. */
   readonly pollIntervalMs?: number;
@@ -71,12 +72,19 @@ export async function* catchUp(source: CatchUpSource, options: SubscribeOptions 
   while (live()) {
     // Taken before the read: an append that lands during the read makes wait() return at once.
     const seen = source.notifier.version;
+    // Also taken before the read: with a stream filter, a page that is not full has returned every
+    // matching event up to this head, so the next read may start there. Without that, a filtered
+    // subscriber would rescan every non-matching event since its last match on every poll.
+    const head = streamPrefixes ? await source.headPosition() : undefined;
     const page = await source.readAll({ after, maxCount: PAGE_SIZE, streamPrefixes });
     for (const event of page) {
       if (!live()) return;
       after = event.position;
       yield event;
     }
-    if (page.length < PAGE_SIZE) await source.notifier.wait(seen, source.pollIntervalMs, signal);
+    if (page.length < PAGE_SIZE) {
+      if (head !== undefined && (after === undefined || BigInt(head) > BigInt(after))) after = head;
+      await source.notifier.wait(seen, source.pollIntervalMs, signal);
+    }
   }
 }

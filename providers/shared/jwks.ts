@@ -162,10 +162,15 @@ export class JwksKeySet {
     try {
       return await held(header, token);
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey) || !(this.inflight || this.mayFetch(now))) throw err;
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      // An unknown kid while the issuer cannot be asked: a rotated key and a forged one look
+      // alike, so this is the provider being unavailable (503), not the caller's fault.
+      if (!(this.inflight || this.mayFetch(now))) {
+        if (this.lastError) throw new KeysUnavailableError(this.lastError);
+        throw err;
+      }
     }
-    await this.refresh();
-    if (this.local === held) throw new errors.JWKSNoMatchingKey();
+    if (!(await this.refresh())) throw new KeysUnavailableError(this.lastError ?? 'signing keys could not be refreshed');
     return this.local(header, token);
   };
 

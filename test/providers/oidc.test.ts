@@ -372,7 +372,7 @@ describe('providers/oidc', function () {
       const provider = await started();
       answer = [500, { error: 'down' }];
       clock.advance(31_000);
-      expectFailure(await provider.authenticate(bearer(await sign(keyB))), 'invalid_token', 'signing key not found');
+      expectFailure(await provider.authenticate(bearer(await sign(keyB))), 'provider_unavailable', 'signing keys unavailable');
       expect(served.calls).to.equal(2);
       identityOf(await provider.authenticate(bearer(await sign(keyA))));
       expect(provider.status()).to.deep.equal({

@@ -9,6 +9,31 @@ import { eventStoreContract } from './contract.js';
 eventStoreContract('memory', async () => new MemoryEventStore());
 
 describe('MemoryEventStore', () => {
+  it('a filtered subscription moves past non-matching events instead of rescanning them', async () => {
+    const reads: (string | undefined)[] = [];
+    class Counting extends MemoryEventStore {
+      override readAll(options: Parameters<MemoryEventStore['readAll']>[0] = {}) {
+        if (options.streamPrefixes) reads.push(options.after);
+        return super.readAll(options);
+      }
+    }
+    const store = new Counting();
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const done = (async () => {
+      for await (const e of store.subscribe({ streamPrefixes: ['cfg-'], signal: abort.signal })) seen.push(e.id);
+    })();
+    await store.append('cfg-1', [{ id: 'c1', type: 'T', data: null }]);
+    for (let i = 0; i < 20; i++) await store.append('access-1', [{ id: `a${i}`, type: 'T', data: null }]);
+    await store.append('cfg-1', [{ id: 'c2', type: 'T', data: null }]);
+    await new Promise((r) => setTimeout(r, 20));
+    abort.abort();
+    await done;
+    expect(seen).to.deep.equal(['c1', 'c2']);
+    // Between the two matches the reads advanced with the head instead of staying at c1's position (1).
+    expect(reads.filter((a) => a !== undefined && Number(a) > 1).length, 'reads that started past c1').to.be.greaterThan(0);
+  });
+
   it('keeps history immune to later mutation of the appended objects', async () => {
     const store = new MemoryEventStore();
     const data = { list: [1, 2] };
