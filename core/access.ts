@@ -2,11 +2,14 @@
 
 /** The credential found on a request. The secret is never logged nor stored in an event. */
 export interface Credential {
-  readonly scheme: 'bearer' | 'basic';
-  /** Bearer token, or the Basic password. */
+  /** `api_key`: the header named by settings `credentials.apiKeyHeader` (gateway tokens only). */
+  readonly scheme: 'bearer' | 'basic' | 'api_key';
+  /** Bearer token, the Basic password, or the API-key header's value. */
   readonly secret: string;
   /** Basic user name. */
   readonly username?: string;
+  /** For `api_key`: the header it came in (lower case), which the proxy removes once the gateway consumed it. */
+  readonly header?: string;
 }
 
 export interface AccessRequest {
@@ -63,6 +66,7 @@ export type ReasonCode =
   | 'invalid_token'
   | 'unsupported_credential'
   | 'provider_unavailable'
+  | 'pass_through'
   | (string & {});
 
 export interface TraceEntry {

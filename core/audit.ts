@@ -1,6 +1,6 @@
 // The audit writer: records every decision as an AccessDecided event, batched off the request path.
 import { accessStream } from './events.js';
-import type { AccessRequest, Decision } from './access.js';
+import type { AccessRequest, Credential, Decision } from './access.js';
 import type { Logger } from './logger.js';
 import type { EventStore, NewEvent } from './store/port.js';
 
@@ -12,7 +12,7 @@ export interface AccessDecidedData {
   readonly host: string;
   readonly clientIp: string;
   readonly peerIp: string;
-  readonly credential?: 'bearer' | 'basic';
+  readonly credential?: Credential['scheme'];
   readonly allow: boolean;
   readonly status: number;
   readonly reason: string;
@@ -106,21 +106,31 @@ export class AuditWriter {
       return;
     }
     this.buffer.push({ stream: accessStream(request.time), event: accessDecided(request, decision) });
+    // While the store refuses writes, the backoff timer set after the failure decides when to retry.
+    if (this.failures > 0) return;
     if (this.buffer.length >= this.batchSize) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.flushIntervalMs).unref();
+    else this.schedule(this.flushIntervalMs);
   }
 
   /** Write everything buffered; one append per day stream. Concurrent calls share the running flush. */
   flush(): Promise<void> {
     this.flushing ??= this.writeAll().finally(() => {
       this.flushing = undefined;
-      if (this.buffer.length > 0 && !this.timer) {
-        // Back off while the store refuses writes, so a full disk does not become a busy loop.
-        const delay = this.failures > 0 ? Math.min(5000, this.flushIntervalMs * 2 ** this.failures) : this.flushIntervalMs;
-        this.timer = setTimeout(() => void this.flush(), delay).unref();
+      // Back off while the store refuses writes, so a full disk does not become a busy loop.
+      if (this.buffer.length > 0) {
+        this.schedule(this.failures > 0 ? Math.min(5000, this.flushIntervalMs * 2 ** this.failures) : this.flushIntervalMs);
       }
     });
     return this.flushing;
+  }
+
+  /** At most one timer; it forgets itself when it fires, so a later flush can always set the next one. */
+  private schedule(delayMs: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delayMs).unref();
   }
 
   /** Flush until nothing is left, or until `timeoutMs` passes (at shutdown). */
@@ -131,12 +141,11 @@ export class AuditWriter {
       if (this.failures > 0) await new Promise((r) => setTimeout(r, 100));
     }
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.buffer.length > 0) this.logger.error({ lost: this.buffer.length }, 'audit events not written at shutdown');
   }
 
   private async writeAll(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, this.batchSize);
       const byStream = new Map<string, NewEvent[]>();

@@ -14,6 +14,7 @@ import {
   type EventMetadata,
   type EventStore,
   type ExpectedRevision,
+  type Position,
 } from './store/port.js';
 import { validateWith, type Issue } from './validate.js';
 import type { ProviderPlugin } from './provider.js';
@@ -178,27 +179,48 @@ export class ConfigCommands {
     ifMatch: number | undefined,
     ctx: CommandContext,
   ): Promise<void> {
-    const metadata: EventMetadata = {
-      actor: ctx.actor,
-      ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}),
-      ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}),
-    };
-    try {
-      const result = await this.store.append(stream, [{ id: randomUUID(), type: event.type, data: event.data, metadata }], {
-        expectedRevision: expected,
-        durable: true,
-      });
-      await this.projection.waitFor(result.position);
-    } catch (err) {
-      if (err instanceof WrongExpectedRevisionError) {
-        throw ifMatch !== undefined
-          ? new PreconditionFailedError(`${stream} changed concurrently; re-read and retry`)
-          : new ConflictError(`${stream} changed concurrently; re-read and retry`);
-      }
-      if (err instanceof StoreUnavailableError) {
-        throw new ServiceUnavailableError('store_unavailable', 'the event store cannot take writes right now', { cause: err });
-      }
-      throw err;
+    await appendAndWait(this.store, this.projection, stream, event, expected, ctx, ifMatch);
+  }
+}
+
+/** The metadata a command's event carries: who acted, from where, for which request. */
+export function commandMetadata(ctx: CommandContext): EventMetadata {
+  return {
+    actor: ctx.actor,
+    ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}),
+    ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}),
+  };
+}
+
+/**
+ * Append one command event durably, then wait until `projection` has folded it (read your
+ * writes). A lost race is 409 (412 when the caller sent If-Match); a store that cannot write, 503.
+ */
+export async function appendAndWait(
+  store: EventStore,
+  projection: Pick<Projection<unknown>, 'waitFor'>,
+  stream: string,
+  event: { readonly type: string; readonly data: unknown },
+  expected: ExpectedRevision,
+  ctx: CommandContext,
+  ifMatch?: number,
+): Promise<Position> {
+  try {
+    const result = await store.append(stream, [{ id: randomUUID(), type: event.type, data: event.data, metadata: commandMetadata(ctx) }], {
+      expectedRevision: expected,
+      durable: true,
+    });
+    await projection.waitFor(result.position);
+    return result.position;
+  } catch (err) {
+    if (err instanceof WrongExpectedRevisionError) {
+      throw ifMatch !== undefined
+        ? new PreconditionFailedError(`${stream} changed concurrently; re-read and retry`)
+        : new ConflictError(`${stream} changed concurrently; re-read and retry`);
     }
+    if (err instanceof StoreUnavailableError) {
+      throw new ServiceUnavailableError('store_unavailable', 'the event store cannot take writes right now', { cause: err });
+    }
+    throw err;
   }
 }

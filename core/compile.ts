@@ -14,6 +14,9 @@ import type { Settings } from './settings/schema.js';
 import { validateWith } from './validate.js';
 import { masterSwitch } from '../policies/master-switch.js';
 import { authenticate } from '../policies/authenticate.js';
+import { compileCredentialToggles } from '../policies/credentials.js';
+import { gatewayTokenCheck, noTokens, type TokenLookup } from '../policies/gateway-token.js';
+import { tokenScopes } from '../policies/token-scopes.js';
 import { groups } from '../policies/groups.js';
 import { ipRestriction } from '../policies/ip-restriction.js';
 import { paths } from '../policies/paths.js';
@@ -42,12 +45,16 @@ export interface CompilerDeps {
   readonly secrets?: SecretSealer;
   /** Counts requests for the rate-limit stage; kept across recompiles. Default: per node, on `clock`. */
   readonly rateLimiter?: RateLimiter;
+  /** The live token index (not compiled: a revocation counts from the next request). Default: none. */
+  readonly tokens?: TokenLookup;
 }
 
 export interface PolicyDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly rateLimiter: RateLimiter;
+  /** The live token index. Default: no gateway token is known. */
+  readonly tokens?: TokenLookup;
 }
 
 /**
@@ -66,8 +73,16 @@ export function policyStages(settings: Settings, providers: readonly Provider[],
       routes: compileRoutes(settings.routes),
     }),
     ipRestriction({ allow: compileAddresses(ip.allow), deny: compileAddresses(ip.deny) }),
-    authenticate({ providers }, { logger: deps.logger }),
-    // Credential toggles (Basic, PAT pass-through, gateway OAuth tokens) come here with their issue.
+    // The credential toggles route each credential before any provider sees it (docs/tokens.md).
+    authenticate(
+      {
+        providers,
+        credentials: compileCredentialToggles(settings.credentials),
+        gatewayTokens: gatewayTokenCheck(deps.tokens ?? noTokens),
+      },
+      { logger: deps.logger },
+    ),
+    tokenScopes(),
     groups({ allowed: groupSettings.allowed, readOnly: groupSettings.readOnly, mapping: groupSettings.mapping }),
     readOnly({ readOnly: groupSettings.readOnly }),
     routes(),
@@ -120,8 +135,10 @@ export class PipelineCompiler {
     this.instances = next;
 
     const providers = new Map([...next].map(([id, i]) => [id, i.provider]));
-    const { logger, clock } = this.deps;
-    const pipeline = composePipeline(policyStages(state.settings, [...providers.values()], { logger, clock, rateLimiter: this.rateLimiter }));
+    const { logger, clock, tokens } = this.deps;
+    const pipeline = composePipeline(
+      policyStages(state.settings, [...providers.values()], { logger, clock, rateLimiter: this.rateLimiter, ...(tokens ? { tokens } : {}) }),
+    );
     const isTrustedProxy = compileAddressList(state.settings.ip.trustedProxies);
     const resolveClientIp = compileClientIpResolver(state.settings.ip);
     return { settings: state.settings, pipeline, providers, isTrustedProxy, resolveClientIp };

@@ -5,11 +5,17 @@ export const SETTINGS_STREAM = 'settings';
 export const ADMIN_STREAM = 'admin';
 export const PROVIDER_STREAM_PREFIX = 'provider-';
 export const ACCESS_STREAM_PREFIX = 'access-';
+/** One stream per gateway token (`token-<id>`): kept forever, like the configuration streams. */
+export const TOKEN_STREAM_PREFIX = 'token-';
 
 /** Streams the configuration projection reads; access streams are left out so start-up stays fast. */
 export const CONFIG_STREAM_PREFIXES = [SETTINGS_STREAM, ADMIN_STREAM, PROVIDER_STREAM_PREFIX] as const;
 
+/** Streams the token index reads: neither configuration nor access streams. */
+export const TOKEN_STREAM_PREFIXES = [TOKEN_STREAM_PREFIX] as const;
+
 export const providerStream = (id: string): string => `${PROVIDER_STREAM_PREFIX}${id}`;
+export const tokenStream = (id: string): string => `${TOKEN_STREAM_PREFIX}${id}`;
 
 /** Day-partitioned access stream (UTC), so retention drops whole days. */
 export const accessStream = (timeMs: number): string =>
@@ -46,3 +52,36 @@ export interface AdminTokenCreated {
 }
 
 export type ConfigEvent = SettingsChanged | ProviderConfigured | ProviderRemoved | AdminTokenCreated;
+
+/** What a gateway token is: everything but the secret, which is never stored (only its sha256). */
+export interface TokenIssuedData {
+  readonly id: string;
+  /** sha256 of the token, hex. */
+  readonly hash: string;
+  /** User name the token acts as (a person, or a service account that belongs to none). */
+  readonly owner: string;
+  readonly name: string;
+  readonly kind: 'user' | 'service';
+  readonly groups: readonly string[];
+  /** Only GET, HEAD and OPTIONS. */
+  readonly readOnly: boolean;
+  /** Normalised path prefixes the token may call (empty: any path). */
+  readonly pathPrefixes: readonly string[];
+  /** Client addresses/CIDRs the token may be used from (empty: any). */
+  readonly ipAllow: readonly string[];
+  /** ISO 8601, or null: never expires. */
+  readonly expiresAt: string | null;
+}
+
+export interface TokenIssued {
+  readonly type: 'TokenIssued';
+  readonly data: TokenIssuedData;
+}
+
+export interface TokenRevoked {
+  readonly type: 'TokenRevoked';
+  /** `by`: who revoked it (`admin`, `user:<name>`); `reason`: why, when given. */
+  readonly data: { readonly id: string; readonly by: string; readonly reason?: string };
+}
+
+export type TokenEvent = TokenIssued | TokenRevoked;

@@ -1,5 +1,9 @@
 // Stages and their onion composition: the compiled pipeline that decides every request.
 import type { AccessRequest, Decision, Identity, MatchedRoute, TraceEntry, Verdict } from './access.js';
+import type { TokenRecord } from './tokens/token-index.js';
+
+/** What a gateway token may do, as the authenticate stage found it (enforced by the token_scopes stage). */
+export type TokenScope = Pick<TokenRecord, 'id' | 'readOnly' | 'pathPrefixes' | 'ipAllow'>;
 
 /** Per-request state that stages share: who the caller turned out to be, and the trace so far. */
 export interface PipelineState {
@@ -11,6 +15,10 @@ export interface PipelineState {
   route?: MatchedRoute;
   /** Anonymous callers may pass (public path or anonymous route); set by the paths stage. */
   anonymousAllowed?: boolean;
+  /** The gateway token that authenticated the caller, with its scopes. */
+  token?: TokenScope;
+  /** The credential goes to the upstream unjudged (Basic or a PAT, as settings `credentials` allow). */
+  passThrough?: 'basic' | 'pat';
 }
 
 /** Pass the request on; `detail` goes into this stage's trace entry (never a secret). */
@@ -29,7 +37,9 @@ export interface Stage {
 const passedAll = (state: PipelineState): Verdict =>
   state.identity
     ? { allow: true, status: 200, reason: 'authenticated', stage: 'pipeline' }
-    : { allow: true, status: 200, reason: 'anonymous', stage: 'pipeline' };
+    : state.passThrough
+      ? { allow: true, status: 200, reason: 'pass_through', description: `${state.passThrough} credentials forwarded for the upstream to judge`, stage: 'pipeline' }
+      : { allow: true, status: 200, reason: 'anonymous', stage: 'pipeline' };
 
 export interface Pipeline {
   readonly stages: readonly string[];

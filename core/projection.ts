@@ -13,6 +13,10 @@ export interface ProjectionOptions<S> {
   readonly logger: Logger;
   /** Save a checkpoint after this many folded events (and at start and stop). */
   readonly checkpointEvery?: number;
+  /** The state as a checkpoint stores it (JSON); default: the state itself. For states holding Maps. */
+  readonly snapshot?: (state: S) => unknown;
+  /** The state from what `snapshot` returned; default: taken as is. */
+  readonly restore?: (saved: unknown) => S;
 }
 
 /** Positions are decimal strings in every adapter; compare them as integers. */
@@ -46,12 +50,15 @@ export class Projection<S> {
   /** Resume from the checkpoint, catch up with the store, then follow it in the background. */
   async start(): Promise<{ replayed: number }> {
     const checkpoint = await this.store.loadCheckpoint(this.options.name);
-    const saved = checkpoint?.state as { version?: number; state?: S } | undefined;
+    const saved = checkpoint?.state as { version?: number; state?: unknown } | undefined;
     if (checkpoint && saved?.version === this.options.version && saved.state !== undefined) {
-      this.current = saved.state;
+      this.current = this.options.restore ? this.options.restore(saved.state) : (saved.state as S);
       this.at = checkpoint.position;
     }
     let replayed = 0;
+    // Everything up to this head is read below; remembering it spares the next start (and the
+    // live subscription) a rescan of the other streams' events since our last matching one.
+    const head = await this.store.headPosition();
     for (;;) {
       const page = await this.store.readAll({
         ...(this.at !== undefined ? { after: this.at } : {}),
@@ -62,7 +69,10 @@ export class Projection<S> {
       replayed += page.length;
       if (page.length < 1000) break;
     }
-    await this.saveCheckpoint();
+    const skipped = head !== undefined && positionAfter(head, this.at);
+    if (skipped) this.at = head;
+    // Nothing new since the checkpoint: saving the same state again would only cost time and memory.
+    if (replayed > 0 || skipped) await this.saveCheckpoint();
     this.following = this.follow();
     return { replayed };
   }
@@ -131,7 +141,7 @@ export class Projection<S> {
     this.sinceCheckpoint = 0;
     await this.store.saveCheckpoint(this.options.name, {
       position: this.at,
-      state: { version: this.options.version, state: this.current },
+      state: { version: this.options.version, state: this.options.snapshot ? this.options.snapshot(this.current) : this.current },
     });
   }
 }

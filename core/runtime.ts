@@ -6,12 +6,16 @@ import type { Clock } from './clock.js';
 import { ConfigCommands, hashAdminToken, type PluginLookup, type SecretSealer } from './commands.js';
 import { IdentityCache, type IdentityCacheOptions } from './identity-cache.js';
 import { PipelineCompiler, type CompiledConfig } from './compile.js';
-import { CONFIG_STREAM_PREFIXES } from './events.js';
+import { ACCESS_STREAM_PREFIX, CONFIG_STREAM_PREFIXES, TOKEN_STREAM_PREFIXES } from './events.js';
 import type { Logger } from './logger.js';
 import { Projection } from './projection.js';
 import type { HttpFetch } from './provider.js';
+import type { RateLimiter } from './rate-limit.js';
 import { evolve, initialConfigState, type ConfigState } from './settings/config-state.js';
 import type { EventStore } from './store/port.js';
+import { TokenCommands } from './tokens/commands.js';
+import { evolveTokens, TokenIndex } from './tokens/token-index.js';
+import { evolveUsage, TokenUsageIndex } from './tokens/usage.js';
 
 export interface RuntimeOptions {
   readonly store: EventStore;
@@ -25,6 +29,13 @@ export interface RuntimeOptions {
   /** Seals provider secrets; providers with secret fields cannot be configured without it. */
   readonly secrets?: SecretSealer;
   readonly identityCache?: Omit<IdentityCacheOptions, 'clock'>;
+  /** Counts requests for the rate-limit stage (default: per process); cluster workers share the primary's counts. */
+  readonly rateLimiter?: RateLimiter;
+  /**
+   * Awaited by {@link Runtime.whenCompiled} after the local compile: makes a change take effect in
+   * other processes serving this node's traffic (cluster workers) before an admin command answers.
+   */
+  readonly propagate?: () => Promise<void>;
 }
 
 export interface Readiness {
@@ -34,10 +45,17 @@ export interface Readiness {
 
 /** Bump when ConfigState or its fold changes shape, so old checkpoints are replayed instead of trusted. */
 const CONFIG_PROJECTION_VERSION = 1;
+const TOKEN_PROJECTION_VERSION = 1;
+const USAGE_PROJECTION_VERSION = 1;
 
 export class Runtime {
   readonly projection: Projection<ConfigState>;
   readonly commands: ConfigCommands;
+  /** The token index (token streams), followed live: the gateway looks tokens up in it. */
+  readonly tokens: Projection<TokenIndex>;
+  /** Last use and use count per gateway token, from the access events; may lag a little. */
+  readonly tokenUsage: Projection<TokenUsageIndex>;
+  readonly tokenCommands: TokenCommands;
   readonly audit: AuditWriter;
   readonly cache: IdentityCache;
   private readonly compiler: PipelineCompiler;
@@ -56,8 +74,36 @@ export class Runtime {
       logger: options.logger,
     });
     this.commands = new ConfigCommands(options.store, this.projection, options.plugins, options.secrets);
+    // Snapshots of the token maps are large (100k tokens: tens of MB of JSON): checkpoint them less often.
+    this.tokens = new Projection(options.store, {
+      name: 'tokens',
+      version: TOKEN_PROJECTION_VERSION,
+      streamPrefixes: TOKEN_STREAM_PREFIXES,
+      initial: new TokenIndex(),
+      evolve: evolveTokens,
+      snapshot: (index) => index.snapshot(),
+      restore: (saved) => TokenIndex.restore(saved),
+      checkpointEvery: 1000,
+      logger: options.logger,
+    });
+    this.tokenUsage = new Projection(options.store, {
+      name: 'token-usage',
+      version: USAGE_PROJECTION_VERSION,
+      streamPrefixes: [ACCESS_STREAM_PREFIX],
+      initial: new TokenUsageIndex(),
+      evolve: evolveUsage,
+      snapshot: (index) => index.snapshot(),
+      restore: (saved) => TokenUsageIndex.restore(saved),
+      checkpointEvery: 5000,
+      logger: options.logger,
+    });
+    this.tokenCommands = new TokenCommands(options.store, this.tokens, () => this.projection.state.settings.tokens, options.clock);
     this.cache = new IdentityCache({ ...options.identityCache, clock: options.clock });
-    this.compiler = new PipelineCompiler({ ...options, cache: this.cache });
+    this.compiler = new PipelineCompiler({
+      ...options,
+      cache: this.cache,
+      tokens: { findByHash: (hash) => this.tokens.state.findByHash(hash) },
+    });
     this.audit = new AuditWriter(options.store, options.logger, options.audit);
     this.fixedAdminHash = options.adminToken ? Buffer.from(hashAdminToken(options.adminToken), 'hex') : undefined;
   }
@@ -66,10 +112,15 @@ export class Runtime {
   static async start(options: RuntimeOptions): Promise<Runtime> {
     const runtime = new Runtime(options);
     const { replayed } = await runtime.projection.start();
+    const tokens = await runtime.tokens.start();
+    await runtime.tokenUsage.start();
     runtime.compiledFrom = runtime.projection.state;
     runtime.current = await runtime.compiler.compile(runtime.compiledFrom);
     runtime.projection.onChange(() => runtime.recompile());
-    options.logger.info({ replayed, position: runtime.projection.position }, 'configuration loaded');
+    options.logger.info(
+      { replayed, position: runtime.projection.position, tokens: runtime.tokens.state.size, tokenEventsReplayed: tokens.replayed },
+      'configuration loaded',
+    );
     return runtime;
   }
 
@@ -119,9 +170,13 @@ export class Runtime {
     return this.commands.createAdminToken({ actor: 'system' });
   }
 
-  /** Resolves when the pipeline reflects every change folded so far (commands await it before answering). */
+  /**
+   * Resolves when the pipeline reflects every change folded so far, here and (through
+   * `propagate`) in every worker of this node; commands await it before answering.
+   */
   whenCompiled(): Promise<void> {
-    return this.compiling;
+    const propagate = this.options.propagate;
+    return propagate ? this.compiling.then(() => propagate()) : this.compiling;
   }
 
   readiness(): Readiness {
@@ -138,6 +193,8 @@ export class Runtime {
   async close(): Promise<void> {
     await this.audit.close();
     await this.projection.stop();
+    await this.tokens.stop();
+    await this.tokenUsage.stop();
     await this.compiling;
     await this.compiler.close();
     this.cache.close();

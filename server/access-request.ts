@@ -31,11 +31,37 @@ export function parseAuthorization(header: string | undefined): CredentialParse 
   return { error: 'unsupported authorization scheme' };
 }
 
+/**
+ * A refused path is recorded (audit) without what follows `;` or `#`, where clients put
+ * credentials (`;jsessionid=`, `#access_token=`), and at most 512 characters.
+ */
+export function refusedPathForRecord(rawPath: string): string {
+  const cut = rawPath.search(/[;#]|%3b|%23/i);
+  const kept = (cut === -1 ? rawPath : rawPath.slice(0, cut)).slice(0, 512);
+  return kept.length < rawPath.length ? `${kept}…` : kept;
+}
+
 export interface RequestTarget {
   readonly method: string;
   /** Request target as received: path plus optional query. */
   readonly url: string;
   readonly host: string;
+}
+
+/**
+ * The credential of a request: the Authorization header, or the API-key header (settings
+ * `credentials.apiKeyHeader`) when one is configured. Both at once is ambiguous and refused.
+ */
+export function findCredential(headers: IncomingMessage['headers'], apiKeyHeader?: string | null): CredentialParse {
+  const raw = apiKeyHeader ? headers[apiKeyHeader] : undefined;
+  if (raw === undefined) return parseAuthorization(headers.authorization);
+  if (headers.authorization !== undefined && headers.authorization !== '') {
+    return { error: `send one credential: the Authorization header or ${apiKeyHeader}, not both` };
+  }
+  const value = (Array.isArray(raw) ? raw.join(',') : raw).trim();
+  if (value === '') return {};
+  if (value.length > MAX_AUTHORIZATION || !/^[\x21-\x7e]+$/.test(value)) return { error: `malformed ${apiKeyHeader} header` };
+  return { credential: { scheme: 'api_key', secret: value, header: apiKeyHeader! } };
 }
 
 export function toAccessRequest(
@@ -45,17 +71,18 @@ export function toAccessRequest(
   clientIp: string,
   peerIp: string,
   time: number,
+  apiKeyHeader?: string | null,
 ): AccessRequest {
   const q = target.url.indexOf('?');
   const rawPath = q === -1 ? target.url : target.url.slice(0, q);
-  const { credential, error } = parseAuthorization(req.headers.authorization);
+  const { credential, error } = findCredential(req.headers, apiKeyHeader);
   // Policies judge, and the proxy forwards, the normalised path; a refused one stays raw and is denied by the paths stage.
   const normal = normalisePath(rawPath);
   return {
     id,
     method: target.method.toUpperCase(),
     rawPath,
-    path: normal.ok ? normal.path : rawPath,
+    path: normal.ok ? normal.path : refusedPathForRecord(rawPath),
     ...(normal.ok ? {} : { pathError: normal.error }),
     query: q === -1 ? '' : target.url.slice(q + 1),
     host: target.host,

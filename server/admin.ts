@@ -8,7 +8,8 @@ import type { Logger } from '../core/logger.js';
 import type { Runtime } from '../core/runtime.js';
 import type { Position } from '../core/store/port.js';
 import { commandContext, parseIfMatch, type AdminState } from './admin-context.js';
-import { registerProviderRoutes } from './admin-providers.js';
+import { CALLBACK_PATH, registerProviderRoutes } from './admin-providers.js';
+import { registerTokenRoutes } from './admin-tokens.js';
 import { FetchTokenFlows } from './fetch-token.js';
 import { bearerChallenge, errorResponse } from './respond.js';
 
@@ -18,6 +19,9 @@ export interface AdminOptions {
 }
 
 const ADMIN_REALM = 'portcullis-admin';
+
+/** Reachable without the admin token: probes, and the OAuth callback (its single-use state is the proof). */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', CALLBACK_PATH]);
 
 
 export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminState> {
@@ -44,7 +48,18 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     }
   });
 
-  const open = new Router<AdminState>();
+  // Every route but these few needs the admin token. Checked for the whole app, before any
+  // router, so no spelling of a path (case, encoding) can reach a route without it.
+  app.use(async (ctx, next) => {
+    if (!OPEN_PATHS.has(ctx.path)) {
+      const m = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
+      if (!m) throw new UnauthorizedError('this API requires the admin token as a Bearer credential');
+      if (!runtime.isAdminToken(m[1]!)) throw new UnauthorizedError('the admin token is not valid');
+    }
+    await next();
+  });
+
+  const open = new Router<AdminState>({ sensitive: true, strict: true });
   open.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -53,13 +68,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     ctx.status = readiness.ready ? 200 : 503;
     ctx.body = { status: readiness.ready ? 'ready' : 'not_ready', checks: readiness.checks };
   });
-  const api = new Router<AdminState>({ prefix: '/api/v1' });
-  api.use(async (ctx, next) => {
-    const m = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
-    if (!m) throw new UnauthorizedError('this API requires the admin token as a Bearer credential');
-    if (!runtime.isAdminToken(m[1]!)) throw new UnauthorizedError('the admin token is not valid');
-    await next();
-  });
+  const api = new Router<AdminState>({ prefix: '/api/v1', sensitive: true });
   api.use(
     koaBody({
       json: true,
@@ -87,6 +96,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   });
 
   registerProviderRoutes(api, open, { runtime, flows: new FetchTokenFlows(runtime.fetch, runtime.clock) });
+  registerTokenRoutes(api, { runtime });
 
   api.get('/events', async (ctx) => {
     const after = typeof ctx.query.after === 'string' && ctx.query.after !== '' ? ctx.query.after : undefined;

@@ -8,12 +8,14 @@ import { ConfigFileError, loadProcessConfig } from './config.js';
 import { runApply, runExport, SECRET_EXPORT_MODES } from './config-cli.js';
 import type { SecretExport } from './config-file.js';
 import { createLogger } from './logger.js';
-import { serve } from './serve.js';
+import { serveCluster } from './cluster.js';
+import { serve, type RunningGateway } from './serve.js';
 
 const USAGE = `usage: portcullis <command> [--config portcullis.yaml]
 
 commands:
   serve                 run the gateway and admin listeners
+      --workers <n>       run the gateway listener in n processes (node:cluster; default 1)
   verify                check the event store's hash chain from the first event to the last
   apply <file.yaml>     bring settings and providers to what the file says (appends only the changes)
       --dry-run           print the changes, append nothing
@@ -22,11 +24,24 @@ commands:
       --secrets mask|env  secret fields as ******** (default) or as \${ENV_VAR} references
 `;
 
-async function runServe(configFile: string | undefined): Promise<void> {
+/** `--workers`: a whole number from 1 to 64. */
+function parseWorkers(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 64) throw new TypeError('--workers must be a whole number from 1 to 64');
+  return n;
+}
+
+async function runServe(configFile: string | undefined, workers: number): Promise<void> {
   const config = loadProcessConfig(configFile);
   const logger = createLogger(config.logLevel);
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-  const gateway = await serve(config, logger);
+  let running: RunningGateway | undefined;
+  const onFatal = () => {
+    void (running?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+  };
+  const gateway = workers > 1 ? await serveCluster(config, logger, { workers, onFatal }) : await serve(config, logger);
+  running = gateway;
   const stop = (signal: string) => {
     logger.info({ signal }, 'signal received');
     gateway.close().then(
@@ -76,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
       secrets: { type: 'string' },
+      workers: { type: 'string', short: 'w' },
     },
   });
   const [command, ...rest] = positionals;
@@ -84,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
       ['dry-run', 'apply'],
       ['output', 'export'],
       ['secrets', 'export'],
+      ['workers', 'serve'],
     ] as const
   ).find(([option, only]) => values[option] !== undefined && command !== only);
   if (misplaced) throw new TypeError(`--${misplaced[0]} is an option of \`${misplaced[1]}\` only`);
@@ -93,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'serve':
-      await runServe(values.config);
+      await runServe(values.config, parseWorkers(values.workers));
       return -1; // keeps running
     case 'verify':
       return runVerify(values.config);

@@ -8,6 +8,7 @@ import type { Runtime } from '../core/runtime.js';
 import { toAccessRequest, type RequestTarget } from './access-request.js';
 import { identityHeaders, UpstreamProxy } from './proxy.js';
 import { decisionError, errorResponse } from './respond.js';
+import { createSelfService, isSelfServicePath } from './self-service.js';
 
 export const DECIDE_PATH = '/_portcullis/decide';
 const RESERVED_PREFIX = '/_portcullis/';
@@ -45,6 +46,7 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
   };
 
   app.on('error', (err: unknown) => logger.error({ err }, 'gateway error outside a request'));
+  const selfService = createSelfService(runtime);
 
   app.use(async (ctx) => {
     const requestId = randomUUID();
@@ -55,7 +57,9 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
       if (traced) ctx.set(TRACE_HEADER, formatTrace(decision.trace));
     };
     const sendDenial = (decision: Decision) => {
-      const { status, headers, body } = decisionError(decision, requestId);
+      // A Basic challenge too when Basic is accepted in some form (settings `credentials.basic`).
+      const basicChallenge = runtime.compiled.settings.credentials.basic !== 'deny';
+      const { status, headers, body } = decisionError(decision, requestId, { basicChallenge });
       addTrace(decision);
       ctx.status = status;
       ctx.set(headers);
@@ -73,7 +77,8 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
         ctx.body = { error: 'invalid_request', error_description: 'the request target must be a path', request_id: requestId };
         return;
       }
-      if (!forwardAuth && url.startsWith(RESERVED_PREFIX)) {
+      const tokensEndpoint = !forwardAuth && isSelfServicePath(url);
+      if (!forwardAuth && !tokensEndpoint && url.startsWith(RESERVED_PREFIX)) {
         ctx.status = 404;
         ctx.body = { error: 'not_found', error_description: 'no such gateway endpoint', request_id: requestId };
         return;
@@ -101,7 +106,9 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
           }
         : { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
       const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
-      const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, runtime.clock.now());
+      const apiKeyHeader = runtime.compiled.settings.credentials.apiKeyHeader;
+      const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, runtime.clock.now(), apiKeyHeader);
+      if (tokensEndpoint) return await selfService(ctx, request, { deny: sendDenial, trace: addTrace });
       const decision = await runtime.decide(request);
 
       if (!decision.allow) return sendDenial(decision);

@@ -76,7 +76,7 @@ export class UpstreamProxy {
     const headers = endToEnd(req.headers);
     for (const name of Object.keys(headers)) if (name.startsWith(IDENTITY_HEADER_PREFIX)) delete headers[name];
     for (const name of PATH_OVERRIDES) delete headers[name];
-    if (decision.credentialConsumed) delete headers.authorization;
+    if (decision.credentialConsumed) delete headers[request.credential?.header ?? 'authorization'];
     Object.assign(headers, identityHeaders(decision));
     delete headers.host;
     const trusted = this.options.isTrustedProxy(request.peerIp);

@@ -26,11 +26,24 @@ export function bearerChallenge(realm: string, error?: string, description?: str
   return `Bearer realm="${realm}", error="${error}"${desc}`;
 }
 
-export function decisionError(decision: Decision, requestId: string): { status: number; headers: Record<string, string>; body: ErrorBody } {
-  const headers: Record<string, string> = { ...decision.headers, 'cache-control': 'no-store' };
+/** The challenge a client that may use Basic (settings `credentials.basic` other than `deny`) gets next to Bearer's. */
+export const BASIC_CHALLENGE = `Basic realm="${REALM}"`;
+
+export interface DecisionErrorOptions {
+  /** Add a Basic challenge to a 401 (when Basic is accepted in some form). */
+  readonly basicChallenge?: boolean;
+}
+
+export function decisionError(
+  decision: Decision,
+  requestId: string,
+  options: DecisionErrorOptions = {},
+): { status: number; headers: Record<string, string | string[]>; body: ErrorBody } {
+  const headers: Record<string, string | string[]> = { ...decision.headers, 'cache-control': 'no-store' };
   if (decision.challenge) {
     const error = decision.reason === 'missing_credential' ? undefined : decision.reason === 'invalid_request' ? 'invalid_request' : 'invalid_token';
-    headers['www-authenticate'] = bearerChallenge(REALM, error, decision.description);
+    const bearer = bearerChallenge(REALM, error, decision.description);
+    headers['www-authenticate'] = options.basicChallenge && decision.status === 401 ? [bearer, BASIC_CHALLENGE] : bearer;
   }
   return {
     status: decision.status,

@@ -4,8 +4,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { RateLimiter } from '../core/rate-limit.js';
 import { Runtime } from '../core/runtime.js';
 import { openEventStore } from '../core/store/open.js';
+import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin.js';
 import { splitHostPort, type ProcessConfig } from './config.js';
@@ -20,7 +22,8 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-async function listen(server: Server, address: string): Promise<string> {
+/** Listen on `host:port` and return the URL it is reachable at (the bound port when 0 was asked for). */
+export async function listen(server: Server, address: string): Promise<string> {
   const { host, port } = splitHostPort(address);
   server.listen(port, host);
   await once(server, 'listening');
@@ -30,77 +33,121 @@ async function listen(server: Server, address: string): Promise<string> {
 }
 
 /** How long in-flight requests get to finish at shutdown before their sockets are closed. */
-const DRAIN_MS = 10_000;
+export const DRAIN_MS = 10_000;
 
-export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
+/** What both the single process and the cluster primary/workers need: plugins, store, secrets, runtime. */
+export interface CoreParts {
+  readonly store: EventStore;
+  readonly runtime: Runtime;
+}
+
+export interface CoreOptions {
+  /** The cluster's shared counts (workers) or their owner (primary); default: per process. */
+  readonly rateLimiter?: RateLimiter;
+  /** See RuntimeOptions.propagate: the cluster primary waits for its workers here. */
+  readonly propagate?: () => Promise<void>;
+}
+
+export async function startCore(config: ProcessConfig, logger: Logger, options: CoreOptions = {}): Promise<CoreParts> {
   const plugins = new PluginRegistry([...builtinPlugins, ...(await loadPluginPackages(config.plugins))]);
   const store = await openEventStore(config.store);
-  const secrets = loadSecretBox(config.secretKey, config.store, logger);
-  const runtime = await Runtime.start({
-    store,
-    plugins,
-    fetch: globalThis.fetch,
-    clock: systemClock,
-    logger,
-    secrets,
-    identityCache: { maxTtlSeconds: config.identityCacheSeconds, failureTtlSeconds: config.identityFailureCacheSeconds },
-    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
-  });
-  if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet (rate limits come with the rate-limit stage)');
+  try {
+    const secrets = loadSecretBox(config.secretKey, config.store, logger);
+    const runtime = await Runtime.start({
+      store,
+      plugins,
+      fetch: globalThis.fetch,
+      clock: systemClock,
+      logger,
+      secrets,
+      identityCache: { maxTtlSeconds: config.identityCacheSeconds, failureTtlSeconds: config.identityFailureCacheSeconds },
+      ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+      ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
+      ...(options.propagate ? { propagate: options.propagate } : {}),
+    });
+    return { store, runtime };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
 
+/** Create the admin token on first start and print it once; returns it when it was just created. */
+export async function announceAdminToken(runtime: Runtime): Promise<string | undefined> {
   // Printed as soon as it exists: if a later step of the first start fails, the token is not lost.
   const adminToken = await runtime.ensureAdminToken();
   if (adminToken) process.stderr.write(`\nAdmin token (shown once, store it now): ${adminToken}\n\n`);
+  return adminToken;
+}
 
-  let echo: Awaited<ReturnType<typeof startEchoUpstream>> | undefined;
-  let upstream = config.upstream;
-  if (!upstream) {
-    echo = await startEchoUpstream();
-    upstream = echo.url;
-    logger.warn({ upstream }, 'no upstream configured: proxying to the built-in demo echo upstream (set PORTCULLIS_UPSTREAM or `upstream` in portcullis.yaml)');
-  }
+/** The configured upstream, or the built-in demo echo upstream (announced in the log) when none is. */
+export async function resolveUpstream(config: ProcessConfig, logger: Logger): Promise<{ url: string; close(): void }> {
+  if (config.upstream) return { url: config.upstream, close: () => {} };
+  const echo = await startEchoUpstream();
+  logger.warn({ upstream: echo.url }, 'no upstream configured: proxying to the built-in demo echo upstream (set PORTCULLIS_UPSTREAM or `upstream` in portcullis.yaml)');
+  return { url: echo.url, close: () => echo.server.close() };
+}
 
+/** The gateway listener's server and its proxy (not listening yet). */
+export function createGatewayServer(runtime: Runtime, upstream: string, config: ProcessConfig, logger: Logger): { server: Server; proxy: UpstreamProxy } {
   const proxy = new UpstreamProxy({
     upstream: new URL(upstream),
     timeoutMs: config.upstreamTimeoutMs,
     logger,
     isTrustedProxy: (ip) => runtime.compiled.isTrustedProxy(ip),
   });
-  const gatewayServer = createServer(createGatewayApp({ runtime, proxy, logger }).callback());
+  const server = createServer(createGatewayApp({ runtime, proxy, logger }).callback());
+  return { server, proxy };
+}
+
+/** Stop accepting, let in-flight requests finish (closing their sockets after DRAIN_MS). */
+export async function drain(servers: readonly Server[]): Promise<void> {
+  const drained = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  for (const s of servers) s.closeIdleConnections();
+  const timer = setTimeout(() => {
+    for (const s of servers) s.closeAllConnections();
+  }, DRAIN_MS).unref();
+  await drained;
+  clearTimeout(timer);
+}
+
+export function printNextStep(adminUrl: string, gatewayUrl: string, adminToken: string): void {
+  process.stderr.write(
+    [
+      'Next step: add an OpenID Connect provider, for example',
+      `  curl -X PUT ${adminUrl}/api/v1/providers/my-idp \\`,
+      `    -H "Authorization: Bearer ${adminToken}" -H 'Content-Type: application/json' \\`,
+      `    -d '{"kind":"oidc","config":{"issuer":"https://idp.example.com","audience":"api://my-api"}}'`,
+      `then call the gateway: curl -H "Authorization: Bearer <access token>" ${gatewayUrl}/`,
+      '',
+    ].join('\n'),
+  );
+}
+
+export const redactStore = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
+
+/** One process: both listeners here (`serve --workers 1`, the default). */
+export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
+  const { store, runtime } = await startCore(config, logger);
+  if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet (rate limits come with the rate-limit stage)');
+  const adminToken = await announceAdminToken(runtime);
+  const upstream = await resolveUpstream(config, logger);
+
+  const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger);
   const adminServer = createServer(createAdminApp({ runtime, logger }).callback());
   const gatewayUrl = await listen(gatewayServer, config.listen);
   const adminUrl = await listen(adminServer, config.adminListen);
-  logger.info({ gateway: gatewayUrl, admin: adminUrl, store: config.store.replace(/\/\/[^@/]*@/, '//***@') }, 'portcullis is listening');
-
-  if (adminToken) {
-    process.stderr.write(
-      [
-        'Next step: add an OpenID Connect provider, for example',
-        `  curl -X PUT ${adminUrl}/api/v1/providers/my-idp \\`,
-        `    -H "Authorization: Bearer ${adminToken}" -H 'Content-Type: application/json' \\`,
-        `    -d '{"kind":"oidc","config":{"issuer":"https://idp.example.com","audience":"api://my-api"}}'`,
-        `then call the gateway: curl -H "Authorization: Bearer <access token>" ${gatewayUrl}/`,
-        '',
-      ].join('\n'),
-    );
-  }
+  logger.info({ gateway: gatewayUrl, admin: adminUrl, store: redactStore(config.store) }, 'portcullis is listening');
+  if (adminToken) printNextStep(adminUrl, gatewayUrl, adminToken);
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       logger.info('shutting down: draining requests and flushing audit events');
-      const drained = Promise.all([gatewayServer, adminServer].map((s) => new Promise<void>((r) => s.close(() => r()))));
-      gatewayServer.closeIdleConnections();
-      adminServer.closeIdleConnections();
-      const timer = setTimeout(() => {
-        gatewayServer.closeAllConnections();
-        adminServer.closeAllConnections();
-      }, DRAIN_MS).unref();
-      await drained;
-      clearTimeout(timer);
+      await drain([gatewayServer, adminServer]);
       await runtime.close();
       await proxy.close();
-      echo?.server.close();
+      upstream.close();
       await store.close();
       logger.info({ auditWritten: runtime.audit.written, auditDropped: runtime.audit.dropped }, 'stopped');
     })());

@@ -143,6 +143,72 @@ const rateLimitSchema = z
   })
   .strict();
 
+/** A regular expression (JavaScript syntax), matched against the whole token. */
+const tokenPattern = z
+  .string()
+  .min(1)
+  .max(500)
+  .refine((v) => {
+    try {
+      new RegExp(`^(?:${v})$`);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a regular expression (JavaScript syntax)');
+
+const credentialsSchema = z
+  .object({
+    /**
+     * `allow`: Basic credentials go to the upstream untouched (unless the password is a gateway token);
+     * `tokens-only`: Basic is accepted only with a gateway token as the password; `deny`: 401 `basic_auth_disabled`.
+     */
+    basic: z.enum(['allow', 'tokens-only', 'deny']).default('tokens-only'),
+    /** Upstream-native personal access tokens (Bearer), recognised by `pattern` and forwarded unvalidated when allowed. */
+    pat: z
+      .object({
+        allow: z.boolean().default(false),
+        /** Anchored to the whole token, e.g. `[A-Za-z0-9+/]{44}` for Atlassian PATs; null: no token is taken for a PAT. */
+        pattern: tokenPattern.nullable().default(null),
+      })
+      .strict()
+      .prefault({})
+      .refine((p) => !p.allow || p.pattern !== null, { message: 'allowing PATs needs a pattern to recognise them', path: ['pattern'] }),
+    /** Accept gateway tokens (`pcl_…`) at all. */
+    gatewayTokens: z.boolean().default(true),
+    /** A header that may carry a gateway token instead of Authorization (e.g. `x-api-key`); null: none. */
+    apiKeyHeader: z
+      .string()
+      .regex(HEADER_NAME, 'must be an HTTP header name')
+      .transform((v) => v.toLowerCase())
+      .refine((v) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(v) && !v.startsWith('x-portcullis-'), {
+        message: 'this header cannot carry API keys',
+      })
+      .nullable()
+      .default(null),
+  })
+  .strict();
+
+const days = z.number().int().min(1).max(36_500);
+
+// "No limit" is `false`, not null: in a JSON merge patch null removes a key (its default applies again).
+const tokensSchema = z
+  .object({
+    /** Callers in `groups.tokenCreators` may create their own tokens at /_portcullis/tokens. */
+    allowUserCreate: z.boolean().default(false),
+    /** Active (neither expired nor revoked) user tokens an owner may hold; false: no limit. */
+    maxPerUser: z.union([z.number().int().min(1).max(100_000), z.literal(false)]).default(10),
+    /** Longest lifetime a token may be given; false: no maximum, so tokens that never expire are allowed. */
+    maxExpiryDays: z.union([days, z.literal(false)]).default(365),
+    /** Lifetime when the request names none; false: `maxExpiryDays` (never, when that is false too). */
+    defaultExpiryDays: z.union([days, z.literal(false)]).default(90),
+  })
+  .strict()
+  .refine((t) => t.defaultExpiryDays === false || t.maxExpiryDays === false || t.defaultExpiryDays <= t.maxExpiryDays, {
+    message: 'must not exceed maxExpiryDays',
+    path: ['defaultExpiryDays'],
+  });
+
 const auditSchema = z
   .object({
     /** Record an AccessDecided event for every decision. */
@@ -154,11 +220,13 @@ export const settingsSchema = z
   .object({
     /** Master switch: when false every request passes untouched (and is audited as `auth_disabled`). */
     enabled: z.boolean().default(true),
+    credentials: credentialsSchema.prefault({}),
     ip: ipSchema.prefault({}),
     paths: pathsSchema.prefault({}),
     groups: groupsSchema.prefault({}),
     routes: z.array(routeSchema).max(1000).default([]),
     rateLimit: rateLimitSchema.prefault({}),
+    tokens: tokensSchema.prefault({}),
     audit: auditSchema.prefault({}),
   })
   .strict();
@@ -167,6 +235,8 @@ export const settingsSchema = z
 export type Settings = z.output<typeof settingsSchema>;
 export type RouteSettings = Settings['routes'][number];
 export type GroupMappingRule = Settings['groups']['mapping'][number];
+export type CredentialSettings = Settings['credentials'];
+export type TokenPolicy = Settings['tokens'];
 
 export const defaultSettings: Settings = deepFreeze(settingsSchema.parse({}));
 

@@ -70,6 +70,18 @@ describe('core/audit', () => {
     expect((await store.readAll()).map((e) => e.id)).to.deep.equal(Array.from({ length: 10 }, (_, i) => `b${i}`));
   });
 
+  it('does not hammer a refusing store: full batches wait for the backoff', async () => {
+    const store = new FlakyStore();
+    store.down = true;
+    const audit = new AuditWriter(store, silentLogger, { flushIntervalMs: 10_000, batchSize: 10 });
+    for (let i = 0; i < 2000; i++) {
+      audit.record(request({ id: `h${i}` }), decision);
+      if (i % 50 === 0) await new Promise((r) => setImmediate(r)); // let failed flushes settle, as traffic would
+    }
+    expect(store.appends, 'one failed attempt, then only the timer retries').to.be.at.most(2);
+    expect(audit.pending).to.equal(2000);
+  });
+
   it('drops beyond its cap and counts what it dropped', async () => {
     const store = new FlakyStore();
     store.down = true;

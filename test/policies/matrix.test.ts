@@ -54,7 +54,7 @@ describe('policies: the combined pipeline', () => {
       expect({ allow: d.allow, status: d.status, reason: d.reason, stage: d.stage }).to.deep.equal({ allow, status, reason, stage });
       const last = d.trace[d.trace.length - 1]!;
       if (stage !== 'pipeline') expect(last).to.include({ stage, outcome: allow ? 'allow' : 'deny', reason });
-      else expect(d.trace.map((t) => t.stage)).to.deep.equal(['master_switch', 'paths', 'ip', 'authenticate', 'groups', 'read_only', 'routes', 'rate_limit']);
+      else expect(d.trace.map((t) => t.stage)).to.deep.equal(['master_switch', 'paths', 'ip', 'authenticate', 'token_scopes', 'groups', 'read_only', 'routes', 'rate_limit']);
     });
   }
 

@@ -98,7 +98,7 @@ describe('server/admin provider helpers', () => {
       const decision = res.json.decision as { allow: boolean; reason: string; trace: { stage: string; detail?: string }[]; identity: { username: string } };
       expect(decision).to.include({ allow: true, reason: 'authenticated' });
       expect(decision.identity.username).to.equal('ann');
-      expect(decision.trace.map((t) => t.stage)).to.deep.equal(['master_switch', 'paths', 'ip', 'authenticate', 'groups', 'read_only', 'routes', 'rate_limit']);
+      expect(decision.trace.map((t) => t.stage)).to.deep.equal(['master_switch', 'paths', 'ip', 'authenticate', 'token_scopes', 'groups', 'read_only', 'routes', 'rate_limit']);
       expect(decision.trace.find((t) => t.stage === 'authenticate')?.detail).to.equal('provider=cap');
       expect(res.text).to.not.include('good-token');
       expect(await store.readAll({ streamPrefixes: ['access-'] }), 'a dry run is not traffic').to.have.length(0);

@@ -131,11 +131,13 @@ describe('server/admin', () => {
       expect(res.body.document).to.deep.equal({});
       expect(res.body.settings).to.deep.equal({
         enabled: true,
+        credentials: { basic: 'tokens-only', pat: { allow: false, pattern: null }, gatewayTokens: true, apiKeyHeader: null },
         ip: { allow: [], deny: [], trustedProxies: ['127.0.0.0/8', '::1/128'], realIpHeader: 'x-forwarded-for' },
         paths: { bypass: [], public: [], restrictPublic: [] },
         groups: { allowed: [], readOnly: [], tokenCreators: [], mapping: [] },
         routes: [],
         rateLimit: { enabled: false, limit: 600, windowSeconds: 60, key: 'user', exempt: { users: [], groups: [], ips: [] } },
+        tokens: { allowUserCreate: false, maxPerUser: 10, maxExpiryDays: 365, defaultExpiryDays: 90 },
         audit: { enabled: true },
       });
     });
@@ -333,10 +335,19 @@ describe('server/admin', () => {
     });
   });
 
-  it('an unknown route → 404 JSON not_found', async () => {
+  it('an unknown route → 404 JSON not_found for the admin, 401 for anyone else (no route map for strangers)', async () => {
     expectError(await call('get', '/api/v1/nothing-here'), 404, 'not_found');
-    expectError(await call('get', '/nothing-here', { auth: false }), 404, 'not_found');
+    expectError(await call('get', '/nothing-here'), 404, 'not_found');
+    expectError(await call('get', '/nothing-here', { auth: false }), 401, 'unauthorized');
   });
+
+  for (const path of ['/API/V1/settings', '/Api/v1/settings', '/api/V1/providers', '/api/v1/Settings', '/HEALTHZ/../api/v1/settings']) {
+    it(`no spelling of an API path skips the admin token: ${path}`, async () => {
+      expectError(await call('get', path, { auth: false }), 401, 'unauthorized');
+      const res = await call('get', path);
+      expect(res.status, 'with the token, other spellings are simply not routes').to.be.oneOf([404]);
+    });
+  }
 
   describe('event feed', () => {
     async function makeEvents(): Promise<void> {

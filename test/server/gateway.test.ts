@@ -132,10 +132,10 @@ describe('server/gateway', () => {
   });
 
   describe('denials', () => {
-    it('no credential → 401 missing_credential with a bare Bearer challenge and the request id', async () => {
+    it('no credential → 401 missing_credential with a bare Bearer challenge (and Basic, for gateway tokens) and the request id', async () => {
       const res = await call('/rest/api/2/myself');
       expectDenial(res, 401, 'missing_credential');
-      expect(res.headers['www-authenticate']).to.equal('Bearer realm="portcullis"');
+      expect(res.headers['www-authenticate']).to.equal('Bearer realm="portcullis", Basic realm="portcullis"');
       expect(res.headers['cache-control']).to.equal('no-store');
       expect(echoCount, 'upstream never called').to.equal(0);
     });
@@ -143,7 +143,7 @@ describe('server/gateway', () => {
     it('a refused token (bad-…) → 401 invalid_token with error="invalid_token" in the challenge', async () => {
       const res = await call('/x', { headers: bearer(BAD) });
       expectDenial(res, 401, 'invalid_token');
-      expect(res.headers['www-authenticate']).to.equal('Bearer realm="portcullis", error="invalid_token", error_description="the token was revoked"');
+      expect(res.headers['www-authenticate']).to.equal('Bearer realm="portcullis", error="invalid_token", error_description="the token was revoked", Basic realm="portcullis"');
       expect(res.text).not.to.include(BAD);
     });
 
@@ -454,7 +454,7 @@ describe('server/gateway', () => {
     it('answers 401 with a challenge without a credential', async () => {
       const res = await call('/_portcullis/decide', { headers: forwarded });
       expectDenial(res, 401, 'missing_credential');
-      expect(res.headers['www-authenticate']).to.equal('Bearer realm="portcullis"');
+      expect(res.headers['www-authenticate']).to.equal('Bearer realm="portcullis", Basic realm="portcullis"');
       expect(res.headers).not.to.have.property('x-portcullis-user');
       expect((await decidedFor(res)).data).to.include({ allow: false, method: 'POST', path: '/rest/api/2/issue' });
     });
@@ -558,7 +558,7 @@ describe('server/gateway', () => {
         const allowed = await call('/x', { headers: { ...bearer(ALICE), 'x-portcullis-debug': ADMIN_TOKEN } });
         expect(allowed.status).to.equal(200);
         expect(allowed.headers['x-portcullis-trace']).to.equal(
-          'master_switch:pass,paths:pass,ip:pass,authenticate:pass(provider=p1),groups:pass,read_only:pass,routes:pass,rate_limit:pass',
+          'master_switch:pass,paths:pass,ip:pass,authenticate:pass(provider=p1),token_scopes:pass,groups:pass,read_only:pass,routes:pass,rate_limit:pass',
         );
         expect((allowed.json as unknown as Echo).headers).not.to.have.property('x-portcullis-debug');
         const fa = await call('/_portcullis/decide', { headers: { ...bearer(BAD), 'x-portcullis-debug': ADMIN_TOKEN } });

@@ -1,0 +1,50 @@
+// Cost of the cluster's shared rate limit: a forked worker counting through the primary over IPC (a child process of the bench).
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../core/clock.js';
+import { LocalRateLimiter } from '../core/rate-limit.js';
+import { answerRateLimits, ClusterRateLimiter } from '../server/cluster-rate-limit.js';
+
+const SECONDS = Number(process.env.BENCH_IPC_SECONDS ?? 1.5);
+const policy = { limit: 1_000_000_000, windowMs: 60_000 };
+
+if (process.send) {
+  // The worker side: count with 1 and with 32 in flight, as the gateway's concurrent requests do.
+  const limiter = new ClusterRateLimiter({ send: (m) => process.send!(m), on: (e, l) => process.on(e, l) });
+  const run = async (width: number) => {
+    let n = 0;
+    const end = performance.now() + SECONDS * 1000;
+    const lane = async () => {
+      while (performance.now() < end) {
+        await limiter.consume(`u:bench:${n % 100}`, policy);
+        n += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: width }, lane));
+    return n / SECONDS;
+  };
+  await run(1);
+  const one = await run(1);
+  const many = await run(32);
+  process.send({ t: 'result', one, many });
+} else {
+  const counts = new LocalRateLimiter(systemClock);
+  const local = (() => {
+    const start = performance.now();
+    for (let i = 0; i < 1_000_000; i++) counts.consume(`u:bench:${i % 100}`, policy);
+    return (performance.now() - start) * 1000 / 1_000_000;
+  })();
+  const child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  answerRateLimits(child, counts);
+  child.on('message', (m: { t?: string; one?: number; many?: number }) => {
+    if (m.t !== 'result') return;
+    const out = {
+      localMicros: Number(local.toFixed(3)),
+      ipcSequentialPerSecond: Math.round(m.one ?? 0),
+      ipcSequentialMicros: Number((1e6 / (m.one ?? 1)).toFixed(1)),
+      ipc32InFlightPerSecond: Math.round(m.many ?? 0),
+    };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    child.kill();
+  });
+}

@@ -1,0 +1,308 @@
+// `npm run bench`: upstream alone, bare-proxy ceiling, Portcullis (JWT, new JWT per request, gateway token, userinfo cache, 2 workers), Apache + mod_auth_openidc; one table and bench/results/latest.json.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { ensurePackages, startApache } from './lib/apache.js';
+import { startIdp, type Idp } from './lib/idp.js';
+import { configureFullPath, startPortcullis, type Portcullis } from './lib/portcullis.js';
+import { cpuSecondsBetween, cpuTicks, rssMb, startChild, stopAllChildren, type Child } from './lib/procs.js';
+import { AUDIENCE, ISSUER, prepareTokens, type TokenSet } from './lib/tokens.js';
+import { runWrk, type WrkResult } from './lib/wrk.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const CONNECTIONS = 32;
+const MANY_TOKENS = Number(process.env.BENCH_MANY_TOKENS ?? 40_000);
+const MEMORY_IDENTITIES = 10_000;
+const MEMORY_GATEWAY_TOKENS = 100_000;
+const NODE = process.execPath;
+const DIST = fileURLToPath(new URL('./', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+
+const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+
+interface Row {
+  readonly id: string;
+  readonly name: string;
+  readonly rps?: number;
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
+  readonly errors?: number;
+  /** CPU of the process(es) under test, the upstream and wrk, in % of one core over the run. */
+  readonly cpu?: { server?: number; upstream?: number; wrk?: number };
+  readonly rssMb?: number;
+  readonly note?: string;
+}
+
+const rows: Row[] = [];
+const extra: Record<string, unknown> = {};
+
+/** Warm up, then measure one scenario: wrk's figures plus CPU and RSS of the processes involved. */
+async function measure(
+  id: string,
+  name: string,
+  url: string,
+  tokens: string,
+  server: Child | undefined,
+  upstream: Child,
+  options: { delayMs?: number; seconds?: number; warmup?: number; offsetAfterWarmup?: boolean } = {},
+): Promise<Row & { wrk: WrkResult }> {
+  log(`${id}: ${name}`);
+  const warm = await runWrk({ url, tokens, seconds: options.warmup ?? WARMUP, connections: CONNECTIONS, ...(options.delayMs ? { delayMs: options.delayMs } : {}) });
+  const seconds = options.seconds ?? SECONDS;
+  const before = { server: server ? cpuTicks(server.pid) : undefined, upstream: cpuTicks(upstream.pid) };
+  const wrk = await runWrk({
+    url,
+    tokens,
+    seconds,
+    connections: CONNECTIONS,
+    ...(options.delayMs ? { delayMs: options.delayMs } : {}),
+    ...(options.offsetAfterWarmup ? { offset: warm.requests + 1000 } : {}),
+  });
+  const pct = (s: number) => Math.round((s / seconds) * 100);
+  const row = {
+    id,
+    name,
+    rps: Math.round(wrk.rps),
+    p50Ms: wrk.p50Ms,
+    p99Ms: wrk.p99Ms,
+    errors: wrk.errors,
+    cpu: {
+      ...(server && before.server ? { server: pct(cpuSecondsBetween(before.server, cpuTicks(server.pid))) } : {}),
+      upstream: server === upstream ? undefined : pct(cpuSecondsBetween(before.upstream, cpuTicks(upstream.pid))),
+      wrk: pct(wrk.cpuSeconds),
+    },
+    rssMb: Math.round(rssMb((server ?? upstream).pid)),
+    wrk,
+  };
+  if (wrk.errors > wrk.requests * 0.001) log(`  ${id}: ${wrk.errors} of ${wrk.requests} answers were errors`);
+  return row;
+}
+
+/** One request with the first token of a file: the scenario must answer 200 before it is measured. */
+async function expectOk(url: string, token: string, what: string): Promise<void> {
+  const res = await request(url, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`${what}: expected 200, got ${res.statusCode}: ${body.slice(0, 300)}`);
+}
+
+const firstLine = async (file: string): Promise<string> => (await import('node:fs')).readFileSync(file, 'utf8').split('\n')[0]!;
+
+/** A child that prints one JSON line and exits (raw verify rate, IPC cost). */
+async function runJson(script: string, args: string[], env: Record<string, string> = {}): Promise<Record<string, number>> {
+  const child = await startChild(script, NODE, [`${DIST}${script}`, ...args], { env: { ...process.env, ...env }, ready: /^\{/, timeoutMs: 60_000 });
+  await child.exited;
+  return child.ready as Record<string, number>;
+}
+
+async function gatewayTokenFile(gateway: Portcullis, tokens: TokenSet): Promise<string | undefined> {
+  const res = await gateway.admin('POST', '/tokens', { owner: 'bench', name: 'bench', groups: ['developers'] });
+  const token = (res.json as { token?: unknown } | undefined)?.token;
+  if (res.status !== 201 || typeof token !== 'string') return undefined;
+  const file = `${tokens.dir}/gateway-token.txt`;
+  writeFileSync(file, `${token}\n`);
+  return file;
+}
+
+async function portcullisRows(upstream: Child & { ready: Record<string, unknown> }, idp: Idp, tokens: TokenSet, ceiling: Row & { wrk: WrkResult }): Promise<void> {
+  const gateway = await startPortcullis({ upstream: `http://127.0.0.1:${String(upstream.ready.port)}` });
+  try {
+    await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
+    await expectOk(`${gateway.url}/api/x`, await firstLine(tokens.fewJwt), 'portcullis JWT');
+    rows.push(await measure('3a', 'Portcullis, JWT RS256, 5 tokens repeated', `${gateway.url}/api/x`, tokens.fewJwt, gateway.child, upstream));
+    const b = await measure('3b', 'Portcullis, JWT RS256, new token per request', `${gateway.url}/api/x`, tokens.manyJwt, gateway.child, upstream, {
+      offsetAfterWarmup: true,
+      seconds: Math.min(SECONDS, 3),
+      warmup: 1,
+    });
+    const used = b.wrk.requests;
+    rows.push({ ...b, ...(used > tokens.manyCount - 1000 ? { note: `only ${tokens.manyCount} distinct tokens for ${used} requests: some repeated` } : {}) });
+
+    const gatewayTokens = await gatewayTokenFile(gateway, tokens);
+    if (gatewayTokens) {
+      await expectOk(`${gateway.url}/api/x`, await firstLine(gatewayTokens), 'portcullis gateway token');
+      rows.push(await measure('4a', 'Portcullis, gateway API token', `${gateway.url}/api/x`, gatewayTokens, gateway.child, upstream));
+    } else {
+      rows.push({ id: '4a', name: 'Portcullis, gateway API token', note: 'not available (POST /api/v1/tokens is not in this build)' });
+    }
+    await expectOk(`${gateway.url}/api/x`, await firstLine(tokens.fewOpaque), 'portcullis opaque token');
+    const calls = idp.userinfoCalls;
+    const opaque = await measure('4b', 'Portcullis, opaque token via userinfo (cached)', `${gateway.url}/api/x`, tokens.fewOpaque, gateway.child, upstream);
+    rows.push({ ...opaque, note: `${idp.userinfoCalls - calls} userinfo calls during warm-up and run` });
+
+    // Latency at half the ceiling's rate: each of 32 connections pauses so that together they offer that rate.
+    const rate = Math.round(ceiling.wrk.rps / 2);
+    const delayMs = (CONNECTIONS * 1000) / rate;
+    extra.halfRate = { offered: rate, delayMsPerConnection: Number(delayMs.toFixed(2)) };
+    rows.push(await measure('3a@½', `Portcullis 3a at ~${rate} req/s offered`, `${gateway.url}/api/x`, tokens.fewJwt, gateway.child, upstream, { delayMs }));
+  } finally {
+    await gateway.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const packages = ensurePackages(log);
+  if (!packages.wrk) {
+    process.stdout.write('wrk unavailable (apt-get install -y wrk): no load generator, no benchmark\n');
+    return 1;
+  }
+  const tokens = await prepareTokens(MANY_TOKENS, log);
+  const idp = await startIdp(tokens.jwks, tokens.dir);
+  try {
+    const upstream = await startChild('upstream', NODE, [`${DIST}servers/upstream.js`]);
+    const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
+    rows.push(await measure('1', 'upstream alone', `${upstreamUrl}/api/x`, tokens.fewJwt, upstream, upstream));
+
+    const bare = await startChild('bare proxy', NODE, [`${DIST}servers/bare-proxy.js`, upstreamUrl]);
+    const bareUrl = `http://127.0.0.1:${String(bare.ready.port)}/api/x`;
+    const ceiling = await measure('2', 'ceiling: bare keep-alive proxy (undici stream)', bareUrl, tokens.fewJwt, bare, upstream);
+    rows.push(ceiling);
+
+    await portcullisRows(upstream, idp, tokens, ceiling);
+
+    const half = extra.halfRate as { delayMsPerConnection: number; offered: number };
+    rows.push(await measure('2@½', `ceiling at ~${half.offered} req/s offered`, bareUrl, tokens.fewJwt, bare, upstream, { delayMs: half.delayMsPerConnection }));
+    await bare.stop();
+
+    const workers = await startPortcullis({ upstream: upstreamUrl, workers: 2 });
+    try {
+      await configureFullPath(workers, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
+      await expectOk(`${workers.url}/api/x`, await firstLine(tokens.fewJwt), 'portcullis --workers 2');
+      rows.push(await measure('3a×2', 'Portcullis --workers 2, JWT RS256, 5 tokens', `${workers.url}/api/x`, tokens.fewJwt, workers.child, upstream));
+    } finally {
+      await workers.stop();
+    }
+
+    if (packages.apache && idp.httpsJwksUri) {
+      let apache: Awaited<ReturnType<typeof startApache>> | undefined;
+      try {
+        apache = await startApache({ upstream: upstreamUrl, jwksUri: idp.httpsJwksUri, audience: AUDIENCE });
+        await expectOk(`${apache.url}/api/x`, await firstLine(tokens.fewJwt), 'apache + mod_auth_openidc');
+        rows.push(await measure('5', 'peer: Apache httpd + mod_auth_openidc (event MPM)', `${apache.url}/api/x`, tokens.fewJwt, apache.child, upstream));
+      } catch (err) {
+        rows.push({ id: '5', name: 'peer: Apache httpd + mod_auth_openidc', note: `peer unavailable: ${(err as Error).message.split('\n').slice(0, 3).join(' / ')}` });
+      } finally {
+        await apache?.stop();
+      }
+    } else {
+      rows.push({ id: '5', name: 'peer: Apache httpd + mod_auth_openidc', note: `peer unavailable (${packages.apache ? 'openssl missing: no https JWKS for mod_auth_openidc' : 'apache2 / libapache2-mod-auth-openidc not installable'})` });
+    }
+
+    await memoryRow(upstreamUrl, idp, tokens);
+    await upstream.stop();
+
+    log('raw jose RS256 verify rate');
+    extra.verify = await runJson('verify-rate.js', [tokens.manyJwt, JSON.stringify(tokens.jwks.keys[0]), '2']);
+    log('rate-limit counts over cluster IPC');
+    extra.ipcRateLimit = await runJson('ipc-rate-limit.js', []);
+    log('pipeline micro-benchmark');
+    extra.pipeline = await pipelineLines();
+  } finally {
+    await stopAllChildren();
+    await idp.close();
+  }
+  report((Date.now() - started) / 1000);
+  return 0;
+}
+
+/** RSS of one gateway holding 10k cached identities (opaque tokens through userinfo) and, when the feature exists, 100k live gateway tokens. */
+async function memoryRow(upstreamUrl: string, idp: Idp, tokens: TokenSet): Promise<void> {
+  log('memory: cached identities');
+  const gateway = await startPortcullis({ upstream: upstreamUrl });
+  try {
+    await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
+    const idle = rssMb(gateway.child.pid);
+    let next = 0;
+    const lane = async () => {
+      while (next < MEMORY_IDENTITIES) {
+        next += 1;
+        const res = await request(`${gateway.url}/api/x`, { headers: { authorization: `Bearer opq-${randomBytes(24).toString('base64url')}` } });
+        await res.body.dump();
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, lane));
+    await new Promise((r) => setTimeout(r, 500));
+    const withIdentities = rssMb(gateway.child.pid);
+    rows.push({
+      id: 'mem',
+      name: `RSS: ${MEMORY_IDENTITIES / 1000}k cached identities`,
+      rssMb: Math.round(withIdentities),
+      note: `idle ${Math.round(idle)} MB; ${MEMORY_GATEWAY_TOKENS / 1000}k live gateway tokens not loaded: the bench has no bulk way to issue them yet (one durable append per POST /tokens)`,
+    });
+  } finally {
+    await gateway.stop();
+  }
+  void tokens;
+}
+
+async function pipelineLines(): Promise<string[]> {
+  const child = await startChild('pipeline', NODE, [`${DIST}pipeline.js`], { env: { ...process.env, BENCH_ROUNDS: '50000' }, ready: /^pipeline:/, timeoutMs: 60_000 });
+  await child.exited;
+  return child.output.filter((l) => l.trim() !== '');
+}
+
+const fmt = (v: number | undefined, digits = 0): string => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
+
+function report(totalSeconds: number): void {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const rps = (id: string) => byId.get(id)?.rps;
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? a / b : undefined);
+  const verify = extra.verify as { sequential?: number; inFlight32?: number } | undefined;
+  const added = (byId.get('3a@½')?.p99Ms ?? Number.NaN) - (byId.get('2@½')?.p99Ms ?? Number.NaN);
+  const ratios = {
+    '3a/2': ratio(rps('3a'), rps('2')),
+    '3b/verify(seq)': ratio(rps('3b'), verify?.sequential),
+    '3b/verify(32)': ratio(rps('3b'), verify?.inFlight32),
+    '3a/5': ratio(rps('3a'), rps('5')),
+    '3a×2/5': ratio(rps('3a×2'), rps('5')),
+    addedP99AtHalfRateMs: Number.isNaN(added) ? undefined : added,
+  };
+  const targets = [
+    { target: '3a ≥ 0.9 × ceiling (2)', value: ratios['3a/2'], met: (ratios['3a/2'] ?? 0) >= 0.9 },
+    { target: 'added p99 ≤ 1 ms at half the ceiling rate', value: ratios.addedP99AtHalfRateMs, met: ratios.addedP99AtHalfRateMs !== undefined && ratios.addedP99AtHalfRateMs <= 1 },
+    { target: '3b ≥ 0.9 × raw verify rate (32 in flight)', value: ratios['3b/verify(32)'], met: (ratios['3b/verify(32)'] ?? 0) >= 0.9 },
+    { target: '--workers 2: 3a ≥ 2.0 × Apache (5)', value: ratios['3a×2/5'], met: (ratios['3a×2/5'] ?? 0) >= 2.0 },
+  ];
+
+  const lines: string[] = [];
+  const head = ['#', 'scenario', 'req/s', 'p50 ms', 'p99 ms', 'err', 'CPU% srv', 'CPU% up', 'CPU% wrk', 'RSS MB'];
+  const widths = [5, 50, 8, 7, 7, 5, 9, 8, 9, 7];
+  const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ');
+  lines.push(`Portcullis bench — ${new Date().toISOString()}, Node ${process.version}, wrk -t1 -c${CONNECTIONS}, ${SECONDS} s runs after ${WARMUP} s warm-up, loopback`);
+  lines.push(line(head));
+  for (const r of rows) {
+    lines.push(
+      line([
+        r.id, r.name.slice(0, 50), fmt(r.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.errors),
+        fmt(r.cpu?.server), fmt(r.cpu?.upstream), fmt(r.cpu?.wrk), fmt(r.rssMb),
+      ]),
+    );
+    if (r.note) lines.push(`${''.padStart(6)}${r.note}`);
+  }
+  lines.push('CPU% is of one core over the run (the machine has 2 cores = 200%); "srv" is the process tree under test, "wrk" the generator.');
+  if (verify) lines.push(`raw jose RS256 verify: ${verify.sequential} /s sequential, ${verify.inFlight32} /s with 32 in flight`);
+  const ipc = extra.ipcRateLimit as Record<string, number> | undefined;
+  if (ipc) lines.push(`cluster rate-limit count over IPC: ${ipc.ipcSequentialMicros} µs round trip one at a time, ${ipc.ipc32InFlightPerSecond} counts/s with 32 in flight (local count ${ipc.localMicros} µs)`);
+  lines.push(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} = ${v === undefined ? '—' : v.toFixed(2)}`).join(', ')}`);
+  for (const t of targets) lines.push(`target ${t.met ? 'MET    ' : 'NOT MET'} ${t.target}: ${t.value === undefined ? '—' : t.value.toFixed(2)}`);
+  for (const l of (extra.pipeline as string[] | undefined) ?? []) lines.push(`  ${l}`);
+  lines.push(`whole bench: ${totalSeconds.toFixed(0)} s`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(
+    `${RESULTS}latest.json`,
+    `${JSON.stringify({ time: new Date().toISOString(), node: process.version, seconds: SECONDS, warmup: WARMUP, connections: CONNECTIONS, rows: rows.map(({ ...r }) => { delete (r as { wrk?: unknown }).wrk; return r; }), ratios, targets, ...extra, totalSeconds }, null, 2)}\n`,
+  );
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    await stopAllChildren();
+    process.exit(1);
+  },
+);

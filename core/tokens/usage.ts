@@ -1,0 +1,58 @@
+// Token usage: last use and use count per gateway token, folded from the AccessDecided events (no event per use).
+import type { AccessDecidedData } from '../audit.js';
+import type { RecordedEvent } from '../store/port.js';
+
+export interface TokenUsage {
+  /** Milliseconds since the epoch of the latest request that presented the token. */
+  readonly lastUsedAt: number;
+  readonly uses: number;
+}
+
+/** Provider id of identities established by a gateway token. */
+export const GATEWAY_PROVIDER = 'gateway';
+
+/** Mutable for the same reason as TokenIndex: one entry per used token, updated on every request. */
+export class TokenUsageIndex {
+  private readonly byToken = new Map<string, { lastUsedAt: number; uses: number }>();
+
+  get(tokenId: string): TokenUsage | undefined {
+    return this.byToken.get(tokenId);
+  }
+
+  get size(): number {
+    return this.byToken.size;
+  }
+
+  /** Every decision whose identity came from a gateway token counts as a use, allowed or not. */
+  apply(event: RecordedEvent): void {
+    if (event.type !== 'AccessDecided') return;
+    const identity = (event.data as AccessDecidedData).identity;
+    // JWT ids are token ids too; only gateway tokens are counted, so the map stays bounded by the token index.
+    if (!identity?.tokenId || identity.provider !== GATEWAY_PROVIDER) return;
+    const at = typeof event.metadata.time === 'string' ? Date.parse(event.metadata.time) : Date.parse(event.time);
+    const entry = this.byToken.get(identity.tokenId);
+    if (entry) {
+      entry.uses += 1;
+      if (at > entry.lastUsedAt) entry.lastUsedAt = at;
+    } else {
+      this.byToken.set(identity.tokenId, { lastUsedAt: at, uses: 1 });
+    }
+  }
+
+  snapshot(): [string, number, number][] {
+    return [...this.byToken].map(([id, u]) => [id, u.lastUsedAt, u.uses]);
+  }
+
+  static restore(saved: unknown): TokenUsageIndex {
+    const index = new TokenUsageIndex();
+    if (Array.isArray(saved)) {
+      for (const [id, lastUsedAt, uses] of saved as [string, number, number][]) index.byToken.set(id, { lastUsedAt, uses });
+    }
+    return index;
+  }
+}
+
+export function evolveUsage(index: TokenUsageIndex, event: RecordedEvent): TokenUsageIndex {
+  index.apply(event);
+  return index;
+}

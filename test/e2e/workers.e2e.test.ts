@@ -1,0 +1,174 @@
+// `serve --workers 2` end to end: both workers serve, admin changes reach both before the answer, one rate limit, clean SIGTERM.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { expect } from 'chai';
+
+import { ACCESS_STREAM_PREFIX } from '../../core/events.js';
+import { SqliteEventStore } from '../../core/store/sqlite.js';
+import { WORKER_HEADER } from '../../server/cluster-worker.js';
+import { DEBUG_HEADER } from '../../server/gateway.js';
+import { call } from './fixtures/http.js';
+import { CLI, freePort, startProcess, stopAll, storeFor, type ProcessHandle } from './fixtures/processes.js';
+import { startUpstream, type Upstream } from './fixtures/upstream.js';
+
+interface Answer {
+  status: number;
+  worker: string | undefined;
+}
+
+/** One request on its own connection, so the cluster's round robin hands it to the next worker. */
+function fresh(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, headers: { ...headers, connection: 'close' }, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const worker = res.headers[WORKER_HEADER];
+        resolve({ status: res.statusCode ?? 0, worker: typeof worker === 'string' ? worker : undefined });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('serve --workers 2 (node:cluster) end to end', function () {
+  this.timeout(30_000);
+
+  const adminToken = `pca_e2e_${randomUUID()}`;
+  const debug = { [DEBUG_HEADER]: adminToken };
+  let dataDir: string;
+  let upstream: Upstream;
+  let gateway: ProcessHandle;
+  let gatewayUrl: string;
+  let adminUrl: string;
+  /** Every request the gateway listener answered, to check the audit log at the end. */
+  let sent = 0;
+
+  const get = async (path: string, headers: Record<string, string> = debug): Promise<Answer> => {
+    const answer = await fresh(`${gatewayUrl}${path}`, headers);
+    sent += 1;
+    return answer;
+  };
+  const patchSettings = async (patch: unknown): Promise<void> => {
+    const res = await call(`${adminUrl}/api/v1/settings`, {
+      method: 'PATCH',
+      body: patch,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/merge-patch+json' },
+    });
+    expect(res.status, res.text).to.equal(200);
+  };
+
+  before(async function () {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the server (npx tsc -p tsconfig.json) first`);
+    dataDir = await mkdtemp(join(tmpdir(), 'portcullis-workers-'));
+    upstream = await startUpstream();
+    const [port, adminPort] = [await freePort(), await freePort()];
+    gatewayUrl = `http://127.0.0.1:${port}`;
+    adminUrl = `http://127.0.0.1:${adminPort}`;
+    gateway = await startProcess(
+      CLI,
+      {
+        PORTCULLIS_STORE: storeFor(dataDir),
+        PORTCULLIS_LISTEN: `127.0.0.1:${port}`,
+        PORTCULLIS_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+        PORTCULLIS_UPSTREAM: upstream.url,
+        PORTCULLIS_ADMIN_TOKEN: adminToken,
+        PORTCULLIS_REDIS: undefined,
+      },
+      { args: ['serve', '--workers', '2'], cwd: dataDir, timeoutMs: 25_000, readyLine: /portcullis is listening/ },
+    );
+  });
+
+  after(async () => {
+    await stopAll();
+    await upstream?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the gateway listener from two worker processes, neither of them the primary', async () => {
+    const workers = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const res = await get('/anything');
+      expect(res.status).to.equal(401);
+      if (res.worker) workers.add(res.worker);
+    }
+    expect([...workers]).to.have.length(2);
+    expect(workers.has(String(gateway.pid))).to.equal(false);
+  });
+
+  it('applies a settings change in both workers before the admin API answers', async () => {
+    for (let round = 0; round < 4; round++) {
+      const open = round % 2 === 0;
+      await patchSettings({ paths: { public: open ? ['/open/**'] : [] } });
+      // Right after the answer, with no pause: every worker must already decide with the new settings.
+      const seen = new Map<string, number[]>();
+      for (let i = 0; i < 6; i++) {
+        const res = await get(`/open/r${round}/${i}`);
+        seen.set(res.worker ?? '?', [...(seen.get(res.worker ?? '?') ?? []), res.status]);
+      }
+      expect([...seen.keys()]).to.have.length(2);
+      for (const statuses of seen.values()) expect(statuses.every((s) => s === (open ? 200 : 401)), `round ${round}: ${statuses}`).to.equal(true);
+    }
+  });
+
+  it('counts one rate limit across both workers (limit 10 → exactly 10 allowed)', async () => {
+    // A day-long window: the test cannot straddle a window boundary.
+    await patchSettings({ paths: { public: ['/limited/**'] }, rateLimit: { enabled: true, limit: 10, windowSeconds: 86_400, key: 'ip' } });
+    const answers: Answer[] = [];
+    for (let i = 0; i < 30; i++) answers.push(await get(`/limited/${i}`));
+    const allowed = answers.filter((a) => a.status === 200);
+    expect(allowed).to.have.length(10);
+    expect(answers.filter((a) => a.status === 429)).to.have.length(20);
+    expect(new Set(allowed.map((a) => a.worker)).size).to.equal(2);
+    // Concurrent requests race through both workers at once: still 10 in all (all refused now).
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => get(`/limited/burst/${i}`)));
+    expect(burst.filter((a) => a.status === 200)).to.have.length(0);
+    await patchSettings({ rateLimit: { enabled: false } });
+  });
+
+  it('replaces a worker that dies, and logs it', async () => {
+    const before = new Set<string>();
+    for (let i = 0; i < 4; i++) before.add((await get('/x')).worker ?? '?');
+    const [victim] = [...before];
+    // Idle for longer than the audit flush interval, so the victim holds no unwritten events.
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(Number(victim), 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    let after = new Set<string>();
+    while (Date.now() < deadline) {
+      after = new Set<string>();
+      for (let i = 0; i < 4; i++) after.add((await get('/x').catch(() => ({ status: 0, worker: undefined }))).worker ?? '?');
+      if (after.size === 2 && !after.has(victim!) && !after.has('?')) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(after.size).to.equal(2);
+    expect(after.has(victim!)).to.equal(false);
+    expect(gateway.stdout.join('\n')).to.match(/gateway worker died; starting a replacement/);
+  });
+
+  it('exits cleanly on SIGTERM with every request of every worker in the audit log', async () => {
+    const exit = await gateway.stop('SIGTERM', 20_000);
+    expect(exit).to.deep.equal({ code: 0, signal: null });
+    const store = SqliteEventStore.open(join(dataDir, 'portcullis.db'), { readonly: true });
+    try {
+      let decided = 0;
+      let after: Awaited<ReturnType<typeof store.readAll>>[number]['position'] | undefined;
+      for (;;) {
+        const page = await store.readAll({ ...(after ? { after } : {}), maxCount: 1000, streamPrefixes: [ACCESS_STREAM_PREFIX] });
+        decided += page.filter((e) => e.type === 'AccessDecided').length;
+        if (page.length < 1000) break;
+        after = page.at(-1)!.position;
+      }
+      expect(decided).to.equal(sent);
+    } finally {
+      await store.close();
+    }
+    expect(gateway.stderr.join('\n')).to.not.match(/audit events not written/);
+  });
+});
