@@ -93,6 +93,7 @@ const RETRY_MAX_MS = 60_000;
 
 export class JwksKeySet {
   private local: LocalJWKSet | undefined;
+  private loads = 0;
   private fetchedAt = -Infinity;
   private lastAttempt = -Infinity;
   private inflight: Promise<boolean> | undefined;
@@ -113,6 +114,11 @@ export class JwksKeySet {
   }
 
   /** Keys are held (possibly stale). */
+  /** Changes whenever a new key set is taken in: what was verified with the old one may be re-judged. */
+  get generation(): number {
+    return this.loads;
+  }
+
   get ready(): boolean {
     return this.local !== undefined;
   }
@@ -207,6 +213,7 @@ export class JwksKeySet {
       const local = toLocalKeySet(await fetchJson(this.opts.fetch, uri, this.http));
       this.jwksUri = uri;
       this.local = local;
+      this.loads += 1;
       this.fetchedAt = clock.now();
       this.failures = 0;
       this.lastError = undefined;

@@ -1,4 +1,5 @@
 // JWT validation shared by every JWT provider kind: verify with a key source, check claims, map to an Identity.
+import { createHash } from 'node:crypto';
 import {
   decodeProtectedHeader, errors, jwtVerify,
   type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions,
@@ -153,6 +154,11 @@ export interface JwtValidatorOptions {
   readonly unverified?: 'failure' | 'not_responsible';
 }
 
+/** How long a verified token's identity is reused without verifying it again. */
+const VERIFIED_TTL_MS = 60_000;
+/** Entries kept at most per provider; beyond it the map starts over (cheap, and rare). */
+const VERIFIED_MAX = 10_000;
+
 const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
 
 /**
@@ -216,6 +222,14 @@ export class JwksVerifier {
   readonly keys: JwksKeySet;
   private readonly issuerSet: ReadonlySet<string>;
   private readonly validate: (token: string) => Promise<AuthResult>;
+  private readonly clock: Clock;
+  /**
+   * Identities of tokens verified recently, by a hash of the token: a client repeats its token on
+   * every call, and an RS256 verification costs far more than the rest of the request. Kept at
+   * most VERIFIED_TTL_MS and never past the token's expiry; emptied whenever new keys are taken in.
+   */
+  private readonly verified = new Map<string, { readonly result: AuthResult; readonly until: number }>();
+  private verifiedWith = -1;
 
   constructor(options: JwksVerifierOptions) {
     const { deps, policy } = options;
@@ -234,6 +248,7 @@ export class JwksVerifier {
       ...options.fetchOptions,
     });
     this.validate = jwtValidator({ ...options, providerId: deps.id, clock: deps.clock, getKey: this.keys.getKey });
+    this.clock = deps.clock;
   }
 
   /** The bearer JWT if one of our issuers claims it (unverified), else undefined. */
@@ -241,8 +256,26 @@ export class JwksVerifier {
     return bearerJwtOf(credential, this.issuerSet);
   }
 
-  verify(token: string): Promise<AuthResult> {
-    return this.validate(token);
+  async verify(token: string): Promise<AuthResult> {
+    if (this.verifiedWith !== this.keys.generation) {
+      this.verified.clear();
+      this.verifiedWith = this.keys.generation;
+    }
+    const key = createHash('sha256').update(token).digest('base64url');
+    const now = this.clock.now();
+    const hit = this.verified.get(key);
+    if (hit && hit.until > now) return hit.result;
+    const result = await this.validate(token);
+    if (result.outcome === 'identity') {
+      const until = Math.min(now + VERIFIED_TTL_MS, result.identity.expiresAt ?? now);
+      if (until > now) {
+        if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+        this.verified.set(key, { result, until });
+      }
+    } else if (hit) {
+      this.verified.delete(key);
+    }
+    return result;
   }
 
   start(signal?: AbortSignal): Promise<void> {

@@ -403,6 +403,33 @@ describe('providers/oidc', function () {
     });
   });
 
+  describe('verified-token reuse', () => {
+    it('reuses a verified identity, but never past the token expiry', async () => {
+      serveJwks(() => [200, jwks(keyA)]);
+      const provider = await started();
+      const token = await sign(keyA, { exp: nowSec() + 30 });
+      identityOf(await provider.authenticate(bearer(token)));
+      identityOf(await provider.authenticate(bearer(token)));
+      clock.advance(31_000);
+      // Past exp but within the 60 s clock skew jose allows: still valid, yet no longer taken from the cache.
+      identityOf(await provider.authenticate(bearer(token)));
+      clock.advance(60_000);
+      expectFailure(await provider.authenticate(bearer(token)), 'invalid_token', 'token expired');
+    });
+
+    it('judges a token again once the provider takes in new keys (a withdrawn key stops working)', async () => {
+      let keys = jwks(keyA, keyB);
+      serveJwks(() => [200, keys]);
+      const provider = await started();
+      const token = await sign(keyB);
+      identityOf(await provider.authenticate(bearer(token)));
+      keys = jwks(keyA);
+      expect(await provider.refresh()).to.equal(true);
+      clock.advance(31_000); // past the cooldown, so the unknown kid may be looked up again
+      expectFailure(await provider.authenticate(bearer(token)), 'invalid_token', 'signing key not found');
+    });
+  });
+
   describe('when the key endpoint is down', () => {
     it('starts not ready, answers provider_unavailable, retries with backoff and recovers', async () => {
       let answer: [number, unknown] = [503, {}];
