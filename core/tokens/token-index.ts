@@ -1,18 +1,9 @@
 // The token index: a projection of the token streams into maps by hash, id and owner; the gateway looks tokens up here.
-import type { TokenEvent } from '../events.js';
+import type { TokenEvent, TokenIssuedData } from '../events.js';
 import type { RecordedEvent } from '../store/port.js';
 
-export interface TokenRecord {
-  readonly id: string;
-  /** sha256 of the secret, hex. */
-  readonly hash: string;
-  readonly owner: string;
-  readonly name: string;
-  readonly kind: 'user' | 'service';
-  readonly groups: readonly string[];
-  readonly readOnly: boolean;
-  readonly pathPrefixes: readonly string[];
-  readonly ipAllow: readonly string[];
+/** What TokenIssued says, with times as milliseconds, plus what the token's stream added since. */
+export interface TokenRecord extends Omit<TokenIssuedData, 'expiresAt'> {
   /** Milliseconds since the epoch, or null: never. */
   readonly expiresAt: number | null;
   readonly createdAt: number;
