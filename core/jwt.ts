@@ -12,13 +12,25 @@ export function looksLikeJwt(token: string): boolean {
   return token.length <= MAX_JWT_LENGTH && COMPACT_JWS.test(token);
 }
 
-/** The unverified `iss` of a JWT-shaped token, used only to route it to the provider that verifies it. */
+let lastToken: string | undefined;
+let lastIssuer: string | undefined;
+
+/**
+ * The unverified `iss` of a JWT-shaped token, used only to route it to the provider that verifies it.
+ * The authenticate stage and then the provider ask about the same token in turn: the last answer
+ * is remembered (a pure function of the token, so sharing it across requests is safe).
+ */
 export function unverifiedIssuer(token: string): string | undefined {
-  if (!looksLikeJwt(token)) return undefined;
-  try {
-    const { iss } = decodeJwt(token);
-    return typeof iss === 'string' ? iss : undefined;
-  } catch {
-    return undefined;
+  if (token === lastToken) return lastIssuer;
+  let iss: unknown;
+  if (looksLikeJwt(token)) {
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      iss = undefined;
+    }
   }
+  lastToken = token;
+  lastIssuer = typeof iss === 'string' ? iss : undefined;
+  return lastIssuer;
 }

@@ -27,7 +27,8 @@ export function parseAuthorization(header: string | undefined): CredentialParse 
     }
     return { credential: { scheme: 'basic', username: decoded.slice(0, colon), secret: decoded.slice(colon + 1) } };
   }
-  if (/^(Bearer|Basic)\b/i.test(header)) return { error: `malformed ${header.slice(0, 6).trim().toLowerCase()} credentials` };
+  const scheme = /^(Bearer|Basic)\b/i.exec(header)?.[1];
+  if (scheme) return { error: `malformed ${scheme.toLowerCase()} credentials` };
   return { error: 'unsupported authorization scheme' };
 }
 

@@ -1,23 +1,16 @@
 // How a gateway token is shown by the admin API and the self-service endpoint: never its hash, never its secret.
 import { ValidationError } from '../core/errors.js';
+import type { TokenIssuedData } from '../core/events.js';
 import { TOKEN_STATES, tokenState, type TokenRecord, type TokenState } from '../core/tokens/token-index.js';
 import type { TokenUsageIndex } from '../core/tokens/usage.js';
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
-export interface TokenView {
-  readonly id: string;
-  readonly owner: string;
-  readonly name: string;
-  readonly kind: 'user' | 'service';
-  readonly groups: readonly string[];
-  readonly readOnly: boolean;
-  readonly pathPrefixes: readonly string[];
-  readonly ipAllow: readonly string[];
+/** What TokenIssued says, less the hash, with its state and times as ISO 8601. */
+export interface TokenView extends Omit<TokenIssuedData, 'hash'> {
   readonly state: TokenState;
   readonly createdAt: string;
   readonly createdBy: string;
-  readonly expiresAt: string | null;
   readonly revokedAt?: string;
   readonly revokedBy?: string;
   readonly revokeReason?: string;

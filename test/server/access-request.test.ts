@@ -26,6 +26,7 @@ describe('server/access-request', () => {
       ['Bearer a b', 'malformed bearer credentials'],
       ['Bearer tok"en', 'malformed bearer credentials'],
       ['Basic !!!', 'malformed basic credentials'],
+      ['Basic, Bearer x', 'malformed basic credentials'],
       [`Basic ${b64('no-colon')}`, 'malformed basic credentials'],
       [`Basic ${b64(':nouser')}`, 'malformed basic credentials'],
       [`Basic ${b64('a\u0000b:c')}`, 'malformed basic credentials'],
