@@ -2,7 +2,8 @@
 import { accessStream } from './events.js';
 import type { AccessRequest, Credential, Decision } from './access.js';
 import type { Logger } from './logger.js';
-import type { EventStore, NewEvent } from './store/port.js';
+import type { NewEvent } from './store/port.js';
+import type { Appender } from './store/sqlite-append-thread.js';
 
 /** What an AccessDecided event records: request facts, identity and reason; never a credential. */
 export interface AccessDecidedData {
@@ -37,35 +38,39 @@ export interface AuditOptions {
   readonly maxBuffered?: number;
 }
 
+/**
+ * Keys are written in code-unit order on purpose: the store hashes the canonical (sorted) JSON of
+ * every event, and an object already in order is serialised as is instead of copied sorted.
+ */
 export function accessDecided(request: AccessRequest, decision: Decision): NewEvent<'AccessDecided', AccessDecidedData> {
   const id = decision.identity;
   return {
     id: request.id,
     type: 'AccessDecided',
     data: {
-      requestId: request.id,
-      method: request.method,
-      path: request.path,
-      host: request.host,
-      clientIp: request.clientIp,
-      peerIp: request.peerIp,
-      ...(request.credential ? { credential: request.credential.scheme } : {}),
       allow: decision.allow,
-      status: decision.status,
-      reason: decision.reason,
-      stage: decision.stage,
+      clientIp: request.clientIp,
+      ...(request.credential ? { credential: request.credential.scheme } : {}),
       ...(decision.description ? { description: decision.description } : {}),
+      host: request.host,
       ...(id
         ? {
             identity: {
-              subject: id.subject,
-              username: id.username,
-              provider: id.provider,
               groups: id.groups,
+              provider: id.provider,
+              subject: id.subject,
               ...(id.tokenId ? { tokenId: id.tokenId } : {}),
+              username: id.username,
             },
           }
         : {}),
+      method: request.method,
+      path: request.path,
+      peerIp: request.peerIp,
+      reason: decision.reason,
+      requestId: request.id,
+      stage: decision.stage,
+      status: decision.status,
       trace: decision.trace,
     },
     metadata: { actor: 'gateway', time: new Date(request.time).toISOString() },
@@ -86,7 +91,7 @@ export class AuditWriter {
   private readonly maxBuffered: number;
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: Pick<Appender, 'append'>,
     private readonly logger: Logger,
     options: AuditOptions = {},
   ) {

@@ -58,16 +58,13 @@ export function composePipeline(stages: readonly Stage[]): Pipeline {
     const next: Next = (detail) => {
       if (passed) return Promise.reject(new Error(`stage ${stage.name} called next() twice`));
       passed = true;
-      state.trace.push(detail ? { stage: stage.name, outcome: 'pass', detail } : { stage: stage.name, outcome: 'pass' });
+      // Keys in code-unit order: the audit event's hash (canonical JSON) then needs no sorted copy.
+      state.trace.push(detail ? { detail, outcome: 'pass', stage: stage.name } : { outcome: 'pass', stage: stage.name });
       return dispatch(i + 1, request, state);
     };
     return stage.run(request, state, next).then((verdict) => {
       if (passed) return verdict;
-      state.trace.push({
-        stage: stage.name,
-        outcome: verdict.allow ? 'allow' : 'deny',
-        reason: verdict.reason,
-      });
+      state.trace.push({ outcome: verdict.allow ? 'allow' : 'deny', reason: verdict.reason, stage: stage.name });
       return verdict.stage ? verdict : { ...verdict, stage: stage.name };
     });
   };

@@ -1,6 +1,6 @@
 // A checkpointed projection: folds a store's events into state, catches up at start, then follows live.
 import type { Logger } from './logger.js';
-import type { EventStore, Position, RecordedEvent } from './store/port.js';
+import type { DataEquals, EventStore, Position, RecordedEvent } from './store/port.js';
 
 export interface ProjectionOptions<S> {
   /** Checkpoint name; also what logs call it. */
@@ -8,6 +8,8 @@ export interface ProjectionOptions<S> {
   /** Bump when the state's shape or the fold changes: older checkpoints are then ignored. */
   readonly version: number;
   readonly streamPrefixes: readonly string[];
+  /** Only the events of those streams whose data matches (filtered in the store where it can). */
+  readonly dataEquals?: DataEquals;
   readonly initial: S;
   readonly evolve: (state: S, event: RecordedEvent) => S;
   readonly logger: Logger;
@@ -17,6 +19,8 @@ export interface ProjectionOptions<S> {
   readonly snapshot?: (state: S) => unknown;
   /** The state from what `snapshot` returned; default: taken as is. */
   readonly restore?: (saved: unknown) => S;
+  /** false: resume from the checkpoint but never write one, for a store opened read-only (default true). */
+  readonly saveCheckpoints?: boolean;
 }
 
 /** Positions are decimal strings in every adapter; compare them as integers. */
@@ -63,6 +67,7 @@ export class Projection<S> {
       const page = await this.store.readAll({
         ...(this.at !== undefined ? { after: this.at } : {}),
         streamPrefixes: this.options.streamPrefixes,
+        ...(this.options.dataEquals ? { dataEquals: this.options.dataEquals } : {}),
         maxCount: 1000,
       });
       for (const event of page) this.fold(event);
@@ -111,6 +116,7 @@ export class Projection<S> {
         const live = this.store.subscribe({
           ...(this.at !== undefined ? { after: this.at } : {}),
           streamPrefixes: this.options.streamPrefixes,
+          ...(this.options.dataEquals ? { dataEquals: this.options.dataEquals } : {}),
           signal,
         });
         for await (const event of live) {
@@ -137,7 +143,7 @@ export class Projection<S> {
   }
 
   private async saveCheckpoint(): Promise<void> {
-    if (this.at === undefined) return;
+    if (this.at === undefined || this.options.saveCheckpoints === false) return;
     this.sinceCheckpoint = 0;
     await this.store.saveCheckpoint(this.options.name, {
       position: this.at,

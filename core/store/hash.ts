@@ -9,9 +9,34 @@ import type { EventStore, Position, RecordedEvent } from './port.js';
  * null), so a value hashes the same before it is stored and after it is read back.
  */
 export function canonicalJson(value: unknown): string {
-  const out = encode(value);
+  // The native serializer does the work; the replacer only hands it objects whose keys are in
+  // order. An object with array-index keys ("9", "10") cannot be handed over in code-unit order
+  // (V8 always puts such keys first, in numeric order), so those values take the slow path.
+  indexKeysSeen = false;
+  const fast = JSON.stringify(value, sortKeys) as string | undefined;
+  const out = indexKeysSeen ? encode(value) : fast;
   if (out === undefined) throw new TypeError('canonicalJson: value is not representable as JSON');
   return out;
+}
+
+let indexKeysSeen = false;
+const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
+
+/** JSON.stringify replacer: an object as is when its keys are already in code-unit order, else a sorted copy. */
+function sortKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  let ordered = true;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (key.charCodeAt(0) <= 0x39 && ARRAY_INDEX.test(key)) indexKeysSeen = true;
+    if (i > 0 && keys[i - 1]! > key) ordered = false;
+  }
+  if (ordered) return value;
+  const record = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const key of keys.sort()) copy[key] = record[key];
+  return copy;
 }
 
 function encode(value: unknown): string | undefined {

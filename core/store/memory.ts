@@ -14,6 +14,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type SubscribeOptions,
+  matchesData,
 } from './port.js';
 import { AppendNotifier, catchUp } from './subscription.js';
 import {
@@ -106,7 +107,7 @@ export class MemoryEventStore implements EventStore {
     const result: RecordedEvent[] = [];
     for (let i = firstAfter(this.#events, after); i < this.#events.length && result.length < limit; i++) {
       const e = this.#events[i] as RecordedEvent;
-      if (matchesPrefixes(e.stream, options.streamPrefixes)) result.push(e);
+      if (matchesPrefixes(e.stream, options.streamPrefixes) && matchesData(e.data, options.dataEquals)) result.push(e);
     }
     return result;
   }

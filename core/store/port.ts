@@ -76,11 +76,31 @@ export interface ReadAllOptions {
   readonly maxCount?: number;
   /** Only events whose stream name starts with one of these prefixes. */
   readonly streamPrefixes?: readonly string[];
+  /** Only events whose data holds this string at this path; adapters filter inside the store where they can. */
+  readonly dataEquals?: DataEquals;
+}
+
+/** `{ path: ['identity', 'provider'], value: 'gateway' }`: `data.identity.provider === 'gateway'`. */
+export interface DataEquals {
+  readonly path: readonly string[];
+  readonly value: string;
+}
+
+/** The filter of {@link ReadAllOptions.dataEquals}, for adapters that apply it in JavaScript. */
+export function matchesData(data: unknown, filter: DataEquals | undefined): boolean {
+  if (filter === undefined) return true;
+  let at: unknown = data;
+  for (const key of filter.path) {
+    if (at === null || typeof at !== 'object' || !Object.hasOwn(at, key)) return false;
+    at = (at as Record<string, unknown>)[key];
+  }
+  return at === filter.value;
 }
 
 export interface SubscribeOptions {
   readonly after?: Position;
   readonly streamPrefixes?: readonly string[];
+  readonly dataEquals?: DataEquals;
   readonly signal?: AbortSignal;
 }
 

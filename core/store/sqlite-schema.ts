@@ -79,13 +79,6 @@ export function prepareStatements(db: Database.Database) {
       `SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision <= @from ORDER BY revision DESC LIMIT @limit`,
     ),
     // One statement for any number of prefixes: they arrive as a JSON array (NULL = no filter).
-    readAll: db.prepare<{ after: number; limit: number; prefixes: string | null }, EventRow>(
-      `SELECT ${COLUMNS} FROM events
-       WHERE position > @after
-         AND (@prefixes IS NULL OR EXISTS (
-           SELECT 1 FROM json_each(@prefixes) AS p WHERE substr(stream, 1, length(p.value)) = p.value))
-       ORDER BY position LIMIT @limit`,
-    ),
     deleteStream: db.prepare<[string]>('DELETE FROM events WHERE stream = ?'),
     loadCheckpoint: db.prepare<[string], { position: number; state: string }>(
       'SELECT position, state FROM checkpoints WHERE name = ?',
@@ -98,3 +91,16 @@ export function prepareStatements(db: Database.Database) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
+
+/**
+ * The readAll statement for a filter shape: `prefixes` stream prefixes (0: any stream) and
+ * maybe a data match. Its parameters, in order: after, then (length, prefix) per prefix, then
+ * (needle, path, value) for the data match, then limit. Built per shape, because a filter
+ * evaluated per row (a JSON array of prefixes, say) would cost every reader on every row.
+ */
+export function readAllSql(prefixes: number, dataMatch: boolean): string {
+  const streams = prefixes === 0 ? '' : ` AND (${Array.from({ length: prefixes }, () => 'substr(stream, 1, ?) = ?').join(' OR ')})`;
+  // instr() rules rows out cheaply before json_extract() parses the ones that may match.
+  const data = dataMatch ? ' AND instr(data, ?) > 0 AND json_extract(data, ?) = ?' : '';
+  return `SELECT ${COLUMNS} FROM events WHERE position > ?${streams}${data} ORDER BY position LIMIT ?`;
+}

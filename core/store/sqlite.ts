@@ -20,7 +20,7 @@ import {
   type RecordedEvent,
   type SubscribeOptions,
 } from './port.js';
-import { SCHEMA_VERSION, createSchema, prepareStatements, type EventRow, type Statements } from './sqlite-schema.js';
+import { SCHEMA_VERSION, createSchema, prepareStatements, readAllSql, type EventRow, type Statements } from './sqlite-schema.js';
 import { AppendNotifier, catchUp } from './subscription.js';
 import { checkExpectedRevision, checkNewEvents, checkStreamName, limitOf, parsePosition, toPosition } from './checks.js';
 
@@ -50,6 +50,7 @@ export class SqliteEventStore implements EventStore {
   readonly pollIntervalMs: number;
   readonly #db: Database.Database;
   readonly #sql: Statements;
+  readonly #readAll = new Map<string, Database.Statement<unknown[], EventRow>>();
   readonly #clock: Clock;
   readonly #appendTx: (stream: string, events: readonly NewEvent[], options: AppendOptions) => AppendResult;
   #durable = true;
@@ -128,18 +129,10 @@ export class SqliteEventStore implements EventStore {
     let position = 0;
     for (const e of fresh) {
       revision += 1;
-      // Hash what a reader will get back: the JSON text, parsed.
       const data = JSON.stringify(e.data ?? null);
       const metadata = JSON.stringify(e.metadata ?? {});
-      const hash = hashEvent(prevHash, {
-        id: e.id,
-        type: e.type,
-        stream,
-        revision,
-        time,
-        data: JSON.parse(data) as unknown,
-        metadata: JSON.parse(metadata) as EventMetadata,
-      });
+      // canonicalJson follows JSON.stringify, so hashing the values equals hashing what a reader parses back.
+      const hash = hashEvent(prevHash, { id: e.id, type: e.type, stream, revision, time, data: e.data ?? null, metadata: e.metadata ?? {} });
       const info = this.#sql.insert.run({ id: e.id, stream, revision, type: e.type, time, data, metadata, prevHash, hash });
       position = Number(info.lastInsertRowid);
       prevHash = hash;
@@ -161,8 +154,31 @@ export class SqliteEventStore implements EventStore {
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const after = options.after === undefined ? 0 : parsePosition(options.after);
     const limit = sqlLimit(limitOf(options.maxCount));
-    const prefixes = options.streamPrefixes === undefined ? null : JSON.stringify(options.streamPrefixes);
-    return this.#run(() => this.#sql.readAll.all({ after, limit, prefixes }).map(toRecorded));
+    const prefixes = options.streamPrefixes ?? [];
+    const match = options.dataEquals;
+    const params: (number | string)[] = [after];
+    // substr() counts characters, as [...prefix] does.
+    for (const prefix of prefixes) params.push([...prefix].length, prefix);
+    if (match) {
+      const [last] = match.path.slice(-1);
+      // Data is stored as JSON.stringify wrote it (no whitespace), so a match contains this text.
+      params.push(last === undefined ? JSON.stringify(match.value) : `${JSON.stringify(last)}:${JSON.stringify(match.value)}`);
+      // SQLite's JSON path with quoted labels: any key, dots included.
+      params.push(`$${match.path.map((key) => `.${JSON.stringify(key)}`).join('')}`, match.value);
+    }
+    params.push(limit);
+    if (options.streamPrefixes !== undefined && prefixes.length === 0) return [];
+    return this.#run(() => this.#readAllStatement(prefixes.length, match !== undefined).all(...params).map(toRecorded));
+  }
+
+  #readAllStatement(prefixes: number, dataMatch: boolean): Database.Statement<unknown[], EventRow> {
+    const key = `${prefixes}:${dataMatch}`;
+    let statement = this.#readAll.get(key);
+    if (!statement) {
+      statement = this.#db.prepare<unknown[], EventRow>(readAllSql(prefixes, dataMatch));
+      this.#readAll.set(key, statement);
+    }
+    return statement;
   }
 
   subscribe(options: SubscribeOptions = {}): AsyncIterable<RecordedEvent> {

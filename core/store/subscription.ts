@@ -1,5 +1,5 @@
 // Catch-up subscription shared by the adapters: always re-read from the store by position, so no gap or duplicate.
-import type { Position, RecordedEvent, SubscribeOptions } from './port.js';
+import type { Position, ReadAllOptions, RecordedEvent, SubscribeOptions } from './port.js';
 
 /**
  * Wakes subscribers after an in-process append. `version` lets a subscriber notice an append
@@ -55,7 +55,7 @@ export class AppendNotifier {
 }
 
 export interface CatchUpSource {
-  readAll(options: { after?: Position; maxCount: number; streamPrefixes?: readonly string[] }): Promise<RecordedEvent[]>;
+  readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   headPosition(): Promise<Position | undefined>;
   readonly notifier: AppendNotifier;
   /** Poll for appends by other processes; undefined when only this process writes. */
@@ -66,17 +66,18 @@ const PAGE_SIZE = 500;
 
 /** Every event after `after`, then live events, until the signal aborts or the store closes. */
 export async function* catchUp(source: CatchUpSource, options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent> {
-  const { signal, streamPrefixes } = options;
+  const { signal, streamPrefixes, dataEquals } = options;
+  const filtered = streamPrefixes !== undefined || dataEquals !== undefined;
   let after = options.after;
   const live = (): boolean => !signal?.aborted && !source.notifier.closed;
   while (live()) {
     // Taken before the read: an append that lands during the read makes wait() return at once.
     const seen = source.notifier.version;
-    // Also taken before the read: with a stream filter, a page that is not full has returned every
+    // Also taken before the read: with a filter, a page that is not full has returned every
     // matching event up to this head, so the next read may start there. Without that, a filtered
     // subscriber would rescan every non-matching event since its last match on every poll.
-    const head = streamPrefixes ? await source.headPosition() : undefined;
-    const page = await source.readAll({ after, maxCount: PAGE_SIZE, streamPrefixes });
+    const head = filtered ? await source.headPosition() : undefined;
+    const page = await source.readAll({ after, maxCount: PAGE_SIZE, streamPrefixes, dataEquals });
     for (const event of page) {
       if (!live()) return;
       after = event.position;

@@ -196,6 +196,24 @@ export function eventStoreContract(
         expect(ids(await store.readAll({ streamPrefixes: ['access-'], after: all[5]?.position }))).to.deep.equal(['x2']);
       });
 
+      it('reads all whose data holds a string at a path, with stream prefixes and a limit', async () => {
+        const access = (id: string, identity: unknown): NewEvent => ({ id, type: 'AccessDecided', data: { identity } });
+        await store.append('access-2024-01-01', [
+          access('g1', { provider: 'gateway', tokenId: 't' }),
+          access('j1', { provider: 'jwt' }),
+          access('n1', null),
+          access('g2', { provider: 'gateway' }),
+          { id: 'odd', type: 'AccessDecided', data: { identity: { provider: ['gateway'] }, 'identity.provider': 'gateway' } },
+        ]);
+        await store.append('tokens-1', [access('t1', { provider: 'gateway' })]);
+        const gateway = { path: ['identity', 'provider'], value: 'gateway' };
+        expect(ids(await store.readAll({ streamPrefixes: ['access-'], dataEquals: gateway }))).to.deep.equal(['g1', 'g2']);
+        expect(ids(await store.readAll({ dataEquals: gateway }))).to.deep.equal(['g1', 'g2', 't1']);
+        expect(ids(await store.readAll({ dataEquals: gateway, maxCount: 1 }))).to.deep.equal(['g1']);
+        expect(ids(await store.readAll({ dataEquals: { path: ['identity.provider'], value: 'gateway' } }))).to.deep.equal(['odd']);
+        expect(ids(await store.readAll({ dataEquals: { path: ['identity', 'provider'], value: 'jw' } }))).to.deep.equal([]);
+      });
+
       it('keeps positions strictly increasing across streams', async () => {
         for (let i = 0; i < 10; i++) await store.append(`s-${i % 3}`, [ev(`i${i}`)]);
         const positions = asNumbers(await store.readAll());
@@ -294,6 +312,16 @@ export function eventStoreContract(
         await store.append('access-1', [ev('x2')]);
         await store.append('tokens-2', [ev('t2')]);
         expect(ids(await seen)).to.deep.equal(['t1', 't2']);
+        controller.abort();
+      });
+
+      it('filters by data, and skips non-matching events without rereading them', async () => {
+        const controller = new AbortController();
+        const hit = (id: string): NewEvent => ({ id, type: 'AccessDecided', data: { identity: { provider: 'gateway' } } });
+        const seen = take(store.subscribe({ dataEquals: { path: ['identity', 'provider'], value: 'gateway' }, signal: controller.signal }), 2);
+        await store.append('access-1', [ev('x1'), hit('h1'), ev('x2')]);
+        await store.append('access-1', [ev('x3'), hit('h2')]);
+        expect(ids(await seen)).to.deep.equal(['h1', 'h2']);
         controller.abort();
       });
 

@@ -25,6 +25,29 @@ describe('canonicalJson', () => {
     expect(() => canonicalJson({ big: 1n })).to.throw(TypeError);
   });
 
+  it('agrees with a plain recursive sort for nested, shuffled and array-index keys', () => {
+    const reference = (v: unknown): string => {
+      if (v === null || typeof v !== 'object') return JSON.stringify(v);
+      if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+      const record = v as Record<string, unknown>;
+      return `{${Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${reference(record[k])}`).join(',')}}`;
+    };
+    const keys = ['b', 'a', 'Z', '10', '9', '0', '01', 'é', '_', 'a1', '4294967295'];
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const build = (depth: number): unknown => {
+      if (depth === 0 || random() < 0.3) return random() < 0.5 ? Math.round(random() * 100) : `s${Math.round(random() * 9)}`;
+      if (random() < 0.3) return Array.from({ length: 3 }, () => build(depth - 1));
+      const out: Record<string, unknown> = {};
+      for (const k of keys) if (random() < 0.4) out[k] = build(depth - 1);
+      return out;
+    };
+    for (let i = 0; i < 300; i++) {
+      const value = { outer: build(4), [keys[i % keys.length]!]: build(3) };
+      expect(canonicalJson(value)).to.equal(reference(value));
+    }
+  });
+
   it('gives what a JSON round trip gives back', () => {
     const value = { z: [1, { y: undefined, x: new Date(1000) }], a: 'é' };
     expect(canonicalJson(JSON.parse(JSON.stringify(value)))).to.equal(canonicalJson(value));

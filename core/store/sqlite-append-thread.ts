@@ -1,0 +1,96 @@
+// Appends to a SQLite store from a worker thread: serialising, hashing and inserting leave the event loop that serves requests.
+import { Worker } from 'node:worker_threads';
+
+import { StoreUnavailableError, type AppendOptions, type AppendResult, type EventStore, type NewEvent } from './port.js';
+
+/** What the audit writer needs from a store: appending, and closing at shutdown. */
+export type Appender = Pick<EventStore, 'append' | 'close'>;
+
+export interface AppendRequest {
+  readonly id: number;
+  readonly stream: string;
+  /** The events as JSON text: serialising plain objects costs the sender less than a structured clone. */
+  readonly events: string;
+  readonly options: AppendOptions;
+}
+
+export type AppendReply =
+  | { readonly id: number; readonly result: AppendResult }
+  | { readonly id: number; readonly error: { readonly message: string; readonly unavailable: boolean } };
+
+export interface AppendThreadOptions {
+  /** Called after each append the thread made, e.g. to wake the main connection's subscriptions. */
+  readonly onAppended?: () => void;
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * An {@link Appender} whose appends run on a second connection in a worker thread. The store's
+ * own guarantees hold across the two connections (each append is one IMMEDIATE transaction
+ * that reads the chain head under the write lock). A worker that dies fails the appends it
+ * held, and the next append starts a new one.
+ */
+export class SqliteAppendThread implements Appender {
+  #worker: Promise<Worker> | undefined;
+  #nextId = 0;
+  #closed = false;
+  readonly #pending = new Map<number, { resolve: (r: AppendResult) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    private readonly file: string,
+    private readonly options: AppendThreadOptions = {},
+  ) {}
+
+  async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    if (this.#closed) throw new StoreUnavailableError('the append thread is closed');
+    const worker = await this.#start();
+    const id = this.#nextId++;
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      worker.postMessage({ id, stream, events: JSON.stringify(events), options } satisfies AppendRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const worker = await this.#worker?.catch(() => undefined);
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage('close');
+    await exited;
+  }
+
+  #start(): Promise<Worker> {
+    this.#worker ??= new Promise<Worker>((resolve, reject) => {
+      const worker = new Worker(new URL('./sqlite-append-worker.js', import.meta.url), {
+        workerData: { file: this.file, busyTimeoutMs: this.options.busyTimeoutMs },
+      });
+      worker.on('message', (message: AppendReply | 'ready') => {
+        if (message === 'ready') return resolve(worker);
+        const pending = this.#pending.get(message.id);
+        if (!pending) return;
+        this.#pending.delete(message.id);
+        if ('result' in message) {
+          this.options.onAppended?.();
+          pending.resolve(message.result);
+        } else {
+          pending.reject(message.error.unavailable ? new StoreUnavailableError(message.error.message) : new Error(message.error.message));
+        }
+      });
+      const fail = (err: Error) => {
+        this.#worker = undefined;
+        reject(new StoreUnavailableError(`the append thread stopped: ${err.message}`, { cause: err }));
+        for (const { reject: rejectPending } of this.#pending.values()) {
+          rejectPending(new StoreUnavailableError('the append thread stopped before answering', { cause: err }));
+        }
+        this.#pending.clear();
+      };
+      worker.once('error', fail);
+      worker.once('exit', (code) => {
+        if (!this.#closed || this.#pending.size > 0) fail(new Error(`exit code ${code}`));
+      });
+    });
+    return this.#worker;
+  }
+}
