@@ -12,16 +12,19 @@ export function looksLikeJwt(token: string): boolean {
   return token.length <= MAX_JWT_LENGTH && COMPACT_JWS.test(token);
 }
 
-let lastToken: string | undefined;
-let lastIssuer: string | undefined;
+/** Tokens seen recently and their unverified issuer; emptied when full (a few hundred kB at most). */
+const issuers = new Map<string, string | undefined>();
+const MAX_REMEMBERED = 1024;
 
 /**
  * The unverified `iss` of a JWT-shaped token, used only to route it to the provider that verifies it.
- * The authenticate stage and then the provider ask about the same token in turn: the last answer
- * is remembered (a pure function of the token, so sharing it across requests is safe).
+ * Remembered per token: the authenticate stage and then the provider ask in turn, and clients
+ * send the same token again and again. A pure function of the token, so sharing answers across
+ * requests is safe; verification decides, never this.
  */
 export function unverifiedIssuer(token: string): string | undefined {
-  if (token === lastToken) return lastIssuer;
+  const known = issuers.get(token);
+  if (known !== undefined || issuers.has(token)) return known;
   let iss: unknown;
   if (looksLikeJwt(token)) {
     try {
@@ -30,7 +33,8 @@ export function unverifiedIssuer(token: string): string | undefined {
       iss = undefined;
     }
   }
-  lastToken = token;
-  lastIssuer = typeof iss === 'string' ? iss : undefined;
-  return lastIssuer;
+  const issuer = typeof iss === 'string' ? iss : undefined;
+  if (issuers.size >= MAX_REMEMBERED) issuers.clear();
+  issuers.set(token, issuer);
+  return issuer;
 }

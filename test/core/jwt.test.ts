@@ -1,4 +1,4 @@
-// Routing helpers for unverified JWTs: shape check and the issuer, remembered for the last token only.
+// Routing helpers for unverified JWTs: shape check and the issuer, remembered per token.
 import { expect } from 'chai';
 import { UnsecuredJWT } from 'jose';
 import { looksLikeJwt, unverifiedIssuer } from '../../core/jwt.js';
@@ -24,6 +24,13 @@ describe('core/jwt', () => {
       expect(unverifiedIssuer(none)).to.equal(undefined);
       expect(unverifiedIssuer('not.a.jwt!')).to.equal(undefined);
       expect(unverifiedIssuer('eyJhbGciOiJub25lIn0.bm90IGpzb24.')).to.equal(undefined);
+    }
+  });
+
+  it('still answers correctly after more tokens than it remembers', () => {
+    const many = Array.from({ length: 2500 }, (_, i) => jwt(`https://idp-${i}.example`));
+    for (const round of [0, 1]) {
+      many.forEach((token, i) => expect(unverifiedIssuer(token), `round ${round}, token ${i}`).to.equal(`https://idp-${i}.example`));
     }
   });
 });
