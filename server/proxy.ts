@@ -86,9 +86,14 @@ export class UpstreamProxy {
     if (!trusted || !headers['x-forwarded-host']) headers['x-forwarded-host'] = request.host;
     headers['x-request-id'] = request.id;
 
-    const abort = new AbortController();
+    // A client that goes away aborts the upstream exchange. undici takes any EventEmitter that
+    // emits 'abort' as the signal: the response itself, which spares an AbortController (and its
+    // EventTarget) per request.
+    let clientGone = false;
     const onClose = () => {
-      if (!res.writableFinished) abort.abort();
+      if (res.writableFinished) return;
+      clientGone = true;
+      res.emit('abort');
     };
     res.once('close', onClose);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
@@ -102,7 +107,7 @@ export class UpstreamProxy {
           method: req.method as Dispatcher.HttpMethod,
           headers,
           body: hasBody ? req : null,
-          signal: abort.signal,
+          signal: res,
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           // The gateway's own headers (rate limits) win over the upstream's of the same name.
@@ -111,7 +116,7 @@ export class UpstreamProxy {
         },
       );
     } catch (err) {
-      if (abort.signal.aborted) return; // the client went away; nothing to answer
+      if (clientGone) return; // nothing to answer
       const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError;
       this.options.logger.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message }, requestId: request.id }, 'upstream exchange failed');
       writeJsonError(

@@ -707,6 +707,23 @@ describe('server/gateway', () => {
       await expectStillServing(gw);
     });
 
+    it('a client that hangs up before the upstream answered → the upstream exchange ends at once, not at the timeout', async () => {
+      let upstreamClosed!: () => void;
+      const upstreamGone = new Promise<void>((resolve) => (upstreamClosed = resolve));
+      const upstream = await faultyUpstream((req) => {
+        req.socket.once('close', () => upstreamClosed());
+      });
+      const gw = await startGateway(upstream.url, 10_000);
+      const socket = connect(gw.port, '127.0.0.1');
+      socket.write(`GET /silent HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ALICE}\r\n\r\n`);
+      await new Promise((r) => setTimeout(r, 200));
+      const left = Date.now();
+      socket.destroy();
+      await upstreamGone;
+      expect(Date.now() - left, 'the upstream connection was closed when the client left').to.be.lessThan(2000);
+      await expectStillServing(gw);
+    });
+
     it('a client that hangs up mid-upload → nothing escapes; the next request is served', async () => {
       let upstreamSawEnd: boolean | undefined;
       let upstreamDone!: () => void;
