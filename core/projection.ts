@@ -118,6 +118,12 @@ export class Projection<S> {
           streamPrefixes: this.options.streamPrefixes,
           ...(this.options.dataEquals ? { dataEquals: this.options.dataEquals } : {}),
           signal,
+          // Events the filter skips still move the projection on, so waitFor() ends for them too.
+          onSkipped: (position) => {
+            if (!positionAfter(position, this.at)) return;
+            this.at = position;
+            this.releaseWaiters();
+          },
         });
         for await (const event of live) {
           this.fold(event);

@@ -102,6 +102,11 @@ export interface SubscribeOptions {
   readonly streamPrefixes?: readonly string[];
   readonly dataEquals?: DataEquals;
   readonly signal?: AbortSignal;
+  /**
+   * A filtered subscription has seen every event up to `position`, the last ones matching
+   * nothing: a follower waiting for that position (read-your-writes) can stop waiting.
+   */
+  readonly onSkipped?: (position: Position) => void;
 }
 
 /** Projection checkpoints: a snapshot of a projection's state at a position. */

@@ -84,7 +84,10 @@ export async function* catchUp(source: CatchUpSource, options: SubscribeOptions 
       yield event;
     }
     if (page.length < PAGE_SIZE) {
-      if (head !== undefined && (after === undefined || BigInt(head) > BigInt(after))) after = head;
+      if (head !== undefined && (after === undefined || BigInt(head) > BigInt(after))) {
+        after = head;
+        options.onSkipped?.(head);
+      }
       await source.notifier.wait(seen, source.pollIntervalMs, signal);
     }
   }

@@ -1,0 +1,51 @@
+// The checkpointed projection: folds only what its filter lets through, yet follows every position for waitFor().
+import { expect } from 'chai';
+
+import { silentLogger } from '../../core/logger.js';
+import { Projection } from '../../core/projection.js';
+import { MemoryEventStore } from '../../core/store/memory.js';
+import type { NewEvent, RecordedEvent } from '../../core/store/port.js';
+
+const access = (id: string, provider: string): NewEvent => ({ id, type: 'AccessDecided', data: { identity: { provider } } });
+
+describe('Projection', () => {
+  let store: MemoryEventStore;
+  let projection: Projection<string[]>;
+
+  beforeEach(async () => {
+    store = new MemoryEventStore();
+    projection = new Projection(store, {
+      name: 'gateway-uses',
+      version: 1,
+      streamPrefixes: ['access-'],
+      dataEquals: { path: ['identity', 'provider'], value: 'gateway' },
+      initial: [],
+      evolve: (ids: string[], event: RecordedEvent) => [...ids, event.id],
+      logger: silentLogger,
+    });
+    await store.append('access-1', [access('before', 'gateway'), access('jwt-before', 'jwt')]);
+    await projection.start();
+  });
+
+  afterEach(async () => {
+    await projection.stop();
+    await store.close();
+  });
+
+  it('folds only the events its filter matches, at start and live', async () => {
+    const { position } = await store.append('access-1', [access('live', 'gateway'), access('jwt-live', 'jwt')]);
+    await store.append('settings', [{ id: 's', type: 'SettingsChanged', data: { identity: { provider: 'gateway' } } }]);
+    await projection.waitFor(position);
+    expect(projection.state).to.deep.equal(['before', 'live']);
+  });
+
+  it('ends waitFor() at a position whose event the filter skips', async () => {
+    const { position } = await store.append('access-1', [access('jwt-only', 'jwt')]);
+    const waited = await Promise.race([
+      projection.waitFor(position).then(() => 'reached'),
+      new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
+    ]);
+    expect(waited).to.equal('reached');
+    expect(projection.state).to.deep.equal(['before']);
+  });
+});
