@@ -6,16 +6,18 @@ import type { Clock } from './clock.js';
 import { ConfigCommands, hashAdminToken, type PluginLookup, type SecretSealer } from './commands.js';
 import { IdentityCache, type IdentityCacheOptions } from './identity-cache.js';
 import { PipelineCompiler, type CompiledConfig } from './compile.js';
-import { ACCESS_STREAM_PREFIX, CONFIG_STREAM_PREFIXES, TOKEN_STREAM_PREFIXES } from './events.js';
+import { CONFIG_STREAM_PREFIXES } from './events.js';
 import type { Logger } from './logger.js';
 import { Projection } from './projection.js';
 import type { HttpFetch } from './provider.js';
 import type { RateLimiter } from './rate-limit.js';
 import { evolve, initialConfigState, type ConfigState } from './settings/config-state.js';
 import type { EventStore } from './store/port.js';
+import type { Appender } from './store/sqlite-append-thread.js';
 import { TokenCommands } from './tokens/commands.js';
-import { evolveTokens, TokenIndex } from './tokens/token-index.js';
-import { evolveUsage, TokenUsageIndex } from './tokens/usage.js';
+import { tokenIndexProjection, tokenUsageProjection } from './tokens/projections.js';
+import type { TokenIndex } from './tokens/token-index.js';
+import type { TokenUsageIndex } from './tokens/usage.js';
 
 export interface RuntimeOptions {
   readonly store: EventStore;
@@ -24,6 +26,11 @@ export interface RuntimeOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly audit?: AuditOptions;
+  /**
+   * Where audit events are appended, when not through `store` itself: a SQLite store's append
+   * thread, so writing them costs the request loop nothing. Closed by {@link Runtime.close}.
+   */
+  readonly auditAppender?: Appender;
   /** An admin token fixed by the process configuration; when set, none is generated. */
   readonly adminToken?: string;
   /** Seals provider secrets; providers with secret fields cannot be configured without it. */
@@ -45,8 +52,6 @@ export interface Readiness {
 
 /** Bump when ConfigState or its fold changes shape, so old checkpoints are replayed instead of trusted. */
 const CONFIG_PROJECTION_VERSION = 1;
-const TOKEN_PROJECTION_VERSION = 1;
-const USAGE_PROJECTION_VERSION = 1;
 
 export class Runtime {
   readonly projection: Projection<ConfigState>;
@@ -74,29 +79,8 @@ export class Runtime {
       logger: options.logger,
     });
     this.commands = new ConfigCommands(options.store, this.projection, options.plugins, options.secrets);
-    // Snapshots of the token maps are large (100k tokens: tens of MB of JSON): checkpoint them less often.
-    this.tokens = new Projection(options.store, {
-      name: 'tokens',
-      version: TOKEN_PROJECTION_VERSION,
-      streamPrefixes: TOKEN_STREAM_PREFIXES,
-      initial: new TokenIndex(),
-      evolve: evolveTokens,
-      snapshot: (index) => index.snapshot(),
-      restore: (saved) => TokenIndex.restore(saved),
-      checkpointEvery: 1000,
-      logger: options.logger,
-    });
-    this.tokenUsage = new Projection(options.store, {
-      name: 'token-usage',
-      version: USAGE_PROJECTION_VERSION,
-      streamPrefixes: [ACCESS_STREAM_PREFIX],
-      initial: new TokenUsageIndex(),
-      evolve: evolveUsage,
-      snapshot: (index) => index.snapshot(),
-      restore: (saved) => TokenUsageIndex.restore(saved),
-      checkpointEvery: 5000,
-      logger: options.logger,
-    });
+    this.tokens = tokenIndexProjection(options.store, { logger: options.logger });
+    this.tokenUsage = tokenUsageProjection(options.store, { logger: options.logger });
     this.tokenCommands = new TokenCommands(options.store, this.tokens, () => this.projection.state.settings.tokens, options.clock);
     this.cache = new IdentityCache({ ...options.identityCache, clock: options.clock });
     this.compiler = new PipelineCompiler({
@@ -104,7 +88,7 @@ export class Runtime {
       cache: this.cache,
       tokens: { findByHash: (hash) => this.tokens.state.findByHash(hash) },
     });
-    this.audit = new AuditWriter(options.store, options.logger, options.audit);
+    this.audit = new AuditWriter(options.auditAppender ?? options.store, options.logger, options.audit);
     this.fixedAdminHash = options.adminToken ? Buffer.from(hashAdminToken(options.adminToken), 'hex') : undefined;
   }
 
@@ -192,6 +176,7 @@ export class Runtime {
 
   async close(): Promise<void> {
     await this.audit.close();
+    await this.options.auditAppender?.close();
     await this.projection.stop();
     await this.tokens.stop();
     await this.tokenUsage.stop();

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `portcullis` command: serve, verify, apply, export.
+// The `portcullis` command: serve, verify, apply, export, tokens.
 import { parseArgs } from 'node:util';
 import { verifyChain } from '../core/store/hash.js';
 import { openEventStore } from '../core/store/open.js';
@@ -10,6 +10,8 @@ import type { SecretExport } from './config-file.js';
 import { createLogger } from './logger.js';
 import { serveCluster } from './cluster.js';
 import { serve, type RunningGateway } from './serve.js';
+import { parseTokensArgs, runTokens, TOKENS_USAGE } from './tokens-cli.js';
+import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: portcullis <command> [--config portcullis.yaml]
 
@@ -22,7 +24,7 @@ commands:
   export                write the current settings and providers in the format apply reads
       --output <file>     write to a file instead of stdout
       --secrets mask|env  secret fields as ******** (default) or as \${ENV_VAR} references
-`;
+${TOKENS_USAGE}`;
 
 /** `--workers`: a whole number from 1 to 64. */
 function parseWorkers(value: string | undefined): number {
@@ -81,7 +83,25 @@ async function runVerify(configFile: string | undefined): Promise<number> {
   }
 }
 
+/** The command word (the first positional argument), found before the options are known: `tokens` has its own. */
+function commandOf(argv: readonly string[]): string | undefined {
+  return parseArgs({ args: [...argv], allowPositionals: true, strict: false, options: { config: { type: 'string', short: 'c' } } }).positionals[0];
+}
+
+async function runTokensCommand(argv: readonly string[]): Promise<number> {
+  const { config, command } = await parseTokensArgs(argv);
+  if (!command) {
+    process.stdout.write(
+      `usage: portcullis tokens create|list|revoke [options] [--config portcullis.yaml]\n\n${TOKENS_USAGE}\n` +
+        'exit status: 0 done; 1 refused (unknown id, token policy) or failed, the reason on stderr; 2 a command line it cannot act on\n',
+    );
+    return 0;
+  }
+  return runTokens(loadProcessConfig(config), command);
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (commandOf(argv) === 'tokens') return runTokensCommand(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -132,11 +152,23 @@ async function main(argv: string[]): Promise<number> {
 /** Errors an operator fixes (a port in use, an unreadable store), shown as one line without a stack. */
 const OPERATOR_ERRORS = new Set(['store_unavailable', 'plugin_load_failed', 'EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'ENOTFOUND', 'EEXIST']);
 
+/**
+ * process.exit() drops what a pipe has not taken yet (`portcullis tokens list | less` would end
+ * after a few hundred lines): exit once stdout and stderr have flushed what was written to them.
+ */
+function exitWhenFlushed(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exit(code);
+    if (code >= 0) exitWhenFlushed(code);
   },
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`portcullis: ${err.message}\n`);
+      process.exit(2);
+    }
     // Operator-facing errors are one line; anything else is a bug worth its stack.
     const code = (err as { code?: unknown }).code;
     const known =

@@ -34,7 +34,7 @@ export function reportProblems(error: ConfigAsCodeError, source: string, output:
 }
 
 /** stdout carries the diff or the YAML: the few log lines a one-shot command writes go to stderr. */
-const stderrLogger = (level: string): Logger =>
+export const stderrLogger = (level: string): Logger =>
   pino({ level, base: { service: 'portcullis' } }, pino.destination(2)) as unknown as Logger;
 
 /** apply never authenticates anyone: the pipeline it compiles must not reach out to identity providers. */

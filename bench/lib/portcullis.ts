@@ -1,4 +1,4 @@
-// Portcullis under test: `portcullis serve` (the built CLI) on a fresh data dir, configured over its admin API as the bench needs.
+// Portcullis under test: `portcullis serve` (the built CLI) on a fresh or prepared data dir, configured over its admin API as the bench needs.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,9 @@ import { request } from 'undici';
 import { freePort, startChild, type Child } from './procs.js';
 
 const CLI = fileURLToPath(new URL('../../server/cli.js', import.meta.url));
+
+/** The gateway's SQLite store file in `dataDir`. */
+export const storeFile = (dataDir: string): string => join(dataDir, 'portcullis.db');
 
 export interface Portcullis {
   readonly child: Child;
@@ -24,10 +27,17 @@ export interface PortcullisOptions {
   readonly workers?: number;
   /** Extra node flags for the gateway process (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /**
+   * An existing data dir whose store ({@link storeFile}) was prepared beforehand (e.g. seeded
+   * with tokens); the caller owns it and removes it. Default: a fresh one, removed at stop.
+   */
+  readonly dataDir?: string;
+  /** How long the start may take (replaying a large store takes a while); default 30 s. */
+  readonly readyTimeoutMs?: number;
 }
 
 export async function startPortcullis(options: PortcullisOptions): Promise<Portcullis> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   const [port, adminPort] = [await freePort(), await freePort()];
   const adminToken = `pca_bench_${randomUUID()}`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
@@ -39,7 +49,7 @@ export async function startPortcullis(options: PortcullisOptions): Promise<Portc
       cwd: dataDir,
       env: {
         ...process.env,
-        PORTCULLIS_STORE: `sqlite:${dataDir}/portcullis.db`,
+        PORTCULLIS_STORE: `sqlite:${storeFile(dataDir)}`,
         PORTCULLIS_LISTEN: `127.0.0.1:${port}`,
         PORTCULLIS_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
         PORTCULLIS_UPSTREAM: options.upstream,
@@ -47,6 +57,7 @@ export async function startPortcullis(options: PortcullisOptions): Promise<Portc
         PORTCULLIS_LOG_LEVEL: 'warn',
         PORTCULLIS_REDIS: '',
       },
+      ...(options.readyTimeoutMs !== undefined ? { timeoutMs: options.readyTimeoutMs } : {}),
       ready: async () => {
         const res = await request(`${adminUrl}/healthz`, { headersTimeout: 1000 });
         await res.body.dump();
@@ -72,7 +83,7 @@ export async function startPortcullis(options: PortcullisOptions): Promise<Portc
     admin,
     stop: async () => {
       await child.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -40,8 +40,11 @@ const scopeFields = {
   ipAllow: z.array(addressOrCidr).max(100).default([]),
 };
 
-/** `POST /api/v1/tokens`: an admin names the owner, and the groups (a service account's, or a user's). */
-const adminBody = z
+/**
+ * `POST /api/v1/tokens` (and `portcullis tokens create`): an admin names the owner, and the groups
+ * (a service account's, or a user's). The shape only: the token policy is checked when issuing.
+ */
+export const adminTokenRequest = z
   .object({
     owner: text(200),
     groups: z.array(text(200)).max(100).default([]),
@@ -53,9 +56,10 @@ const adminBody = z
 /** `POST /_portcullis/tokens`: owner and groups come from the caller's identity, never from the body. */
 const selfServiceBody = z.object(scopeFields).strict();
 
-const reasonSchema = z.object({ reason: text(500).optional() });
+/** A revocation's optional reason (`DELETE /api/v1/tokens/{id}?reason=`, `portcullis tokens revoke --reason`). */
+export const revocationRequest = z.object({ reason: text(500).optional() });
 
-type TokenSpec = z.output<typeof adminBody>;
+type TokenSpec = z.output<typeof adminTokenRequest>;
 
 export interface IssuedToken {
   readonly record: TokenRecord;
@@ -88,7 +92,7 @@ export class TokenCommands {
 
   /** An admin issues a token for any user or service account. */
   async issue(body: unknown, ctx: CommandContext): Promise<IssuedToken> {
-    return this.issueSpec(await parse(adminBody, body ?? {}), ctx);
+    return this.issueSpec(await parse(adminTokenRequest, body ?? {}), ctx);
   }
 
   /** A caller issues a token for themself: owner and groups from their identity at this moment. */
@@ -102,7 +106,7 @@ export class TokenCommands {
    * Revoking a revoked token changes nothing.
    */
   async revoke(id: string, reason: unknown, ctx: CommandContext, owner?: string): Promise<TokenRecord> {
-    const { reason: why } = await parse(reasonSchema, { reason: reason ?? undefined });
+    const { reason: why } = await parse(revocationRequest, { reason: reason ?? undefined });
     const record = this.projection.state.get(id);
     if (!record || (owner !== undefined && record.owner !== owner)) throw new NotFoundError(`no token ${id}`);
     if (record.revokedAt !== undefined) return record;
@@ -113,7 +117,7 @@ export class TokenCommands {
 
   /** Revoke every usable token of `owner`; returns how many were revoked. */
   async revokeAllOf(owner: string, reason: unknown, ctx: CommandContext): Promise<number> {
-    const { reason: why } = await parse(reasonSchema, { reason: reason ?? undefined });
+    const { reason: why } = await parse(revocationRequest, { reason: reason ?? undefined });
     const now = this.clock.now();
     let revoked = 0;
     for (const record of this.projection.state.ofOwner(owner)) {
