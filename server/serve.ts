@@ -6,7 +6,8 @@ import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { RateLimiter } from '../core/rate-limit.js';
 import { Runtime } from '../core/runtime.js';
-import { openEventStore } from '../core/store/open.js';
+import { openEventStore, sqliteFile } from '../core/store/open.js';
+import { SqliteAppendThread } from '../core/store/sqlite-append-thread.js';
 import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin.js';
@@ -51,6 +52,12 @@ export interface CoreOptions {
 export async function startCore(config: ProcessConfig, logger: Logger, options: CoreOptions = {}): Promise<CoreParts> {
   const plugins = new PluginRegistry([...builtinPlugins, ...(await loadPluginPackages(config.plugins))]);
   const store = await openEventStore(config.store);
+  const file = sqliteFile(config.store);
+  // Audit events are written by a second connection in a worker thread (see SqliteAppendThread).
+  // Their appends do not wake this connection's subscriptions: only the token-usage projection
+  // reads access events, and its poll (200 ms) is soon enough; waking every projection on every
+  // audit batch made each reread, from a page cache the other connection's commit had emptied.
+  const auditAppender = file !== undefined ? new SqliteAppendThread(file) : undefined;
   try {
     const secrets = loadSecretBox(config.secretKey, config.store, logger);
     const runtime = await Runtime.start({
@@ -62,11 +69,13 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
       secrets,
       identityCache: { maxTtlSeconds: config.identityCacheSeconds, failureTtlSeconds: config.identityFailureCacheSeconds },
       ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+      ...(auditAppender ? { auditAppender } : {}),
       ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
       ...(options.propagate ? { propagate: options.propagate } : {}),
     });
     return { store, runtime };
   } catch (err) {
+    await auditAppender?.close();
     await store.close();
     throw err;
   }
