@@ -1,9 +1,9 @@
-// `npm run bench:profile`: scenario 3a (JWT, few tokens, full path) under wrk with the gateway run by `node --cpu-prof`; prints the functions that cost the most, next to the bare proxy's rate.
+// `npm run bench:profile`: the bare proxy, then scenario 3a (JWT, few tokens, full path), each under wrk and `node --cpu-prof`; prints what one request costs in each, by area and by function.
 //
 //   BENCH_SECONDS=10 npm run bench:profile        # longer run
 //   BENCH_PROFILE_TOKENS=bench/…/gateway.txt      # another token file (default: the 3a tokens)
 //
-// The .cpuprofile is kept (its path is printed): open it in Chrome DevTools or speedscope for the call tree.
+// The .cpuprofile files are kept (their paths are printed): open them in Chrome DevTools or speedscope for the call tree.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,37 +69,57 @@ function areaOf(file: string, functionName: string): string {
   return parts.length > 2 ? `${parts[0]}/${parts[1]}` : parts.length === 2 ? `${parts[0]}/${parts[1]}` : file;
 }
 
+/** Run wrk against `url` for the measured window; the process must have been started with --cpu-prof into `dir`. */
+async function profiled(url: string, tokenFile: string, stop: () => Promise<void>, dir: string): Promise<{ rps: number; errors: number; profile: CpuProfile }> {
+  await runWrk({ url, tokens: tokenFile, seconds: 1 });
+  const run = await runWrk({ url, tokens: tokenFile, seconds: SECONDS });
+  await stop();
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
+  return { rps: run.rps, errors: run.errors, profile: JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile };
+}
+
 async function main(): Promise<void> {
   const tokens = await prepareTokens(1000, log);
   const idp = await startIdp(tokens.jwks, tokens.dir);
-  const profileDir = mkdtempSync(join(tmpdir(), 'portcullis-profile-'));
+  const cpuProf = (dir: string) => ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   try {
     const upstream = await startChild('upstream', process.execPath, [`${DIST}servers/upstream.js`]);
     const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
-    const bare = await startChild('bare proxy', process.execPath, [`${DIST}servers/bare-proxy.js`, upstreamUrl]);
     const tokenFile = process.env.BENCH_PROFILE_TOKENS ?? tokens.fewJwt;
-    await runWrk({ url: `http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokens: tokenFile, seconds: 1 });
-    const ceiling = await runWrk({ url: `http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokens: tokenFile, seconds: SECONDS });
-    await bare.stop();
 
-    const gateway = await startPortcullis({ upstream: upstreamUrl, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+    const bareDir = mkdtempSync(join(tmpdir(), 'portcullis-profile-bare-'));
+    const bare = await startChild('bare proxy', process.execPath, [...cpuProf(bareDir), `${DIST}servers/bare-proxy.js`, upstreamUrl]);
+    log(`profiling the bare proxy for ${SECONDS} s`);
+    const ceiling = await profiled(`http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokenFile, () => bare.stop(), bareDir);
+
+    const gatewayDir = mkdtempSync(join(tmpdir(), 'portcullis-profile-'));
+    const gateway = await startPortcullis({ upstream: upstreamUrl, nodeArgs: cpuProf(gatewayDir) });
     await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
-    await runWrk({ url: `${gateway.url}/api/x`, tokens: tokenFile, seconds: 1 });
     log(`profiling scenario 3a for ${SECONDS} s`);
-    const run = await runWrk({ url: `${gateway.url}/api/x`, tokens: tokenFile, seconds: SECONDS });
-    await gateway.child.stop();
-    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
-    const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
-
-    process.stdout.write(`ceiling ${Math.round(ceiling.rps)} req/s; Portcullis 3a under --cpu-prof ${Math.round(run.rps)} req/s (${(run.rps / ceiling.rps).toFixed(2)}; profiling slows it), ${run.errors} errors\n`);
-    const { functions, areas } = selfTimes(profile, SECONDS * 1e6);
-    const print = (rows: Share[]) => rows.forEach(({ name, share }) => process.stdout.write(`${(share * 100).toFixed(1).padStart(5)} %  ${name}\n`));
-    process.stdout.write(`self time during the run, by area (profile: ${join(profileDir, file)}):\n`);
-    print(areas.filter((a) => a.share >= 0.005));
-    process.stdout.write(`by function, top ${TOP}:\n`);
-    print(functions.slice(0, TOP));
+    const portcullis = await profiled(`${gateway.url}/api/x`, tokenFile, () => gateway.child.stop(), gatewayDir);
     await upstream.stop();
+
+    const window = SECONDS * 1e6;
+    const bareTimes = selfTimes(ceiling.profile, window);
+    const times = selfTimes(portcullis.profile, window);
+    // Sampled time per request, in µs: what each area costs one request, comparable across the two processes.
+    const perRequest = (share: number, rps: number) => (share * window) / (rps * SECONDS);
+    process.stdout.write(
+      `under --cpu-prof (which slows both): bare proxy ${Math.round(ceiling.rps)} req/s, Portcullis 3a ${Math.round(portcullis.rps)} req/s ` +
+        `(ratio ${(portcullis.rps / ceiling.rps).toFixed(2)}), errors ${ceiling.errors} / ${portcullis.errors}\n`,
+    );
+    process.stdout.write(`sampled µs per request by area (idle included), Portcullis next to the bare proxy:\n`);
+    const bareByArea = new Map(bareTimes.areas.map((a) => [a.name, a.share]));
+    for (const { name, share } of times.areas.filter((a) => a.share >= 0.005)) {
+      const bareUs = perRequest(bareByArea.get(name) ?? 0, ceiling.rps);
+      process.stdout.write(`${perRequest(share, portcullis.rps).toFixed(1).padStart(7)} µs ${bareUs.toFixed(1).padStart(7)} µs  ${name}\n`);
+    }
+    process.stdout.write(`Portcullis by function, top ${TOP} (µs per request, share):\n`);
+    for (const { name, share } of times.functions.slice(0, TOP)) {
+      process.stdout.write(`${perRequest(share, portcullis.rps).toFixed(1).padStart(7)} µs ${(share * 100).toFixed(1).padStart(5)} %  ${name}\n`);
+    }
+    process.stdout.write(`profiles: ${gatewayDir} (Portcullis), ${bareDir} (bare proxy)\n`);
   } finally {
     await stopAllChildren();
     await idp.close();

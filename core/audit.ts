@@ -117,14 +117,18 @@ export class AuditWriter {
     else this.schedule(this.flushIntervalMs);
   }
 
-  /** Write everything buffered; one append per day stream. Concurrent calls share the running flush. */
+  /**
+   * Write what is buffered when the flush starts; one append per day stream. Concurrent calls
+   * share the running flush. Events recorded meanwhile wait for the next timer (or a full
+   * batch): an append per few events would cost a transaction, and its page writes, each.
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.writeAll().finally(() => {
+    this.flushing ??= this.writeAll(this.buffer.length).finally(() => {
       this.flushing = undefined;
       // Back off while the store refuses writes, so a full disk does not become a busy loop.
-      if (this.buffer.length > 0) {
-        this.schedule(this.failures > 0 ? Math.min(5000, this.flushIntervalMs * 2 ** this.failures) : this.flushIntervalMs);
-      }
+      if (this.failures > 0) this.schedule(Math.min(5000, this.flushIntervalMs * 2 ** this.failures));
+      else if (this.buffer.length >= this.batchSize) void this.flush();
+      else if (this.buffer.length > 0) this.schedule(this.flushIntervalMs);
     });
     return this.flushing;
   }
@@ -150,9 +154,9 @@ export class AuditWriter {
     if (this.buffer.length > 0) this.logger.error({ lost: this.buffer.length }, 'audit events not written at shutdown');
   }
 
-  private async writeAll(): Promise<void> {
-    while (this.buffer.length > 0) {
-      const batch = this.buffer.slice(0, this.batchSize);
+  private async writeAll(due: number): Promise<void> {
+    while (due > 0 && this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, Math.min(this.batchSize, due));
       const byStream = new Map<string, NewEvent[]>();
       for (const { stream, event } of batch) {
         const events = byStream.get(stream);
@@ -172,6 +176,7 @@ export class AuditWriter {
       this.failures = 0;
       this.buffer.splice(0, batch.length);
       this.written += batch.length;
+      due -= batch.length;
     }
   }
 }

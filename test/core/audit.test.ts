@@ -57,6 +57,32 @@ describe('core/audit', () => {
     expect(audit.written).to.equal(300);
   });
 
+  it('leaves decisions recorded during a write for the next timer, not for an append each', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    class SlowStore extends FlakyStore {
+      override async append(stream: string, events: readonly NewEvent[], options?: AppendOptions) {
+        await gate;
+        return super.append(stream, events, options);
+      }
+    }
+    const store = new SlowStore();
+    const audit = new AuditWriter(store, silentLogger, { flushIntervalMs: 60_000, batchSize: 100 });
+    audit.record(request({ id: 'first' }), decision);
+    const flushed = audit.flush();
+    for (let i = 0; i < 5; i++) audit.record(request({ id: `during${i}` }), decision);
+    release();
+    await flushed;
+    expect(store.appends).to.equal(1);
+    expect(audit.written).to.equal(1);
+    expect(audit.pending).to.equal(5);
+    // 5 waiting + 95 = a full batch; the timer is a minute away, so only that can start the write.
+    for (let i = 0; i < 95; i++) audit.record(request({ id: `full${i}` }), decision);
+    for (let waited = 0; audit.pending > 0 && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(audit.pending, 'a full batch goes without waiting for the timer').to.equal(0);
+    await audit.close();
+  });
+
   it('keeps events while the store refuses them and writes them once it recovers', async () => {
     const store = new FlakyStore();
     const audit = new AuditWriter(store, silentLogger, { flushIntervalMs: 5 });
