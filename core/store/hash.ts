@@ -76,8 +76,17 @@ export type HashedContent = Pick<RecordedEvent, 'id' | 'type' | 'stream' | 'revi
 
 /** sha256 (hex) over the canonical JSON of `[prevHash, id, type, stream, revision, time, data, metadata]`. */
 export function hashEvent(prevHash: string, e: HashedContent): string {
-  const content = canonicalJson([prevHash, e.id, e.type, e.stream, e.revision, e.time, e.data, e.metadata]);
-  return createHash('sha256').update(content, 'utf8').digest('hex');
+  return hashCanonicalEvent(prevHash, e, canonicalJson(e.data), canonicalJson(e.metadata));
+}
+
+/**
+ * {@link hashEvent} for a writer that already holds the canonical JSON of data and metadata
+ * (and stores that text): the same hash, without serialising them a second time.
+ */
+export function hashCanonicalEvent(prevHash: string, e: Omit<HashedContent, 'data' | 'metadata'>, data: string, metadata: string): string {
+  // The canonical JSON of an array is its items' canonical JSON, comma-separated, in brackets.
+  const head = JSON.stringify([prevHash, e.id, e.type, e.stream, e.revision, e.time]);
+  return createHash('sha256').update(`${head.slice(0, -1)},${data},${metadata}]`, 'utf8').digest('hex');
 }
 
 export type ChainVerification =

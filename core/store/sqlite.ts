@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { systemClock, type Clock } from '../clock.js';
-import { hashEvent } from './hash.js';
+import { canonicalJson, hashCanonicalEvent } from './hash.js';
 import {
   StoreUnavailableError,
   type AppendOptions,
@@ -129,10 +129,11 @@ export class SqliteEventStore implements EventStore {
     let position = 0;
     for (const e of fresh) {
       revision += 1;
-      const data = JSON.stringify(e.data ?? null);
-      const metadata = JSON.stringify(e.metadata ?? {});
-      // canonicalJson follows JSON.stringify, so hashing the values equals hashing what a reader parses back.
-      const hash = hashEvent(prevHash, { id: e.id, type: e.type, stream, revision, time, data: e.data ?? null, metadata: e.metadata ?? {} });
+      // Stored as canonical JSON: what a reader parses back is the same data, and the text is
+      // the very one the hash covers (canonicalJson follows JSON.stringify), serialised once.
+      const data = canonicalJson(e.data ?? null);
+      const metadata = canonicalJson(e.metadata ?? {});
+      const hash = hashCanonicalEvent(prevHash, { id: e.id, type: e.type, stream, revision, time }, data, metadata);
       const info = this.#sql.insert.run({ id: e.id, stream, revision, type: e.type, time, data, metadata, prevHash, hash });
       position = Number(info.lastInsertRowid);
       prevHash = hash;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 
 import { expect } from 'chai';
 
-import { canonicalJson, hashEvent } from '../../../core/store/hash.js';
+import { canonicalJson, hashCanonicalEvent, hashEvent } from '../../../core/store/hash.js';
 
 describe('canonicalJson', () => {
   it('sorts object keys recursively and drops whitespace', () => {
@@ -70,6 +70,14 @@ describe('hashEvent', () => {
       .update('["p","e1","TokenIssued","tokens-1",0,"2024-01-01T00:00:00.000Z",{"a":1,"b":2},{"actor":"admin"}]')
       .digest('hex');
     expect(hashEvent('p', event)).to.equal(expected);
+  });
+
+  it('gives the same hash from the canonical text of data and metadata (what the SQLite store writes)', () => {
+    for (const data of [event.data, { z: [1, { 10: 'x', 9: 'y' }], a: null }, 'text', 0, []]) {
+      const e = { ...event, data, metadata: { time: 't', actor: 'gateway' } };
+      const { data: d, metadata: m, ...content } = e;
+      expect(hashCanonicalEvent('prev', content, canonicalJson(d), canonicalJson(m))).to.equal(hashEvent('prev', e));
+    }
   });
 
   it('does not depend on key order but on every field and the predecessor', () => {
