@@ -3,52 +3,21 @@
 //   node dist/bench/tokens-memory.js            # 100000 tokens
 //   BENCH_TOKENS=20000 node dist/bench/tokens-memory.js
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/clock.js';
-import { tokenStream, type TokenIssuedData } from '../core/events.js';
 import { silentLogger } from '../core/logger.js';
 import { Runtime } from '../core/runtime.js';
 import { SqliteEventStore } from '../core/store/sqlite.js';
-import { generateToken, hashToken } from '../core/tokens/format.js';
+import { hashToken } from '../core/tokens/format.js';
 import { builtinPlugins, PluginRegistry } from '../providers/registry.js';
+import { seed } from './lib/seed-tokens.js';
 
 const COUNT = Number(process.env.BENCH_TOKENS ?? 100_000);
 const LIMIT_MB = 150;
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
-
-/** Phase 1 (own process): 100k TokenIssued events, a mix of scopes, as admins would create them. */
-async function seed(file: string): Promise<string[]> {
-  const store = await SqliteEventStore.open(file);
-  const sample: string[] = [];
-  const day = 24 * 60 * 60 * 1000;
-  for (let i = 0; i < COUNT; i++) {
-    const token = generateToken();
-    if (i % 10_000 === 0) sample.push(token);
-    const id = randomBytes(8).toString('hex');
-    const data: TokenIssuedData = {
-      id,
-      hash: hashToken(token),
-      owner: `user${i % 20_000}@example.com`,
-      name: `token ${i}`,
-      kind: i % 10 === 0 ? 'service' : 'user',
-      groups: i % 3 === 0 ? ['developers', 'jira-users'] : [],
-      readOnly: i % 4 === 0,
-      pathPrefixes: i % 5 === 0 ? ['/rest/api/2'] : [],
-      ipAllow: i % 7 === 0 ? ['10.0.0.0/8'] : [],
-      expiresAt: new Date(Date.now() + 90 * day).toISOString(),
-    };
-    await store.append(tokenStream(id), [{ id: randomUUID(), type: 'TokenIssued', data, metadata: { actor: 'admin' } }], {
-      expectedRevision: 'no_stream',
-      durable: false,
-    });
-  }
-  await store.close();
-  return sample;
-}
 
 /** Phase 2 (fresh process): start a runtime on the store, look tokens up, and report memory after a GC. */
 async function measure(file: string, sample: string[]): Promise<void> {
@@ -97,7 +66,8 @@ async function measure(file: string, sample: string[]): Promise<void> {
 
 const [phase, file, sampleFile] = process.argv.slice(2);
 if (phase === 'seed') {
-  process.stdout.write(JSON.stringify(await seed(file!)));
+  // Phase 1 (own process): the TokenIssued events, as admins would create them.
+  process.stdout.write(JSON.stringify(await seed(file!, COUNT)));
 } else if (phase === 'measure') {
   await measure(file!, JSON.parse(sampleFile!) as string[]);
 } else {

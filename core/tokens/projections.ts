@@ -7,7 +7,7 @@ import { evolveTokens, TokenIndex } from './token-index.js';
 import { evolveUsage, GATEWAY_PROVIDER, TokenUsageIndex } from './usage.js';
 
 /** Bump when TokenIndex's snapshot or its fold changes shape, so old checkpoints are replayed instead of trusted. */
-const TOKEN_PROJECTION_VERSION = 1;
+const TOKEN_PROJECTION_VERSION = 2;
 const USAGE_PROJECTION_VERSION = 1;
 
 export interface TokenProjectionOptions {
