@@ -65,6 +65,8 @@ export class SqliteAppendThread implements Appender {
     this.#worker ??= new Promise<Worker>((resolve, reject) => {
       const worker = new Worker(new URL('./sqlite-append-worker.js', import.meta.url), {
         workerData: { file: this.file, busyTimeoutMs: this.options.busyTimeoutMs },
+        // It holds one batch at a time (at most a few MB): a small heap keeps the process's RSS down.
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
       });
       worker.on('message', (message: AppendReply | 'ready') => {
         if (message === 'ready') return resolve(worker);
