@@ -1,5 +1,5 @@
 // Cached results of userinfo/introspection calls: keyed by a hash of the token, bounded by its expiry, shared in flight.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import NodeCache from 'node-cache';
 import type { Clock } from './clock.js';
 import type { AuthResult } from './provider.js';
@@ -44,7 +44,8 @@ export class IdentityCache {
 
   /** The cache key: sha256 over provider id, assertion fingerprint and token. The token itself is never kept. */
   static key(providerId: string, fingerprint: string, token: string): string {
-    return createHash('sha256').update(providerId).update('\0').update(fingerprint).update('\0').update(token).digest('base64url');
+    // One-shot hash: no Hash object per request (the same digest as hashing the parts in turn).
+    return hash('sha256', `${providerId}\0${fingerprint}\0${token}`, 'base64url');
   }
 
   /**

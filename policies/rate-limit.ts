@@ -1,5 +1,5 @@
 // Rate limit: count requests per token, user or client address through the injected limiter; 429 with Retry-After and RateLimit headers.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { deny, type AccessRequest, type Identity, type Verdict } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import { parseIp, type AddressList } from '../core/net.js';
@@ -29,7 +29,7 @@ function keyOf(kind: RateLimitConfig['key'], request: AccessRequest, identity: I
   if (kind === 'user' && identity) return `u:${identity.provider}:${identity.subject}`;
   if (kind === 'token') {
     if (identity?.tokenId) return `t:${identity.provider}:${identity.tokenId}`;
-    if (request.credential) return `c:${createHash('sha256').update(request.credential.secret).digest('base64url')}`;
+    if (request.credential) return `c:${hash('sha256', request.credential.secret, 'base64url')}`;
   }
   return `ip:${request.clientIp}`;
 }

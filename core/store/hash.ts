@@ -1,5 +1,5 @@
 // The hash chain over the global order: any edit or deletion in the middle of the history breaks it.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 import type { EventStore, Position, RecordedEvent } from './port.js';
 
@@ -86,7 +86,7 @@ export function hashEvent(prevHash: string, e: HashedContent): string {
 export function hashCanonicalEvent(prevHash: string, e: Omit<HashedContent, 'data' | 'metadata'>, data: string, metadata: string): string {
   // The canonical JSON of an array is its items' canonical JSON, comma-separated, in brackets.
   const head = JSON.stringify([prevHash, e.id, e.type, e.stream, e.revision, e.time]);
-  return createHash('sha256').update(`${head.slice(0, -1)},${data},${metadata}]`, 'utf8').digest('hex');
+  return hash('sha256', `${head.slice(0, -1)},${data},${metadata}]`, 'hex');
 }
 
 export type ChainVerification =

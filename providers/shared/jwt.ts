@@ -1,5 +1,5 @@
 // JWT validation shared by every JWT provider kind: verify with a key source, check claims, map to an Identity.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   decodeProtectedHeader, errors, jwtVerify,
   type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions,
@@ -261,7 +261,7 @@ export class JwksVerifier {
       this.verified.clear();
       this.verifiedWith = this.keys.generation;
     }
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = hash('sha256', token, 'base64url');
     const now = this.clock.now();
     const hit = this.verified.get(key);
     if (hit && hit.until > now) return hit.result;
