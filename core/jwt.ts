@@ -1,4 +1,5 @@
 // Looking at a JWT before verifying it: only to decide which provider verifies it, never to trust it.
+import { hash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 
 /** Compact JWS: three base64url parts; the signature may be empty so `alg: none` is refused by name. */
@@ -12,7 +13,7 @@ export function looksLikeJwt(token: string): boolean {
   return token.length <= MAX_JWT_LENGTH && COMPACT_JWS.test(token);
 }
 
-/** Tokens seen recently and their unverified issuer; emptied when full (a few hundred kB at most). */
+/** Tokens seen recently, by their sha256 (a token itself is never kept), and their unverified issuer; emptied when full. */
 const issuers = new Map<string, string | undefined>();
 const MAX_REMEMBERED = 1024;
 
@@ -23,8 +24,9 @@ const MAX_REMEMBERED = 1024;
  * requests is safe; verification decides, never this.
  */
 export function unverifiedIssuer(token: string): string | undefined {
-  const known = issuers.get(token);
-  if (known !== undefined || issuers.has(token)) return known;
+  const key = hash('sha256', token, 'base64');
+  const known = issuers.get(key);
+  if (known !== undefined || issuers.has(key)) return known;
   let iss: unknown;
   if (looksLikeJwt(token)) {
     try {
@@ -35,6 +37,6 @@ export function unverifiedIssuer(token: string): string | undefined {
   }
   const issuer = typeof iss === 'string' ? iss : undefined;
   if (issuers.size >= MAX_REMEMBERED) issuers.clear();
-  issuers.set(token, issuer);
+  issuers.set(key, issuer);
   return issuer;
 }

@@ -19,8 +19,6 @@ export type AppendReply =
   | { readonly id: number; readonly error: { readonly message: string; readonly unavailable: boolean } };
 
 export interface AppendThreadOptions {
-  /** Called after each append the thread made, e.g. to wake the main connection's subscriptions. */
-  readonly onAppended?: () => void;
   readonly busyTimeoutMs?: number;
 }
 
@@ -74,7 +72,6 @@ export class SqliteAppendThread implements Appender {
         if (!pending) return;
         this.#pending.delete(message.id);
         if ('result' in message) {
-          this.options.onAppended?.();
           pending.resolve(message.result);
         } else {
           pending.reject(message.error.unavailable ? new StoreUnavailableError(message.error.message) : new Error(message.error.message));
