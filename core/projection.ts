@@ -56,8 +56,13 @@ export class Projection<S> {
     const checkpoint = await this.store.loadCheckpoint(this.options.name);
     const saved = checkpoint?.state as { version?: number; state?: unknown } | undefined;
     if (checkpoint && saved?.version === this.options.version && saved.state !== undefined) {
-      this.current = this.options.restore ? this.options.restore(saved.state) : (saved.state as S);
-      this.at = checkpoint.position;
+      // A checkpoint is only a shortcut: one that cannot be read is replaced by a full replay.
+      try {
+        this.current = this.options.restore ? this.options.restore(saved.state) : (saved.state as S);
+        this.at = checkpoint.position;
+      } catch (err) {
+        this.options.logger.warn({ err, projection: this.options.name }, 'checkpoint unreadable; replaying every event');
+      }
     }
     let replayed = 0;
     // Everything up to this head is read below; remembering it spares the next start (and the

@@ -39,6 +39,24 @@ describe('Projection', () => {
     expect(projection.state).to.deep.equal(['before', 'live']);
   });
 
+  it('replays every event when its checkpoint cannot be restored, instead of failing to start', async () => {
+    const evolve = (ids: string[], event: RecordedEvent) => [...ids, event.id];
+    const options = { name: 'fragile', version: 1, streamPrefixes: ['access-'], initial: [] as string[], evolve, logger: silentLogger };
+    const first = new Projection(store, { ...options, snapshot: (ids: string[]) => ids });
+    await first.start();
+    await first.stop();
+    expect((await store.loadCheckpoint('fragile'))?.state).to.deep.include({ version: 1 });
+    const second = new Projection(store, {
+      ...options,
+      restore: () => {
+        throw new TypeError('not a checkpoint this build reads');
+      },
+    });
+    await second.start();
+    expect(second.state).to.deep.equal(['before', 'jwt-before']);
+    await second.stop();
+  });
+
   it('ends waitFor() at a position whose event the filter skips', async () => {
     const { position } = await store.append('access-1', [access('jwt-only', 'jwt')]);
     const waited = await Promise.race([
