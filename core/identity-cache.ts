@@ -1,7 +1,7 @@
 // Cached results of userinfo/introspection calls: keyed by a hash of the token, bounded by its expiry, shared in flight.
-import { hash } from 'node:crypto';
 import NodeCache from 'node-cache';
 import type { Clock } from './clock.js';
+import { tokenDigest } from './jwt.js';
 import type { AuthResult } from './provider.js';
 
 export interface IdentityCacheOptions {
@@ -42,10 +42,9 @@ export class IdentityCache {
     this.store = new NodeCache({ stdTTL: Math.max(1, Math.ceil(this.maxTtlMs / 1000)), checkperiod: 30, useClones: false, maxKeys: options.maxEntries ?? 100_000 });
   }
 
-  /** The cache key: sha256 over provider id, assertion fingerprint and token. The token itself is never kept. */
+  /** The cache key: provider id, assertion fingerprint and the token's sha256. The token itself is never kept. */
   static key(providerId: string, fingerprint: string, token: string): string {
-    // One-shot hash: no Hash object per request (the same digest as hashing the parts in turn).
-    return hash('sha256', `${providerId}\0${fingerprint}\0${token}`, 'base64url');
+    return `${providerId}\0${fingerprint}\0${tokenDigest(token)}`;
   }
 
   /**

@@ -13,6 +13,27 @@ export function looksLikeJwt(token: string): boolean {
   return token.length <= MAX_JWT_LENGTH && COMPACT_JWS.test(token);
 }
 
+let memoToken: string | undefined;
+let memoDigest = '';
+const forgetToken = (): void => {
+  memoToken = undefined;
+};
+
+/**
+ * sha256 of a bearer token (base64url): the key under which the issuer memo, the verified-JWT
+ * reuse, the identity cache and the rate limiter know a token, so none of them keeps the token.
+ * The stages and the provider ask for it in one synchronous stretch of the request, so the last
+ * digest is remembered until the next microtask: one hash per request instead of one per asker,
+ * and the token is not held past the point where the request itself holds it.
+ */
+export function tokenDigest(token: string): string {
+  if (token === memoToken) return memoDigest;
+  if (memoToken === undefined) queueMicrotask(forgetToken);
+  memoToken = token;
+  memoDigest = hash('sha256', token, 'base64url');
+  return memoDigest;
+}
+
 /** Tokens seen recently, by their sha256 (a token itself is never kept), and their unverified issuer; emptied when full. */
 const issuers = new Map<string, string | undefined>();
 const MAX_REMEMBERED = 1024;
@@ -24,7 +45,7 @@ const MAX_REMEMBERED = 1024;
  * requests is safe; verification decides, never this.
  */
 export function unverifiedIssuer(token: string): string | undefined {
-  const key = hash('sha256', token, 'base64');
+  const key = tokenDigest(token);
   const known = issuers.get(key);
   if (known !== undefined || issuers.has(key)) return known;
   let iss: unknown;

@@ -1,7 +1,7 @@
 // Rate limit: count requests per token, user or client address through the injected limiter; 429 with Retry-After and RateLimit headers.
-import { hash } from 'node:crypto';
 import { deny, type AccessRequest, type Identity, type Verdict } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
+import { tokenDigest } from '../core/jwt.js';
 import { parseIp, type AddressList } from '../core/net.js';
 import type { Stage } from '../core/pipeline.js';
 import type { RateLimiter, RateLimitResult } from '../core/rate-limit.js';
@@ -29,7 +29,7 @@ function keyOf(kind: RateLimitConfig['key'], request: AccessRequest, identity: I
   if (kind === 'user' && identity) return `u:${identity.provider}:${identity.subject}`;
   if (kind === 'token') {
     if (identity?.tokenId) return `t:${identity.provider}:${identity.tokenId}`;
-    if (request.credential) return `c:${hash('sha256', request.credential.secret, 'base64url')}`;
+    if (request.credential) return `c:${tokenDigest(request.credential.secret)}`;
   }
   return `ip:${request.clientIp}`;
 }
@@ -46,8 +46,15 @@ export function rateLimitHeaders(policy: string, windowSeconds: number, result: 
     ratelimit: `"${policy}";r=${result.remaining};t=${reset}`,
     'x-ratelimit-limit': String(result.limit),
     'x-ratelimit-remaining': String(result.remaining),
-    'x-ratelimit-reset': new Date(result.resetAt).toISOString(),
+    'x-ratelimit-reset': isoInstant(result.resetAt),
   };
+}
+
+/** Windows end together for every key, so the last instant formatted is nearly always the next one asked for. */
+let lastInstant = { ms: Number.NaN, iso: '' };
+function isoInstant(ms: number): string {
+  if (lastInstant.ms !== ms) lastInstant = { ms, iso: new Date(ms).toISOString() };
+  return lastInstant.iso;
 }
 
 export function rateLimit(config: RateLimitConfig, deps: RateLimitDeps): Stage {
@@ -86,7 +93,7 @@ export function rateLimit(config: RateLimitConfig, deps: RateLimitDeps): Stage {
         });
       }
       const verdict = await next(`remaining=${result.remaining}`);
-      return { ...verdict, headers: { ...verdict.headers, ...headers } };
+      return { ...verdict, headers: verdict.headers ? { ...verdict.headers, ...headers } : headers };
     },
   };
 }

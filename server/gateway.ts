@@ -50,7 +50,6 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
 
   app.use(async (ctx) => {
     const requestId = randomUUID();
-    ctx.set('x-request-id', requestId);
     let traced: boolean | undefined;
     const addTrace = (decision: Decision) => {
       traced ??= wantsTrace(ctx.req.headers[DEBUG_HEADER]);
@@ -119,7 +118,7 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
         ctx.body = '';
         return;
       }
-      // Set on the response now; the proxy's writeHead merges them with the upstream's headers.
+      // The proxy writes the answer itself: the upstream's headers, the decision's and the request id.
       ctx.respond = false;
       await proxy.forward(req, ctx.res, request, decision);
     } catch (err) {
@@ -128,6 +127,9 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
       if (ctx.respond === false) return;
       ctx.status = status;
       ctx.body = body;
+    } finally {
+      // Every answer carries its request id; a proxied one gets it from the proxy (ctx.respond = false).
+      if (ctx.respond !== false) ctx.set('x-request-id', requestId);
     }
   });
   return app;

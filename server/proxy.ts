@@ -31,27 +31,53 @@ export interface ProxyOptions {
   readonly isTrustedProxy: (ip: string) => boolean;
 }
 
-/** Headers with the hop-by-hop fields (and those named by Connection) removed. */
-function endToEnd(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const named = headers.connection ? String(headers.connection).toLowerCase().split(',').map((s) => s.trim()) : [];
+/** Field names listed in a Connection header (hop-by-hop too), or none. */
+function connectionNamed(value: string | string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const names = String(value).toLowerCase().split(',').map((s) => s.trim());
+  // `Connection: keep-alive` (or close) names nothing that is not already dropped.
+  return names.every((n) => HOP_BY_HOP.has(n) || n === 'close') ? undefined : names;
+}
+
+/** Never forwarded upstream as the client sent them: hop-by-hop, path overrides, Host (undici sets it). */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, ...PATH_OVERRIDES, 'host']);
+
+/**
+ * The upstream's answer headers without hop-by-hop fields, then the gateway's own (`own`, which
+ * win over the upstream's of the same name). One object built in one pass: no copies, no deletes.
+ */
+function answerHeaders(upstream: IncomingHttpHeaders, own: Readonly<Record<string, string>> | undefined, requestId: string): Record<string, string | string[]> {
+  const named = connectionNamed(upstream.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (named !== undefined && named.includes(name))) continue;
     out[name] = value;
   }
+  if (own) for (const name in own) out[name] = own[name]!;
+  out['x-request-id'] = requestId;
   return out;
 }
 
-/** The identity headers added for the upstream (and answered by forward auth). */
-export function identityHeaders(decision: Decision): Record<string, string> {
+const identityHeaderCache = new WeakMap<object, Readonly<Record<string, string>>>();
+
+/**
+ * The identity headers added for the upstream (and answered by forward auth). Identities come
+ * from caches and are immutable, so the headers are built once per identity object.
+ */
+export function identityHeaders(decision: Decision): Readonly<Record<string, string>> {
   const id = decision.identity;
   if (!id) return {};
-  const headers: Record<string, string> = {
+  let headers = identityHeaderCache.get(id);
+  if (headers) return headers;
+  const built: Record<string, string> = {
     'x-portcullis-user': id.username,
     'x-portcullis-provider': id.provider,
   };
-  if (id.groups.length) headers['x-portcullis-groups'] = id.groups.map(encodeURIComponent).join(',');
-  if (id.tokenId) headers['x-portcullis-token-id'] = id.tokenId;
+  if (id.groups.length) built['x-portcullis-groups'] = id.groups.map(encodeURIComponent).join(',');
+  if (id.tokenId) built['x-portcullis-token-id'] = id.tokenId;
+  headers = Object.freeze(built);
+  identityHeaderCache.set(id, headers);
   return headers;
 }
 
@@ -73,19 +99,7 @@ export class UpstreamProxy {
 
   /** Forward an allowed request. Never throws: every failure ends this one exchange only. */
   async forward(req: IncomingMessage, res: ServerResponse, request: AccessRequest, decision: Decision): Promise<void> {
-    const headers = endToEnd(req.headers);
-    for (const name of Object.keys(headers)) if (name.startsWith(IDENTITY_HEADER_PREFIX)) delete headers[name];
-    for (const name of PATH_OVERRIDES) delete headers[name];
-    if (decision.credentialConsumed) delete headers[request.credential?.header ?? 'authorization'];
-    Object.assign(headers, identityHeaders(decision));
-    delete headers.host;
-    const trusted = this.options.isTrustedProxy(request.peerIp);
-    const priorFor = trusted ? headers['x-forwarded-for'] : undefined;
-    headers['x-forwarded-for'] = priorFor ? `${String(priorFor)}, ${request.peerIp}` : request.peerIp;
-    if (!trusted || !headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'encrypted' in req.socket ? 'https' : 'http';
-    if (!trusted || !headers['x-forwarded-host']) headers['x-forwarded-host'] = request.host;
-    headers['x-request-id'] = request.id;
-
+    const headers = this.requestHeaders(req, request, decision);
     // A client that goes away aborts the upstream exchange. undici takes any EventEmitter that
     // emits 'abort' as the signal: the response itself, which spares an AbortController (and its
     // EventTarget) per request.
@@ -110,8 +124,7 @@ export class UpstreamProxy {
           signal: res,
         },
         ({ statusCode, headers: upstreamHeaders }) => {
-          // The gateway's own headers (rate limits) win over the upstream's of the same name.
-          res.writeHead(statusCode, { ...endToEnd(upstreamHeaders), ...decision.headers });
+          res.writeHead(statusCode, answerHeaders(upstreamHeaders, decision.headers, request.id));
           return res;
         },
       );
@@ -127,10 +140,38 @@ export class UpstreamProxy {
           error_description: timeout ? 'the upstream did not answer in time' : 'the upstream could not be reached',
           request_id: request.id,
         },
+        { 'x-request-id': request.id },
       );
     } finally {
       res.off('close', onClose);
     }
+  }
+
+  /**
+   * What goes upstream: the client's end-to-end headers, minus path overrides, the gateway's own
+   * identity headers and a credential the gateway consumed; plus the identity headers,
+   * X-Forwarded-* (appended to a trusted proxy's, else replaced) and the request id.
+   */
+  private requestHeaders(req: IncomingMessage, request: AccessRequest, decision: Decision): Record<string, string | string[]> {
+    const received = req.headers;
+    const named = connectionNamed(received.connection);
+    const consumed = decision.credentialConsumed ? (request.credential?.header ?? 'authorization') : undefined;
+    const out: Record<string, string | string[]> = {};
+    for (const name in received) {
+      const value = received[name];
+      if (value === undefined || NOT_FORWARDED.has(name) || name === consumed || name.startsWith(IDENTITY_HEADER_PREFIX)) continue;
+      if (named !== undefined && named.includes(name)) continue;
+      out[name] = value;
+    }
+    const identity = identityHeaders(decision);
+    for (const name in identity) out[name] = identity[name]!;
+    const trusted = this.options.isTrustedProxy(request.peerIp);
+    const priorFor = trusted ? out['x-forwarded-for'] : undefined;
+    out['x-forwarded-for'] = priorFor ? `${String(priorFor)}, ${request.peerIp}` : request.peerIp;
+    if (!trusted || !out['x-forwarded-proto']) out['x-forwarded-proto'] = 'encrypted' in req.socket ? 'https' : 'http';
+    if (!trusted || !out['x-forwarded-host']) out['x-forwarded-host'] = request.host;
+    out['x-request-id'] = request.id;
+    return out;
   }
 
   close(): Promise<void> {

@@ -34,6 +34,8 @@ export interface PortcullisOptions {
   readonly dataDir?: string;
   /** How long the start may take (replaying a large store takes a while); default 30 s. */
   readonly readyTimeoutMs?: number;
+  /** Another build's `dist/server/cli.js` (to compare two builds in one run); default: this build's. */
+  readonly cli?: string;
 }
 
 export async function startPortcullis(options: PortcullisOptions): Promise<Portcullis> {
@@ -44,7 +46,7 @@ export async function startPortcullis(options: PortcullisOptions): Promise<Portc
   const child = await startChild(
     options.workers && options.workers > 1 ? `portcullis (${options.workers} workers)` : 'portcullis',
     process.execPath,
-    [...(options.nodeArgs ?? []), CLI, 'serve', ...(options.workers ? ['--workers', String(options.workers)] : [])],
+    [...(options.nodeArgs ?? []), options.cli ?? CLI, 'serve', ...(options.workers ? ['--workers', String(options.workers)] : [])],
     {
       cwd: dataDir,
       env: {

@@ -1,12 +1,11 @@
 // JWT validation shared by every JWT provider kind: verify with a key source, check claims, map to an Identity.
-import { hash } from 'node:crypto';
 import {
   decodeProtectedHeader, errors, jwtVerify,
   type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions,
 } from 'jose';
 import type { Credential } from '../../core/access.js';
 import type { Clock } from '../../core/clock.js';
-import { looksLikeJwt, unverifiedIssuer } from '../../core/jwt.js';
+import { looksLikeJwt, tokenDigest, unverifiedIssuer } from '../../core/jwt.js';
 import type { AuthFailureCode, AuthResult, ProviderDeps, ProviderStatus } from '../../core/provider.js';
 import { toIdentity, type ClaimMapping } from './identity-mapping.js';
 import { JwksKeySet, KeysUnavailableError, type DiscoveredMetadata, type Scheduler } from './jwks.js';
@@ -261,7 +260,7 @@ export class JwksVerifier {
       this.verified.clear();
       this.verifiedWith = this.keys.generation;
     }
-    const key = hash('sha256', token, 'base64url');
+    const key = tokenDigest(token);
     const now = this.clock.now();
     const hit = this.verified.get(key);
     if (hit && hit.until > now) return hit.result;

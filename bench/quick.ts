@@ -1,0 +1,62 @@
+// `npm run bench:quick`: the ceiling (2) and Portcullis 3a in alternating short rounds, for checking one change quickly; prints each round and the median ratio.
+//
+//   BENCH_ROUNDS=5 BENCH_SECONDS=3 npm run bench:quick
+//   BENCH_QUICK_CLI=/elsewhere/dist/server/cli.js npm run bench:quick   # adds another build's 3a as a third contender
+//
+// Alternating rounds share the machine's drift, so their ratio says more than two separate runs.
+import { fileURLToPath } from 'node:url';
+import { startIdp } from './lib/idp.js';
+import { configureFullPath, startPortcullis, type Portcullis } from './lib/portcullis.js';
+import { stopAllChildren, startChild } from './lib/procs.js';
+import { AUDIENCE, ISSUER, prepareTokens } from './lib/tokens.js';
+import { runWrk } from './lib/wrk.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const OTHER_CLI = process.env.BENCH_QUICK_CLI;
+const DIST = fileURLToPath(new URL('./', import.meta.url));
+const log = (line: string): void => void process.stderr.write(`[quick] ${line}\n`);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+async function main(): Promise<void> {
+  const tokens = await prepareTokens(Number(process.env.BENCH_MANY_TOKENS ?? 40_000), log);
+  const idp = await startIdp(tokens.jwks, tokens.dir);
+  const upstream = await startChild('upstream', process.execPath, [`${DIST}servers/upstream.js`]);
+  const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
+  const bare = await startChild('bare proxy', process.execPath, [`${DIST}servers/bare-proxy.js`, upstreamUrl]);
+  const contenders: { name: string; url: string; gateway?: Portcullis }[] = [{ name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x` }];
+  const configure = async (name: string, cli?: string) => {
+    const gateway = await startPortcullis({ upstream: upstreamUrl, ...(cli ? { cli } : {}) });
+    await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
+    contenders.push({ name, url: `${gateway.url}/api/x`, gateway });
+  };
+  await configure('3a');
+  if (OTHER_CLI) await configure('3a other', OTHER_CLI);
+  for (const c of contenders) await runWrk({ url: c.url, tokens: tokens.fewJwt, seconds: 1 });
+
+  const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    const line: string[] = [];
+    for (const c of contenders) {
+      const wrk = await runWrk({ url: c.url, tokens: tokens.fewJwt, seconds: SECONDS });
+      if (wrk.errors > 0) log(`${c.name}: ${wrk.errors} errors`);
+      rates.get(c.name)!.push(wrk.rps);
+      line.push(`${c.name} ${Math.round(wrk.rps)} req/s p99 ${wrk.p99Ms} ms`);
+    }
+    log(`round ${round}: ${line.join(' | ')}`);
+  }
+  const ceiling = rates.get('ceiling')!;
+  for (const c of contenders.slice(1)) {
+    const ratios = rates.get(c.name)!.map((r, i) => r / ceiling[i]!);
+    process.stdout.write(`${c.name}/ceiling: median ${median(ratios).toFixed(3)} (rounds: ${ratios.map((r) => r.toFixed(3)).join(' ')}); median ${Math.round(median(rates.get(c.name)!))} req/s against ${Math.round(median(ceiling))}\n`);
+  }
+  for (const c of contenders) await c.gateway?.stop();
+  await idp.close();
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => stopAllChildren());
