@@ -1,8 +1,9 @@
 // Configuration commands: validate input, then append the event that records the change.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, PreconditionFailedError, ServiceUnavailableError, ValidationError, NotFoundError } from './errors.js';
 import { ADMIN_STREAM, SETTINGS_STREAM, providerStream, type ConfigEvent } from './events.js';
+import { timeOrderedId } from './ids.js';
 import type { Projection } from './projection.js';
 import type { ConfigState, ProviderRecord } from './settings/config-state.js';
 import { applyMergePatch, isJsonObject, type JsonObject } from './settings/merge-patch.js';
@@ -206,7 +207,7 @@ export async function appendAndWait(
   ifMatch?: number,
 ): Promise<Position> {
   try {
-    const result = await store.append(stream, [{ id: randomUUID(), type: event.type, data: event.data, metadata: commandMetadata(ctx) }], {
+    const result = await store.append(stream, [{ id: timeOrderedId(), type: event.type, data: event.data, metadata: commandMetadata(ctx) }], {
       expectedRevision: expected,
       durable: true,
     });

@@ -1,7 +1,7 @@
 // The gateway listener: decides every request with the pipeline, then proxies it or answers forward auth.
-import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import type { AccessRequest, Decision, TraceEntry } from '../core/access.js';
+import { timeOrderedId } from '../core/ids.js';
 import { canonicalAddress } from '../core/net.js';
 import type { Logger } from '../core/logger.js';
 import type { Runtime } from '../core/runtime.js';
@@ -49,7 +49,7 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
   const selfService = createSelfService(runtime);
 
   app.use(async (ctx) => {
-    const requestId = randomUUID();
+    const requestId = timeOrderedId();
     let traced: boolean | undefined;
     const addTrace = (decision: Decision) => {
       traced ??= wantsTrace(ctx.req.headers[DEBUG_HEADER]);
