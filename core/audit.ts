@@ -73,12 +73,23 @@ export function accessDecided(request: AccessRequest, decision: Decision): NewEv
       status: decision.status,
       trace: decision.trace,
     },
-    metadata: { actor: 'gateway', time: new Date(request.time).toISOString() },
+    metadata: { actor: 'gateway', time: isoTime(request.time) },
   };
 }
 
+/** Requests decided in the same millisecond share their formatted time. */
+let lastTime = { ms: Number.NaN, iso: '' };
+function isoTime(ms: number): string {
+  if (ms !== lastTime.ms) lastTime = { ms, iso: new Date(ms).toISOString() };
+  return lastTime.iso;
+}
+
 export class AuditWriter {
-  private buffer: { stream: string; event: NewEvent }[] = [];
+  /**
+   * Events waiting for their batch: as text when the appender takes text (serialised as they are
+   * recorded, so what waits, and survives young collections, is one string, not an object tree).
+   */
+  private buffer: { stream: string; event: NewEvent | string }[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -91,7 +102,7 @@ export class AuditWriter {
   private readonly maxBuffered: number;
 
   constructor(
-    private readonly store: Pick<Appender, 'append'>,
+    private readonly store: Pick<Appender, 'append' | 'appendJson'>,
     private readonly logger: Logger,
     options: AuditOptions = {},
   ) {
@@ -110,7 +121,8 @@ export class AuditWriter {
       this.dropped += 1;
       return;
     }
-    this.buffer.push({ stream: accessStream(request.time), event: accessDecided(request, decision) });
+    const event = accessDecided(request, decision);
+    this.buffer.push({ stream: accessStream(request.time), event: this.store.appendJson ? JSON.stringify(event) : event });
     // While the store refuses writes, the backoff timer set after the failure decides when to retry.
     if (this.failures > 0) return;
     if (this.buffer.length >= this.batchSize) void this.flush();
@@ -154,17 +166,26 @@ export class AuditWriter {
     if (this.buffer.length > 0) this.logger.error({ lost: this.buffer.length }, 'audit events not written at shutdown');
   }
 
+  private appendBatch(stream: string, events: readonly (NewEvent | string)[]): Promise<unknown> {
+    if (this.store.appendJson) {
+      const texts = events.map((e) => (typeof e === 'string' ? e : JSON.stringify(e)));
+      return this.store.appendJson(stream, `[${texts.join(',')}]`, { durable: false });
+    }
+    // Text is buffered only for an appender that takes it (record()).
+    return this.store.append(stream, events as NewEvent[], { durable: false });
+  }
+
   private async writeAll(due: number): Promise<void> {
     while (due > 0 && this.buffer.length > 0) {
       const batch = this.buffer.slice(0, Math.min(this.batchSize, due));
-      const byStream = new Map<string, NewEvent[]>();
+      const byStream = new Map<string, (NewEvent | string)[]>();
       for (const { stream, event } of batch) {
         const events = byStream.get(stream);
         if (events) events.push(event);
         else byStream.set(stream, [event]);
       }
       try {
-        for (const [stream, events] of byStream) await this.store.append(stream, events, { durable: false });
+        for (const [stream, events] of byStream) await this.appendBatch(stream, events);
       } catch (err) {
         // Ids make a retried append idempotent, so a partly written batch is simply sent again.
         this.failures += 1;

@@ -17,9 +17,15 @@ export const TOKEN_STREAM_PREFIXES = [TOKEN_STREAM_PREFIX] as const;
 export const providerStream = (id: string): string => `${PROVIDER_STREAM_PREFIX}${id}`;
 export const tokenStream = (id: string): string => `${TOKEN_STREAM_PREFIX}${id}`;
 
-/** Day-partitioned access stream (UTC), so retention drops whole days. */
-export const accessStream = (timeMs: number): string =>
-  `${ACCESS_STREAM_PREFIX}${new Date(timeMs).toISOString().slice(0, 10)}`;
+const DAY_MS = 86_400_000;
+let streamOfDay = { day: Number.NaN, stream: '' };
+
+/** Day-partitioned access stream (UTC), so retention drops whole days. Named once per day, not per event. */
+export function accessStream(timeMs: number): string {
+  const day = Math.floor(timeMs / DAY_MS);
+  if (day !== streamOfDay.day) streamOfDay = { day, stream: `${ACCESS_STREAM_PREFIX}${new Date(timeMs).toISOString().slice(0, 10)}` };
+  return streamOfDay.stream;
+}
 
 export interface SettingsChanged {
   readonly type: 'SettingsChanged';

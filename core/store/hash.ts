@@ -9,7 +9,10 @@ import type { EventStore, Position, RecordedEvent } from './port.js';
  * null), so a value hashes the same before it is stored and after it is read back.
  */
 export function canonicalJson(value: unknown): string {
-  // The native serializer does the work; the replacer only hands it objects whose keys are in
+  // Values built with their keys in order (the audit events are) need no replacer at all: the
+  // native serializer alone writes them canonically, several times faster than with one.
+  if (value !== null && typeof value === 'object' && inCanonicalOrder(value, 0)) return JSON.stringify(value);
+  // Otherwise the native serializer still does the work; the replacer only hands it objects whose keys are in
   // order. An object with array-index keys ("9", "10") cannot be handed over in code-unit order
   // (V8 always puts such keys first, in numeric order), so those values take the slow path.
   indexKeysSeen = false;
@@ -17,6 +20,28 @@ export function canonicalJson(value: unknown): string {
   const out = indexKeysSeen ? encode(value) : fast;
   if (out === undefined) throw new TypeError('canonicalJson: value is not representable as JSON');
   return out;
+}
+
+/**
+ * True when JSON.stringify alone writes `value` canonically: every object's keys already in
+ * code-unit order, none of them an array index, no toJSON to call. Gives up (false) on deep
+ * nesting, where the general path is as good.
+ */
+function inCanonicalOrder(value: object, depth: number): boolean {
+  if (depth > 32 || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (item !== null && typeof item === 'object' && !inCanonicalOrder(item, depth + 1)) return false;
+    return true;
+  }
+  let previous: string | undefined;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) return false;
+    if ((key.charCodeAt(0) <= 0x39 && ARRAY_INDEX.test(key)) || (previous !== undefined && previous > key)) return false;
+    const member = (value as Record<string, unknown>)[key];
+    if (member !== null && typeof member === 'object' && !inCanonicalOrder(member, depth + 1)) return false;
+    previous = key;
+  }
+  return true;
 }
 
 let indexKeysSeen = false;

@@ -3,8 +3,14 @@ import { Worker } from 'node:worker_threads';
 
 import { StoreUnavailableError, type AppendOptions, type AppendResult, type EventStore, type NewEvent } from './port.js';
 
-/** What the audit writer needs from a store: appending, and closing at shutdown. */
-export type Appender = Pick<EventStore, 'append' | 'close'>;
+/**
+ * What the audit writer needs from a store: appending, and closing at shutdown. An appender
+ * that sends events on as text may also take them already serialised (`appendJson`: a JSON
+ * array of new events), so a writer can serialise each event as it records it.
+ */
+export type Appender = Pick<EventStore, 'append' | 'close'> & {
+  appendJson?(stream: string, eventsJson: string, options?: AppendOptions): Promise<AppendResult>;
+};
 
 export interface AppendRequest {
   readonly id: number;
@@ -39,13 +45,18 @@ export class SqliteAppendThread implements Appender {
     private readonly options: AppendThreadOptions = {},
   ) {}
 
-  async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+  append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.appendJson(stream, JSON.stringify(events), options);
+  }
+
+  /** Append events given as a JSON array; the worker parses and checks them as `append` would. */
+  async appendJson(stream: string, eventsJson: string, options: AppendOptions = {}): Promise<AppendResult> {
     if (this.#closed) throw new StoreUnavailableError('the append thread is closed');
     const worker = await this.#start();
     const id = this.#nextId++;
     return new Promise<AppendResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ id, stream, events: JSON.stringify(events), options } satisfies AppendRequest);
+      worker.postMessage({ id, stream, events: eventsJson, options } satisfies AppendRequest);
     });
   }
 

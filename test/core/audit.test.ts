@@ -57,6 +57,31 @@ describe('core/audit', () => {
     expect(audit.written).to.equal(300);
   });
 
+  it('hands an appender that takes text one JSON array per day stream, with the same events as objects would give', async () => {
+    const store = new MemoryEventStore();
+    const texts: string[] = [];
+    const appender = {
+      append: (stream: string, events: readonly NewEvent[], options?: AppendOptions) => store.append(stream, events, options),
+      appendJson: (stream: string, json: string, options?: AppendOptions) => {
+        texts.push(json);
+        return store.append(stream, JSON.parse(json) as NewEvent[], options);
+      },
+    };
+    const audit = new AuditWriter(appender, silentLogger, { flushIntervalMs: 10_000, batchSize: 1000 });
+    const plain = new MemoryEventStore();
+    const reference = new AuditWriter(plain, silentLogger, { flushIntervalMs: 10_000, batchSize: 1000 });
+    for (let i = 0; i < 10; i++) {
+      const r = request({ id: `j${i}`, time: Date.UTC(2026, 10, 23, 23, 59, 59) + (i % 2) * 2000 });
+      audit.record(r, decision);
+      reference.record(r, decision);
+    }
+    await Promise.all([audit.flush(), reference.flush()]);
+    expect(texts).to.have.length(2);
+    const strip = (events: readonly { id: string; stream: string; type: string; data: unknown; metadata: unknown }[]) =>
+      events.map(({ id, stream, type, data, metadata }) => ({ id, stream, type, data, metadata }));
+    expect(strip(await store.readAll())).to.deep.equal(strip(await plain.readAll()));
+  });
+
   it('leaves decisions recorded during a write for the next timer, not for an append each', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

@@ -48,6 +48,16 @@ describe('canonicalJson', () => {
     }
   });
 
+  it('writes a value whose keys are already in order as JSON.stringify does, and only then', () => {
+    const ordered = { a: 1, b: { c: [{ d: 1, e: undefined }, null], f: 'x' }, g: NaN };
+    expect(canonicalJson(ordered)).to.equal(JSON.stringify(ordered));
+    // In order at the top, not below; a toJSON inside; an inherited enumerable key (not written).
+    expect(canonicalJson({ a: { z: 1, y: 2 } })).to.equal('{"a":{"y":2,"z":1}}');
+    expect(canonicalJson({ a: new Date(0), b: { toJSON: () => ({ d: 1, c: 2 }) } })).to.equal('{"a":"1970-01-01T00:00:00.000Z","b":{"c":2,"d":1}}');
+    const inherited = Object.assign(Object.create({ z: 'inherited' }) as object, { a: 1 });
+    expect(canonicalJson(inherited)).to.equal('{"a":1}');
+  });
+
   it('gives what a JSON round trip gives back', () => {
     const value = { z: [1, { y: undefined, x: new Date(1000) }], a: 'é' };
     expect(canonicalJson(JSON.parse(JSON.stringify(value)))).to.equal(canonicalJson(value));
