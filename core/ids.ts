@@ -13,7 +13,13 @@ import { randomUUID } from 'node:crypto';
  * ~0.15 µs for this composition of randomUUID.)
  */
 export function timeOrderedId(now: number = Date.now()): string {
-  const time = now.toString(16).padStart(12, '0');
+  if (now !== lastPrefix.ms) {
+    const time = now.toString(16).padStart(12, '0');
+    lastPrefix = { ms: now, text: `${time.slice(0, 8)}-${time.slice(8, 12)}-7` };
+  }
   // randomUUID(): xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx; keep what follows its version digit.
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${randomUUID().slice(15)}`;
+  return lastPrefix.text + randomUUID().slice(15);
 }
+
+/** Ids made in the same millisecond share their time part. */
+let lastPrefix = { ms: Number.NaN, text: '' };

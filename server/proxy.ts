@@ -33,7 +33,7 @@ export interface ProxyOptions {
 
 /** Field names listed in a Connection header (hop-by-hop too), or none. */
 function connectionNamed(value: string | string[] | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value === 'keep-alive' || value === 'close') return undefined;
   const names = String(value).toLowerCase().split(',').map((s) => s.trim());
   // `Connection: keep-alive` (or close) names nothing that is not already dropped.
   return names.every((n) => HOP_BY_HOP.has(n) || n === 'close') ? undefined : names;
