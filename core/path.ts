@@ -9,6 +9,13 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 /** Characters a path may carry raw: pchar (RFC 3986) and `/`, without `;` (path parameters) and with `%` for escapes. */
 const RAW_OK = /^[A-Za-z0-9\-._~!$&'()*+,=:@/%]*$/;
 
+/**
+ * A path that is already normal: non-empty segments of raw pchar (no escapes, no `;`), none of
+ * them ending in a dot (which rules out `.` and `..` too), and an optional trailing slash.
+ * Most requests look like this, and normalising one would give it back unchanged.
+ */
+const ALREADY_NORMAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@]*[A-Za-z0-9\-_~!$&'()*+,=:@])*\/?$/;
+
 const fail = (error: string): PathNormalisation => ({ ok: false, error });
 
 /** Length of the UTF-8 sequence a lead byte starts (0 when it cannot lead one). */
@@ -51,6 +58,7 @@ function validUtf8(bytes: readonly number[]): boolean {
 export function normalisePath(raw: string): PathNormalisation {
   if (raw.length === 0 || raw.charCodeAt(0) !== 0x2f) return fail('the path must start with /');
   if (raw.length > MAX_PATH) return fail('the path is too long');
+  if (ALREADY_NORMAL.test(raw)) return { ok: true, path: raw };
   if (!RAW_OK.test(raw)) return fail('the path contains characters that are not allowed');
 
   // Decode escapes where that is safe; the other escapes stay encoded, upper-cased.

@@ -45,6 +45,10 @@ function mapError(err: unknown): unknown {
   return err;
 }
 
+/** The insert met an id the store already holds. */
+const isDuplicateId = (err: unknown): boolean =>
+  err instanceof Database.SqliteError && err.code === 'SQLITE_CONSTRAINT_UNIQUE' && err.message.includes('events.id');
+
 export class SqliteEventStore implements EventStore {
   readonly notifier = new AppendNotifier();
   readonly pollIntervalMs: number;
@@ -85,11 +89,24 @@ export class SqliteEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     // Start durable (fsync on every commit); append() switches per call and remembers the setting.
     db.pragma('synchronous = FULL');
-    const tx = db.transaction((stream: string, events: readonly NewEvent[], opts: AppendOptions) =>
-      this.#appendInTransaction(stream, events, opts),
+    const tx = db.transaction((stream: string, events: readonly NewEvent[], opts: AppendOptions, idsAreNew: boolean) =>
+      this.#appendInTransaction(stream, events, opts, idsAreNew),
     );
     // IMMEDIATE takes the write lock before reading the head, so no other process can slip in between.
-    this.#appendTx = (stream, events, opts) => tx.immediate(stream, events, opts);
+    this.#appendTx = (stream, events, opts) => {
+      // An append with an expected revision looks its ids up first: a retry of one that was
+      // written must succeed again, not fail on the revision it moved.
+      if (opts.expectedRevision !== undefined && opts.expectedRevision !== 'any') return tx.immediate(stream, events, opts, false);
+      try {
+        // Ids are nearly always new: insert at once and let the unique index say otherwise,
+        // instead of looking every id up first (a statement per event).
+        return tx.immediate(stream, events, opts, true);
+      } catch (err) {
+        if (!isDuplicateId(err)) throw err;
+        // Rolled back. A retried append, or an id stored in another stream: look each one up.
+        return tx.immediate(stream, events, opts, false);
+      }
+    };
   }
 
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -108,16 +125,9 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  #appendInTransaction(stream: string, events: readonly NewEvent[], options: AppendOptions): AppendResult {
+  #appendInTransaction(stream: string, events: readonly NewEvent[], options: AppendOptions, idsAreNew: boolean): AppendResult {
     const current = this.#sql.streamHead.get(stream)?.revision ?? -1;
-    const fresh: NewEvent[] = [];
-    let lastStored: { revision: number; position: number } | undefined;
-    for (const e of events) {
-      const stored = this.#sql.byId.get(e.id);
-      if (stored === undefined) fresh.push(e);
-      else if (stored.stream !== stream) throw new TypeError(`event id ${e.id} is already stored in stream ${stored.stream}`);
-      else if (lastStored === undefined || stored.position > lastStored.position) lastStored = stored;
-    }
+    const { fresh, lastStored } = idsAreNew ? { fresh: events, lastStored: undefined } : this.#unstored(stream, events);
     if (fresh.length === 0 && lastStored !== undefined) {
       return { nextRevision: current, position: toPosition(lastStored.position) };
     }
@@ -139,6 +149,19 @@ export class SqliteEventStore implements EventStore {
       prevHash = hash;
     }
     return { nextRevision: revision, position: toPosition(position) };
+  }
+
+  /** The events whose ids are not stored yet, and the latest stored one of the others (an idempotent retry). */
+  #unstored(stream: string, events: readonly NewEvent[]): { fresh: NewEvent[]; lastStored?: { position: number } } {
+    const fresh: NewEvent[] = [];
+    let lastStored: { revision: number; position: number } | undefined;
+    for (const e of events) {
+      const stored = this.#sql.byId.get(e.id);
+      if (stored === undefined) fresh.push(e);
+      else if (stored.stream !== stream) throw new TypeError(`event id ${e.id} is already stored in stream ${stored.stream}`);
+      else if (lastStored === undefined || stored.position > lastStored.position) lastStored = stored;
+    }
+    return lastStored ? { fresh, lastStored } : { fresh };
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

@@ -189,7 +189,9 @@ export function jwtValidator(options: JwtValidatorOptions): (token: string) => P
 
 /** The bearer JWT when its unverified `iss` is one of `issuers`, else undefined (not ours to judge). */
 export function bearerJwtOf(credential: Credential, issuers: ReadonlySet<string>): string | undefined {
-  if (credential.scheme !== 'bearer' || !looksLikeJwt(credential.secret)) return undefined;
+  if (credential.scheme !== 'bearer') return undefined;
+  // unverifiedIssuer answers undefined for anything not shaped like a JWT, and remembers the
+  // answer per token, so the shape is checked once per token rather than once per asker.
   const iss = unverifiedIssuer(credential.secret);
   return iss !== undefined && issuers.has(iss) ? credential.secret : undefined;
 }

@@ -17,6 +17,32 @@ describe('core/path', () => {
       expect(norm("/a/b:c@d!$&'()*+,=-._~")).to.equal("/a/b:c@d!$&'()*+,=-._~");
     });
 
+    it('agrees with RFC 3986 dot-segment removal on every short path of /, a, . and ~ (plain paths are answered without the full pass)', () => {
+      // Reference: collapse empty segments, resolve `.` and `..`, keep a trailing slash, refuse a segment ending in a dot.
+      const reference = (raw: string): string | undefined => {
+        const parts = raw.split('/').slice(1);
+        const last = parts[parts.length - 1];
+        const trailing = parts.length > 0 && (last === '' || last === '.' || last === '..');
+        const out: string[] = [];
+        for (const part of parts) {
+          if (part === '' || part === '.') continue;
+          if (part === '..') out.pop();
+          else if (part.endsWith('.')) return undefined;
+          else out.push(part);
+        }
+        return `/${out.join('/')}${trailing && out.length > 0 ? '/' : ''}`;
+      };
+      const alphabet = ['/', 'a', '.', '~'];
+      let paths = ['/'];
+      for (let length = 2; length <= 7; length++) {
+        paths = paths.flatMap((p) => alphabet.map((c) => p + c));
+        for (const path of paths) {
+          const result = normalisePath(path);
+          expect(result.ok ? result.path : undefined, path).to.equal(reference(path));
+        }
+      }
+    });
+
     it('decodes unreserved escapes and upper-cases the others', () => {
       expect(norm('/%7euser/%41%2d')).to.equal('/~user/A-');
       expect(norm('/caf%c3%a9/%20x')).to.equal('/caf%C3%A9/%20x');

@@ -112,6 +112,14 @@ export function eventStoreContract(
         expect(ids(await store.readStream('s-1'))).to.deep.equal(['a', 'b', 'c']);
       });
 
+      it('skips ids already stored without an expected revision too, and writes the rest', async () => {
+        const first = await store.append('s-1', [ev('a'), ev('b')]);
+        expect(await store.append('s-1', [ev('a'), ev('b')])).to.deep.equal(first);
+        const partial = await store.append('s-1', [ev('b'), ev('c')]);
+        expect(partial.nextRevision).to.equal(2);
+        expect(ids(await store.readAll())).to.deep.equal(['a', 'b', 'c']);
+      });
+
       it('writes a batch atomically with consecutive revisions and positions', async () => {
         await store.append('other-1', [ev('o')]);
         const result = await store.append('s-1', [ev('a'), ev('b'), ev('c')]);
