@@ -1,4 +1,5 @@
 // The gateway listener: decides every request with the pipeline, then proxies it or answers forward auth.
+import type { IncomingHttpHeaders } from 'node:http';
 import Koa from 'koa';
 import type { AccessRequest, Decision, TraceEntry } from '../core/access.js';
 import { timeOrderedId } from '../core/ids.js';
@@ -36,6 +37,25 @@ export function formatTrace(trace: readonly TraceEntry[]): string {
     .replace(/[^\x20-\x7e]/g, '?');
 }
 
+/**
+ * The request a forward-auth call asks about. nginx, Traefik and HAProxy name it in headers
+ * (X-Forwarded-* or X-Original-*); Envoy's ext_authz HTTP service appends the original path and
+ * query to the decide path (`/_portcullis/decide/rest/api/2/issue?x=1`) and uses the original
+ * method. When both forms name a URI they must agree.
+ */
+export function forwardedTarget(method: string, url: string, headers: IncomingHttpHeaders): RequestTarget | { error: string } {
+  const appended = url.startsWith(`${DECIDE_PATH}/`) ? url.slice(DECIDE_PATH.length) : undefined;
+  const named = header(headers['x-forwarded-uri']) ?? header(headers['x-original-uri']);
+  if (appended !== undefined && named !== undefined && named !== appended) {
+    return { error: 'the path after /_portcullis/decide and X-Forwarded-Uri name different requests' };
+  }
+  return {
+    method: header(headers['x-forwarded-method']) ?? header(headers['x-original-method']) ?? (appended !== undefined ? method : 'GET'),
+    url: appended ?? named ?? '/',
+    host: header(headers['x-forwarded-host']) ?? header(headers.host) ?? '',
+  };
+}
+
 export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Koa {
   const app = new Koa({ proxy: false });
   const isTrustedProxy = (ip: string) => runtime.compiled.isTrustedProxy(ip);
@@ -68,7 +88,7 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
       const req = ctx.req;
       const peerIp = canonicalAddress(req.socket.remoteAddress ?? '');
       const url = req.url ?? '/';
-      const forwardAuth = url === DECIDE_PATH || url.startsWith(`${DECIDE_PATH}?`);
+      const forwardAuth = url === DECIDE_PATH || url.startsWith(`${DECIDE_PATH}?`) || url.startsWith(`${DECIDE_PATH}/`);
 
       // Only origin-form targets: an absolute URL or `*` would let the client pick what the path means.
       if (!url.startsWith('/')) {
@@ -97,13 +117,12 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
         return sendDenial(refused);
       }
 
-      const target: RequestTarget = forwardAuth
-        ? {
-            method: header(req.headers['x-forwarded-method']) ?? header(req.headers['x-original-method']) ?? 'GET',
-            url: header(req.headers['x-forwarded-uri']) ?? header(req.headers['x-original-uri']) ?? '/',
-            host: header(req.headers['x-forwarded-host']) ?? header(req.headers.host) ?? '',
-          }
-        : { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
+      const target = forwardAuth ? forwardedTarget(req.method ?? 'GET', url, req.headers) : { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
+      if ('error' in target) {
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_request', error_description: target.error, request_id: requestId };
+        return;
+      }
       const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
       const apiKeyHeader = runtime.compiled.settings.credentials.apiKeyHeader;
       const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, runtime.clock.now(), apiKeyHeader);

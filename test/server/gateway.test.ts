@@ -464,6 +464,27 @@ describe('server/gateway', () => {
       expectDenial(res, 401, 'invalid_token');
     });
 
+    it('takes the request Envoy appends to the decide path, with the original method (ext_authz HTTP service)', async () => {
+      const res = await call('/_portcullis/decide/rest/api/2/issue?x=1', { method: 'POST', headers: { 'x-forwarded-host': 'jira.example', ...bearer(ALICE) } });
+      expect(res.status, res.text).to.equal(200);
+      expect(res.headers['x-portcullis-user']).to.equal('alice');
+      expect(echoCount, 'forward auth never proxies').to.equal(0);
+      expect((await decidedFor(res)).data).to.include({ allow: true, method: 'POST', path: '/rest/api/2/issue', host: 'jira.example' });
+      // The same request named both ways is fine; two different ones are refused.
+      const both = await call('/_portcullis/decide/api/a?b=1', { headers: { 'x-forwarded-uri': '/api/a?b=1', ...bearer(ALICE) } });
+      expect(both.status, both.text).to.equal(200);
+      const differing = await call('/_portcullis/decide/public/a', { headers: { 'x-forwarded-uri': '/admin', ...bearer(ALICE) } });
+      expectDenial(differing, 400, 'invalid_request');
+    });
+
+    it('normalises the appended path like any other: no way around a public prefix', async () => {
+      await changeSettings(runtime, { paths: { public: ['/public/**'] } });
+      expect((await call('/_portcullis/decide/public/a')).status).to.equal(200);
+      expectDenial(await call('/_portcullis/decide/public/%2e%2e/admin'), 401, 'missing_credential');
+      expectDenial(await call('/_portcullis/decide/public/..%2fadmin'), 400, 'invalid_path');
+      expect((await decidedFor(await call('/_portcullis/decide/public/./b//c'))).data).to.include({ path: '/public/b/c', reason: 'anonymous' });
+    });
+
     it('refuses 403 untrusted_proxy when the peer is not a trusted proxy', async () => {
       await changeSettings(runtime, { ip: { trustedProxies: ['10.0.0.0/8'] } });
       const res = await call('/_portcullis/decide', { headers: { ...forwarded, ...bearer(ALICE) } });
