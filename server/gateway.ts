@@ -90,39 +90,25 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
       const url = req.url ?? '/';
       const forwardAuth = url === DECIDE_PATH || url.startsWith(`${DECIDE_PATH}?`) || url.startsWith(`${DECIDE_PATH}/`);
 
-      // Only origin-form targets: an absolute URL or `*` would let the client pick what the path means.
-      if (!url.startsWith('/')) {
-        ctx.status = 400;
-        ctx.body = { error: 'invalid_request', error_description: 'the request target must be a path', request_id: requestId };
-        return;
-      }
-      const tokensEndpoint = !forwardAuth && isSelfServicePath(url);
-      if (!forwardAuth && !tokensEndpoint && url.startsWith(RESERVED_PREFIX)) {
-        ctx.status = 404;
-        ctx.body = { error: 'not_found', error_description: 'no such gateway endpoint', request_id: requestId };
-        return;
-      }
-      if (forwardAuth && !isTrustedProxy(peerIp)) {
+      /** Refused before the pipeline can judge the request: answered like a denial, and audited all the same. */
+      const refuseAtEdge = (stage: string, status: number, reason: string, description: string) => {
+        const refused: Decision = { allow: false, status, reason, description, stage, trace: [{ outcome: 'deny', reason, stage }], credentialConsumed: false };
         const direct = { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
-        const refused: Decision = {
-          allow: false,
-          status: 403,
-          reason: 'untrusted_proxy',
-          description: 'forward-auth requests are accepted only from trusted proxies (settings ip.trustedProxies)',
-          stage: 'forward_auth',
-          trace: [{ stage: 'forward_auth', outcome: 'deny', reason: 'untrusted_proxy' }],
-          credentialConsumed: false,
-        };
-        runtime.recordDecision(toAccessRequest(req, requestId, direct, peerIp, peerIp, runtime.clock.now()), refused);
-        return sendDenial(refused);
+        const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
+        runtime.recordDecision(toAccessRequest(req, requestId, direct, clientIp, peerIp, runtime.clock.now()), refused);
+        sendDenial(refused);
+      };
+
+      // Only origin-form targets: an absolute URL or `*` would let the client pick what the path means.
+      if (!url.startsWith('/')) return refuseAtEdge('gateway', 400, 'invalid_request', 'the request target must be a path');
+      const tokensEndpoint = !forwardAuth && isSelfServicePath(url);
+      if (!forwardAuth && !tokensEndpoint && url.startsWith(RESERVED_PREFIX)) return refuseAtEdge('gateway', 404, 'not_found', 'no such gateway endpoint');
+      if (forwardAuth && !isTrustedProxy(peerIp)) {
+        return refuseAtEdge('forward_auth', 403, 'untrusted_proxy', 'forward-auth requests are accepted only from trusted proxies (settings ip.trustedProxies)');
       }
 
       const target = forwardAuth ? forwardedTarget(req.method ?? 'GET', url, req.headers) : { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
-      if ('error' in target) {
-        ctx.status = 400;
-        ctx.body = { error: 'invalid_request', error_description: target.error, request_id: requestId };
-        return;
-      }
+      if ('error' in target) return refuseAtEdge('forward_auth', 400, 'invalid_request', target.error);
       const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
       const apiKeyHeader = runtime.compiled.settings.credentials.apiKeyHeader;
       const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, runtime.clock.now(), apiKeyHeader);

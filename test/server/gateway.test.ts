@@ -186,6 +186,23 @@ describe('server/gateway', () => {
       const res = await call('/_portcullis/other', { headers: bearer(ALICE) });
       expectDenial(res, 404, 'not_found');
       expect(echoCount).to.equal(0);
+      expect((await decidedFor(res)).data).to.include({ allow: false, status: 404, reason: 'not_found', stage: 'gateway', path: '/_portcullis/other', credential: 'bearer' });
+    });
+
+    it('a request target that is not a path (OPTIONS *) → 400 invalid_request, audited with the target as received', async () => {
+      const res = await rawExchange(gateway.port, ['OPTIONS * HTTP/1.1', 'Host: api.example', 'Connection: close', '', ''].join('\r\n'));
+      expect(res.status, res.head).to.equal(400);
+      expect(JSON.parse(res.body)).to.include({ error: 'invalid_request', error_description: 'the request target must be a path' });
+      const requestId = /^x-request-id: (.+)$/im.exec(res.head)?.[1]?.trim();
+      expect(requestId).to.match(UUID);
+      expect((await decidedFor({ headers: { 'x-request-id': requestId } } as unknown as HttpResult)).data).to.include({
+        allow: false,
+        reason: 'invalid_request',
+        stage: 'gateway',
+        method: 'OPTIONS',
+        path: '*',
+      });
+      expect(echoCount).to.equal(0);
     });
   });
 
