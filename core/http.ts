@@ -61,12 +61,41 @@ export async function fetchJson(fetch: HttpFetch, url: string, opts: FetchJsonOp
   }
   const method = (opts.method ?? 'GET').toUpperCase();
   const where = `${method} ${safeUrl(url)}`;
-  const timeout = AbortSignal.timeout(opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
+  // One controller per call, its timer cleared and the caller's listener removed as soon as the
+  // call ends. AbortSignal.timeout() (and any()) stay alive with their listeners until the timer
+  // fires, and undici's listener holds the whole exchange: under a userinfo load that kept
+  // thousands of finished calls in memory for the full timeout.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`no answer within ${opts.timeoutMs} ms`, 'TimeoutError'));
+  }, opts.timeoutMs);
+  const callerAborted = () => controller.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) callerAborted();
+  else opts.signal?.addEventListener('abort', callerAborted, { once: true });
+  try {
+    return await exchange(fetch, url, method, where, opts, controller.signal, () => timedOut);
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', callerAborted);
+  }
+}
+
+/** One bounded call: `signal` aborts it (timeout or caller), `timedOut` tells which. */
+async function exchange(
+  fetch: HttpFetch,
+  url: string,
+  method: string,
+  where: string,
+  opts: FetchJsonOptions,
+  signal: AbortSignal,
+  timedOut: () => boolean,
+): Promise<unknown> {
   const failure = (err: unknown): UpstreamHttpError =>
     err instanceof UpstreamHttpError
       ? err
-      : timeout.aborted
+      : timedOut()
         ? new UpstreamHttpError('timeout', `${where}: no answer within ${opts.timeoutMs} ms`)
         : new UpstreamHttpError('unreachable', `${where}: ${signal.aborted ? 'aborted' : 'unreachable'}`, { cause: err });
 
