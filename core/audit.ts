@@ -2,7 +2,8 @@
 import { accessStream } from './events.js';
 import type { AccessRequest, Credential, Decision } from './access.js';
 import type { Logger } from './logger.js';
-import type { NewEvent } from './store/port.js';
+import { canonicalJson } from './store/hash.js';
+import type { NewEvent, SerializedEvent } from './store/port.js';
 import type { Appender } from './store/sqlite-append-thread.js';
 
 /** What an AccessDecided event records: request facts, identity and reason; never a credential. */
@@ -77,6 +78,11 @@ export function accessDecided(request: AccessRequest, decision: Decision): NewEv
   };
 }
 
+/** The event as the store keeps it; canonicalJson finds the keys already in order and only serialises. */
+function serialize(event: NewEvent<'AccessDecided', AccessDecidedData>): SerializedEvent {
+  return { id: event.id, type: event.type, data: canonicalJson(event.data), metadata: canonicalJson(event.metadata) };
+}
+
 /** Requests decided in the same millisecond share their formatted time. */
 let lastTime = { ms: Number.NaN, iso: '' };
 function isoTime(ms: number): string {
@@ -86,10 +92,10 @@ function isoTime(ms: number): string {
 
 export class AuditWriter {
   /**
-   * Events waiting for their batch: as text when the appender takes text (serialised as they are
-   * recorded, so what waits, and survives young collections, is one string, not an object tree).
+   * Events waiting for their batch: serialised as they are recorded when the appender takes text
+   * (so what waits, and survives young collections, is two strings, not an object tree).
    */
-  private buffer: { stream: string; event: NewEvent | string }[] = [];
+  private buffer: { stream: string; event: NewEvent | SerializedEvent }[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -102,7 +108,7 @@ export class AuditWriter {
   private readonly maxBuffered: number;
 
   constructor(
-    private readonly store: Pick<Appender, 'append' | 'appendJson'>,
+    private readonly store: Pick<Appender, 'append' | 'appendSerialized'>,
     private readonly logger: Logger,
     options: AuditOptions = {},
   ) {
@@ -122,7 +128,7 @@ export class AuditWriter {
       return;
     }
     const event = accessDecided(request, decision);
-    this.buffer.push({ stream: accessStream(request.time), event: this.store.appendJson ? JSON.stringify(event) : event });
+    this.buffer.push({ stream: accessStream(request.time), event: this.store.appendSerialized ? serialize(event) : event });
     // While the store refuses writes, the backoff timer set after the failure decides when to retry.
     if (this.failures > 0) return;
     if (this.buffer.length >= this.batchSize) void this.flush();
@@ -166,19 +172,16 @@ export class AuditWriter {
     if (this.buffer.length > 0) this.logger.error({ lost: this.buffer.length }, 'audit events not written at shutdown');
   }
 
-  private appendBatch(stream: string, events: readonly (NewEvent | string)[]): Promise<unknown> {
-    if (this.store.appendJson) {
-      const texts = events.map((e) => (typeof e === 'string' ? e : JSON.stringify(e)));
-      return this.store.appendJson(stream, `[${texts.join(',')}]`, { durable: false });
-    }
-    // Text is buffered only for an appender that takes it (record()).
+  private appendBatch(stream: string, events: readonly (NewEvent | SerializedEvent)[]): Promise<unknown> {
+    // Serialised events are buffered only for an appender that takes them (record()).
+    if (this.store.appendSerialized) return this.store.appendSerialized(stream, events as SerializedEvent[], { durable: false });
     return this.store.append(stream, events as NewEvent[], { durable: false });
   }
 
   private async writeAll(due: number): Promise<void> {
     while (due > 0 && this.buffer.length > 0) {
       const batch = this.buffer.slice(0, Math.min(this.batchSize, due));
-      const byStream = new Map<string, (NewEvent | string)[]>();
+      const byStream = new Map<string, (NewEvent | SerializedEvent)[]>();
       for (const { stream, event } of batch) {
         const events = byStream.get(stream);
         if (events) events.push(event);

@@ -1,12 +1,12 @@
 // Argument rules every adapter applies the same way, so the contract suite sees one behaviour.
-import { STREAM_NAME, WrongExpectedRevisionError, type ExpectedRevision, type NewEvent, type Position } from './port.js';
+import { STREAM_NAME, WrongExpectedRevisionError, type ExpectedRevision, type Position } from './port.js';
 
 export function checkStreamName(stream: string): void {
   if (!STREAM_NAME.test(stream)) throw new TypeError(`invalid stream name: ${JSON.stringify(stream.slice(0, 200))}`);
 }
 
 /** An empty append has no position to report, and one id twice in a batch is a writer bug. */
-export function checkNewEvents(events: readonly NewEvent[]): void {
+export function checkNewEvents(events: readonly { readonly id: string; readonly type: string }[]): void {
   if (events.length === 0) throw new TypeError('append needs at least one event');
   const ids = new Set<string>();
   for (const e of events) {

@@ -27,6 +27,18 @@ export interface NewEvent<T extends string = string, D = unknown> {
   readonly metadata?: EventMetadata;
 }
 
+/**
+ * A new event whose data and metadata are already their canonical JSON (`canonicalJson` in
+ * hash.ts): a writer that serialises events as it records them hands a store the text it keeps
+ * and hashes, so nothing is parsed or serialised again on the way in.
+ */
+export interface SerializedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
 /** An event as the store returns it. */
 export interface RecordedEvent<T extends string = string, D = unknown> {
   readonly id: string;

@@ -1,9 +1,9 @@
 // The worker thread behind SqliteAppendThread: its own connection to the store file, appending what the main thread sends.
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { StoreUnavailableError, type NewEvent } from './port.js';
+import { StoreUnavailableError } from './port.js';
 import { SqliteEventStore } from './sqlite.js';
-import type { AppendReply, AppendRequest } from './sqlite-append-thread.js';
+import { decodeEvents, type AppendReply, type AppendRequest } from './sqlite-append-thread.js';
 
 const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs?: number };
 const port = parentPort!;
@@ -14,7 +14,7 @@ port.on('message', (request: AppendRequest | 'close') => {
     void store.close().then(() => port.close());
     return;
   }
-  store.append(request.stream, JSON.parse(request.events) as NewEvent[], request.options).then(
+  store.appendSerialized(request.stream, decodeEvents(request.events), request.options).then(
     (result) => port.postMessage({ id: request.id, result } satisfies AppendReply),
     (err: unknown) =>
       port.postMessage({

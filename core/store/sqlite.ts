@@ -18,6 +18,7 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type SerializedEvent,
   type SubscribeOptions,
 } from './port.js';
 import { SCHEMA_VERSION, createSchema, prepareStatements, readAllSql, type EventRow, type Statements } from './sqlite-schema.js';
@@ -56,7 +57,7 @@ export class SqliteEventStore implements EventStore {
   readonly #sql: Statements;
   readonly #readAll = new Map<string, Database.Statement<unknown[], EventRow>>();
   readonly #clock: Clock;
-  readonly #appendTx: (stream: string, events: readonly NewEvent[], options: AppendOptions) => AppendResult;
+  readonly #appendTx: (stream: string, events: readonly SerializedEvent[], options: AppendOptions) => AppendResult;
   #durable = true;
   #closed = false;
 
@@ -89,7 +90,7 @@ export class SqliteEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     // Start durable (fsync on every commit); append() switches per call and remembers the setting.
     db.pragma('synchronous = FULL');
-    const tx = db.transaction((stream: string, events: readonly NewEvent[], opts: AppendOptions, idsAreNew: boolean) =>
+    const tx = db.transaction((stream: string, events: readonly SerializedEvent[], opts: AppendOptions, idsAreNew: boolean) =>
       this.#appendInTransaction(stream, events, opts, idsAreNew),
     );
     // IMMEDIATE takes the write lock before reading the head, so no other process can slip in between.
@@ -112,6 +113,19 @@ export class SqliteEventStore implements EventStore {
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     checkStreamName(stream);
     checkNewEvents(events);
+    // Stored as canonical JSON: what a reader parses back is the same data, and the text is the
+    // very one the hash covers (canonicalJson follows JSON.stringify), serialised once.
+    const serialized = events.map((e) => ({ id: e.id, type: e.type, data: canonicalJson(e.data ?? null), metadata: canonicalJson(e.metadata ?? {}) }));
+    return this.appendSerialized(stream, serialized, options);
+  }
+
+  /**
+   * {@link append} for events whose data and metadata are already canonical JSON text (the
+   * caller vouches for it: a text that is not canonical breaks the chain's verification).
+   */
+  async appendSerialized(stream: string, events: readonly SerializedEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    checkStreamName(stream);
+    checkNewEvents(events);
     return this.#run(() => {
       const durable = options.durable ?? true;
       // The pragma cannot change inside a transaction, so it is set just before this one.
@@ -125,7 +139,7 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  #appendInTransaction(stream: string, events: readonly NewEvent[], options: AppendOptions, idsAreNew: boolean): AppendResult {
+  #appendInTransaction(stream: string, events: readonly SerializedEvent[], options: AppendOptions, idsAreNew: boolean): AppendResult {
     const current = this.#sql.streamHead.get(stream)?.revision ?? -1;
     const { fresh, lastStored } = idsAreNew ? { fresh: events, lastStored: undefined } : this.#unstored(stream, events);
     if (fresh.length === 0 && lastStored !== undefined) {
@@ -139,12 +153,8 @@ export class SqliteEventStore implements EventStore {
     let position = 0;
     for (const e of fresh) {
       revision += 1;
-      // Stored as canonical JSON: what a reader parses back is the same data, and the text is
-      // the very one the hash covers (canonicalJson follows JSON.stringify), serialised once.
-      const data = canonicalJson(e.data ?? null);
-      const metadata = canonicalJson(e.metadata ?? {});
-      const hash = hashCanonicalEvent(prevHash, { id: e.id, type: e.type, stream, revision, time }, data, metadata);
-      const info = this.#sql.insert.run({ id: e.id, stream, revision, type: e.type, time, data, metadata, prevHash, hash });
+      const hash = hashCanonicalEvent(prevHash, { id: e.id, type: e.type, stream, revision, time }, e.data, e.metadata);
+      const info = this.#sql.insert.run(e.id, stream, revision, e.type, time, e.data, e.metadata, prevHash, hash);
       position = Number(info.lastInsertRowid);
       prevHash = hash;
     }
@@ -152,8 +162,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** The events whose ids are not stored yet, and the latest stored one of the others (an idempotent retry). */
-  #unstored(stream: string, events: readonly NewEvent[]): { fresh: NewEvent[]; lastStored?: { position: number } } {
-    const fresh: NewEvent[] = [];
+  #unstored(stream: string, events: readonly SerializedEvent[]): { fresh: SerializedEvent[]; lastStored?: { position: number } } {
+    const fresh: SerializedEvent[] = [];
     let lastStored: { revision: number; position: number } | undefined;
     for (const e of events) {
       const stored = this.#sql.byId.get(e.id);

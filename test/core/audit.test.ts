@@ -4,7 +4,8 @@ import type { Decision } from '../../core/access.js';
 import { AuditWriter } from '../../core/audit.js';
 import { silentLogger } from '../../core/logger.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
-import { StoreUnavailableError, type AppendOptions, type NewEvent } from '../../core/store/port.js';
+import { canonicalJson } from '../../core/store/hash.js';
+import { StoreUnavailableError, type AppendOptions, type EventMetadata, type NewEvent, type SerializedEvent } from '../../core/store/port.js';
 import { request } from '../fixtures/requests.js';
 
 const decision: Decision = {
@@ -57,14 +58,19 @@ describe('core/audit', () => {
     expect(audit.written).to.equal(300);
   });
 
-  it('hands an appender that takes text one JSON array per day stream, with the same events as objects would give', async () => {
+  it('hands an appender that takes text the events serialised canonically, one append per day stream, the same events as objects would give', async () => {
     const store = new MemoryEventStore();
-    const texts: string[] = [];
+    const texts: SerializedEvent[][] = [];
     const appender = {
       append: (stream: string, events: readonly NewEvent[], options?: AppendOptions) => store.append(stream, events, options),
-      appendJson: (stream: string, json: string, options?: AppendOptions) => {
-        texts.push(json);
-        return store.append(stream, JSON.parse(json) as NewEvent[], options);
+      appendSerialized: (stream: string, events: readonly SerializedEvent[], options?: AppendOptions) => {
+        texts.push([...events]);
+        for (const e of events) {
+          expect(canonicalJson(JSON.parse(e.data))).to.equal(e.data);
+          expect(canonicalJson(JSON.parse(e.metadata))).to.equal(e.metadata);
+        }
+        const parsed = events.map((e) => ({ id: e.id, type: e.type, data: JSON.parse(e.data) as unknown, metadata: JSON.parse(e.metadata) as EventMetadata }));
+        return store.append(stream, parsed, options);
       },
     };
     const audit = new AuditWriter(appender, silentLogger, { flushIntervalMs: 10_000, batchSize: 1000 });

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 
 import { verifyChain } from '../../../core/store/hash.js';
 import { StoreUnavailableError, type NewEvent } from '../../../core/store/port.js';
-import { SqliteAppendThread } from '../../../core/store/sqlite-append-thread.js';
+import { decodeEvents, encodeEvents, SqliteAppendThread } from '../../../core/store/sqlite-append-thread.js';
 import { SqliteEventStore } from '../../../core/store/sqlite.js';
 
 const event = (id: string, n: number): NewEvent => ({ id, type: 'AccessDecided', data: { n, path: `/p/${n}` }, metadata: { actor: 'gateway' } });
@@ -42,6 +42,16 @@ describe('SqliteAppendThread', function () {
     expect(all.filter((e) => e.stream === 'access-2026-11-23').map((e) => e.revision)).to.deep.equal([...Array(40).keys()]);
     expect(all.find((e) => e.id === 'a7-2')?.data).to.deep.equal({ n: 7, path: '/p/7' });
     expect(await verifyChain(store)).to.deep.include({ ok: true, count: 60 });
+  });
+
+  it('sends serialised events as one string that decodes to the same events, and refuses an id or type with a newline', () => {
+    const events = [
+      { id: 'a', type: 'AccessDecided', data: JSON.stringify({ text: 'two\nlines', tab: '\t' }), metadata: '{}' },
+      { id: 'b', type: 'AccessDecided', data: '[]', metadata: '{"actor":"gateway"}' },
+    ];
+    expect(decodeEvents(encodeEvents(events))).to.deep.equal(events);
+    expect(() => encodeEvents([{ ...events[0]!, id: 'a\nb' }])).to.throw(TypeError);
+    expect(() => encodeEvents([{ ...events[0]!, type: 'X\nY' }])).to.throw(TypeError);
   });
 
   it('keeps appends idempotent by event id, as the store does', async () => {
