@@ -86,6 +86,20 @@ describe('core/http fetchJson', () => {
     expect(err.message).to.equal(`GET ${BASE}/slow: no answer within 50 ms`);
   });
 
+  it('lets go of a finished call: its timer is cleared and a later caller abort no longer reaches it', async () => {
+    let given: AbortSignal | undefined;
+    const fetch = async (_url: string | URL | Request, init?: RequestInit) => {
+      given = init?.signal ?? undefined;
+      return new Response('{"a":1}', { headers: JSON_HEADERS });
+    };
+    const caller = new AbortController();
+    expect(await fetchJson(fetch, `${BASE}/doc`, { ...opts, timeoutMs: 30, signal: caller.signal })).to.deep.equal({ a: 1 });
+    await new Promise((r) => setTimeout(r, 60));
+    caller.abort();
+    // A timer or listener still attached would have aborted it, and kept the exchange reachable until then.
+    expect(given?.aborted).to.equal(false);
+  });
+
   it('reports a connection failure as unreachable', async () => {
     nock(BASE).get('/down').replyWithError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' });
     await expectCode(fetchJson(fetch, `${BASE}/down`, opts), 'unreachable');
