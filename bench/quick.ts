@@ -2,6 +2,7 @@
 //
 //   BENCH_ROUNDS=5 BENCH_SECONDS=3 npm run bench:quick
 //   BENCH_QUICK_CLI=/elsewhere/dist/server/cli.js npm run bench:quick   # adds another build's 3a as a third contender
+//   BENCH_QUICK_ABLATE=audit,rateLimit npm run bench:quick              # adds 3a with that part of the full path switched off
 //
 // Alternating rounds share the machine's drift, so their ratio says more than two separate runs.
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,15 @@ import { runWrk } from './lib/wrk.js';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const OTHER_CLI = process.env.BENCH_QUICK_CLI;
+/** Parts of the full path an ablation can switch off, as the settings patch that does it. */
+const ABLATIONS: Record<string, unknown> = {
+  audit: { audit: { enabled: false } },
+  rateLimit: { rateLimit: { enabled: false } },
+  ip: { ip: { allow: [] } },
+  groups: { groups: { allowed: [] } },
+};
+const ABLATE = (process.env.BENCH_QUICK_ABLATE ?? '').split(',').filter(Boolean);
+for (const name of ABLATE) if (!(name in ABLATIONS)) throw new TypeError(`BENCH_QUICK_ABLATE: unknown part ${name} (known: ${Object.keys(ABLATIONS).join(', ')})`);
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 const log = (line: string): void => void process.stderr.write(`[quick] ${line}\n`);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
@@ -25,13 +35,18 @@ async function main(): Promise<void> {
   const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
   const bare = await startChild('bare proxy', process.execPath, [`${DIST}servers/bare-proxy.js`, upstreamUrl]);
   const contenders: { name: string; url: string; gateway?: Portcullis }[] = [{ name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x` }];
-  const configure = async (name: string, cli?: string) => {
+  const configure = async (name: string, cli?: string, patch?: unknown) => {
     const gateway = await startPortcullis({ upstream: upstreamUrl, ...(cli ? { cli } : {}) });
     await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
+    if (patch !== undefined) {
+      const res = await gateway.admin('PATCH', '/settings', patch);
+      if (res.status !== 200) throw new Error(`${name}: PATCH /settings answered ${res.status}`);
+    }
     contenders.push({ name, url: `${gateway.url}/api/x`, gateway });
   };
   await configure('3a');
   if (OTHER_CLI) await configure('3a other', OTHER_CLI);
+  for (const part of ABLATE) await configure(`3a without ${part}`, undefined, ABLATIONS[part]);
   for (const c of contenders) await runWrk({ url: c.url, tokens: tokens.fewJwt, seconds: 1 });
 
   const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
