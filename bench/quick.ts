@@ -1,7 +1,7 @@
 // `npm run bench:quick`: the ceiling (2) and Portcullis 3a in alternating short rounds, for checking one change quickly; prints each round and the median ratio.
 //
 //   BENCH_ROUNDS=5 BENCH_SECONDS=3 npm run bench:quick
-//   BENCH_QUICK_CLI=/elsewhere/dist/server/cli.js npm run bench:quick   # adds another build's 3a as a third contender
+//   BENCH_QUICK_CLI=/elsewhere/dist/server/cli.js npm run bench:quick   # adds another build's 3a as a third contender (several: comma-separated)
 //   BENCH_QUICK_ABLATE=audit,rateLimit npm run bench:quick              # adds 3a with that part of the full path switched off
 //
 // Alternating rounds share the machine's drift, so their ratio says more than two separate runs.
@@ -14,7 +14,7 @@ import { runWrk } from './lib/wrk.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const OTHER_CLI = process.env.BENCH_QUICK_CLI;
+const OTHER_CLIS = (process.env.BENCH_QUICK_CLI ?? '').split(',').filter(Boolean);
 /** Parts of the full path an ablation can switch off, as the settings patch that does it. */
 const ABLATIONS: Record<string, unknown> = {
   audit: { audit: { enabled: false } },
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     contenders.push({ name, url: `${gateway.url}/api/x`, gateway });
   };
   await configure('3a');
-  if (OTHER_CLI) await configure('3a other', OTHER_CLI);
+  for (const [i, cli] of OTHER_CLIS.entries()) await configure(OTHER_CLIS.length === 1 ? '3a other' : `3a other ${i + 1}`, cli);
   for (const part of ABLATE) await configure(`3a without ${part}`, undefined, ABLATIONS[part]);
   for (const c of contenders) await runWrk({ url: c.url, tokens: tokens.fewJwt, seconds: 1 });
 
