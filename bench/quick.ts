@@ -3,6 +3,7 @@
 //   BENCH_ROUNDS=5 BENCH_SECONDS=3 npm run bench:quick
 //   BENCH_QUICK_CLI=/elsewhere/dist/server/cli.js npm run bench:quick   # adds another build's 3a as a third contender (several: comma-separated)
 //   BENCH_QUICK_ABLATE=audit,rateLimit npm run bench:quick              # adds 3a with that part of the full path switched off
+//   BENCH_QUICK_WORKERS=2 npm run bench:quick                           # every Portcullis contender with serve --workers 2
 //
 // Alternating rounds share the machine's drift, so their ratio says more than two separate runs.
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,8 @@ const ABLATIONS: Record<string, unknown> = {
   groups: { groups: { allowed: [] } },
 };
 const ABLATE = (process.env.BENCH_QUICK_ABLATE ?? '').split(',').filter(Boolean);
+const WORKERS = Number(process.env.BENCH_QUICK_WORKERS ?? 1);
+if (!Number.isInteger(WORKERS) || WORKERS < 1) throw new TypeError('BENCH_QUICK_WORKERS must be a whole number, 1 or more');
 for (const name of ABLATE) if (!(name in ABLATIONS)) throw new TypeError(`BENCH_QUICK_ABLATE: unknown part ${name} (known: ${Object.keys(ABLATIONS).join(', ')})`);
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 const log = (line: string): void => void process.stderr.write(`[quick] ${line}\n`);
@@ -36,7 +39,7 @@ async function main(): Promise<void> {
   const bare = await startChild('bare proxy', process.execPath, [`${DIST}servers/bare-proxy.js`, upstreamUrl]);
   const contenders: { name: string; url: string; gateway?: Portcullis }[] = [{ name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x` }];
   const configure = async (name: string, cli?: string, patch?: unknown) => {
-    const gateway = await startPortcullis({ upstream: upstreamUrl, ...(cli ? { cli } : {}) });
+    const gateway = await startPortcullis({ upstream: upstreamUrl, workers: WORKERS, ...(cli ? { cli } : {}) });
     await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
     if (patch !== undefined) {
       const res = await gateway.admin('PATCH', '/settings', patch);
