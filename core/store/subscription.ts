@@ -1,4 +1,6 @@
 // Catch-up subscription shared by the adapters: always re-read from the store by position, so no gap or duplicate.
+import { setImmediate as giveWay } from 'node:timers/promises';
+
 import type { Position, ReadAllOptions, RecordedEvent, SubscribeOptions } from './port.js';
 
 /**
@@ -62,7 +64,12 @@ export interface CatchUpSource {
   readonly pollIntervalMs?: number;
 }
 
-const PAGE_SIZE = 500;
+/**
+ * Events read at a time. Between two pages the subscriber gives way to the event loop: a
+ * follower that fell behind by thousands of events (the token-usage projection reads every
+ * gateway-token decision back) must not hold up the requests being served while it catches up.
+ */
+const PAGE_SIZE = 200;
 
 /** Every event after `after`, then live events, until the signal aborts or the store closes. */
 export async function* catchUp(source: CatchUpSource, options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent> {
@@ -83,7 +90,8 @@ export async function* catchUp(source: CatchUpSource, options: SubscribeOptions 
       after = event.position;
       yield event;
     }
-    if (page.length < PAGE_SIZE) {
+    if (page.length === PAGE_SIZE) await giveWay();
+    else {
       if (head !== undefined && (after === undefined || BigInt(head) > BigInt(after))) {
         after = head;
         options.onSkipped?.(head);

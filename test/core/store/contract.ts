@@ -312,6 +312,21 @@ export function eventStoreContract(
         expect(asNumbers(events)).to.deep.equal(asNumbers(await store.readAll()));
       });
 
+      it('gives way to the event loop between pages while it catches up', async () => {
+        await store.append('s-1', Array.from({ length: 1000 }, (_, i) => ev(`e${i}`)), { durable: false });
+        const controller = new AbortController();
+        let consumed = 0;
+        let consumedWhenIoRan: number | undefined;
+        for await (const _event of store.subscribe({ signal: controller.signal })) {
+          // Scheduled at the first event: it runs only if the subscriber lets the loop turn.
+          if (consumed === 0) setImmediate(() => (consumedWhenIoRan ??= consumed));
+          consumed += 1;
+          if (consumed === 1000) break;
+        }
+        controller.abort();
+        expect(consumedWhenIoRan).to.be.a('number').below(1000);
+      });
+
       it('filters by stream prefix', async () => {
         await store.append('access-1', [ev('x1')]);
         await store.append('tokens-1', [ev('t1')]);
