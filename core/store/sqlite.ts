@@ -127,12 +127,7 @@ export class SqliteEventStore implements EventStore {
     checkStreamName(stream);
     checkNewEvents(events);
     return this.#run(() => {
-      const durable = options.durable ?? true;
-      // The pragma cannot change inside a transaction, so it is set just before this one.
-      if (durable !== this.#durable) {
-        this.#db.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
-        this.#durable = durable;
-      }
+      this.#syncOnCommit(options.durable ?? true);
       const result = this.#appendTx(stream, events, options);
       this.notifier.notify();
       return result;
@@ -243,7 +238,20 @@ export class SqliteEventStore implements EventStore {
   async saveCheckpoint(name: string, checkpoint: Checkpoint): Promise<void> {
     const position = parsePosition(checkpoint.position);
     const state = JSON.stringify(checkpoint.state ?? null);
-    this.#run(() => this.#sql.saveCheckpoint.run({ name, position, state }));
+    this.#run(() => {
+      // A checkpoint is a shortcut: one lost in a crash costs a longer replay, never an event, so
+      // it is not worth an fsync on the event loop of a busy gateway.
+      this.#syncOnCommit(false);
+      this.#sql.saveCheckpoint.run({ name, position, state });
+    });
+  }
+
+  /** fsync at the next commit (synchronous FULL) or leave it to WAL checkpoints (NORMAL). */
+  #syncOnCommit(durable: boolean): void {
+    // The pragma cannot change inside a transaction, so it is set just before one.
+    if (durable === this.#durable) return;
+    this.#db.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
+    this.#durable = durable;
   }
 
   async close(): Promise<void> {

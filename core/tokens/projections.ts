@@ -45,7 +45,10 @@ export function tokenUsageProjection(store: EventStore, options: TokenProjection
     evolve: evolveUsage,
     snapshot: (index) => index.snapshot(),
     restore: (saved) => TokenUsageIndex.restore(saved),
-    checkpointEvery: 5000,
+    // Every gateway-token request is an event here: a checkpoint per 5000 of them serialised the
+    // whole usage map on the event loop a few times a second under load. A start replays at most
+    // this many decisions (a second or two) instead.
+    checkpointEvery: 100_000,
     logger: options.logger,
     saveCheckpoints: options.saveCheckpoints ?? true,
   });
