@@ -4,8 +4,10 @@
 //   BENCH_QUICK_CLI=/elsewhere/dist/server/cli.js npm run bench:quick   # adds another build's 3a as a third contender (several: comma-separated)
 //   BENCH_QUICK_ABLATE=audit,rateLimit npm run bench:quick              # adds 3a with that part of the full path switched off
 //   BENCH_QUICK_WORKERS=2 npm run bench:quick                           # every Portcullis contender with serve --workers 2
+//   BENCH_QUICK_CREDENTIAL=gateway-token npm run bench:quick            # scenario 4a: each Portcullis contender issues a gateway token and is called with it
 //
 // Alternating rounds share the machine's drift, so their ratio says more than two separate runs.
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startIdp } from './lib/idp.js';
 import { configureFullPath, startPortcullis, type Portcullis } from './lib/portcullis.js';
@@ -27,6 +29,8 @@ const ABLATE = (process.env.BENCH_QUICK_ABLATE ?? '').split(',').filter(Boolean)
 const WORKERS = Number(process.env.BENCH_QUICK_WORKERS ?? 1);
 if (!Number.isInteger(WORKERS) || WORKERS < 1) throw new TypeError('BENCH_QUICK_WORKERS must be a whole number, 1 or more');
 for (const name of ABLATE) if (!(name in ABLATIONS)) throw new TypeError(`BENCH_QUICK_ABLATE: unknown part ${name} (known: ${Object.keys(ABLATIONS).join(', ')})`);
+const CREDENTIAL = process.env.BENCH_QUICK_CREDENTIAL ?? 'jwt';
+if (CREDENTIAL !== 'jwt' && CREDENTIAL !== 'gateway-token') throw new TypeError('BENCH_QUICK_CREDENTIAL must be jwt or gateway-token');
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 const log = (line: string): void => void process.stderr.write(`[quick] ${line}\n`);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
@@ -37,7 +41,19 @@ async function main(): Promise<void> {
   const upstream = await startChild('upstream', process.execPath, [`${DIST}servers/upstream.js`]);
   const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
   const bare = await startChild('bare proxy', process.execPath, [`${DIST}servers/bare-proxy.js`, upstreamUrl]);
-  const contenders: { name: string; url: string; gateway?: Portcullis }[] = [{ name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x` }];
+  const contenders: { name: string; url: string; tokens: string; gateway?: Portcullis }[] = [
+    { name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokens: tokens.fewJwt },
+  ];
+  /** The bearer tokens a contender is called with: the JWTs of 3a, or a gateway token it issued (4a). */
+  const credentialFile = async (name: string, gateway: Portcullis): Promise<string> => {
+    if (CREDENTIAL === 'jwt') return tokens.fewJwt;
+    const res = await gateway.admin('POST', '/tokens', { owner: 'bench', name: 'bench', groups: ['developers'] });
+    const token = (res.json as { token?: unknown } | undefined)?.token;
+    if (res.status !== 201 || typeof token !== 'string') throw new Error(`${name}: POST /tokens answered ${res.status}`);
+    const file = `${tokens.dir}/quick-${contenders.length}.txt`;
+    writeFileSync(file, `${token}\n`);
+    return file;
+  };
   const configure = async (name: string, cli?: string, patch?: unknown) => {
     const gateway = await startPortcullis({ upstream: upstreamUrl, workers: WORKERS, ...(cli ? { cli } : {}) });
     await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
@@ -45,18 +61,19 @@ async function main(): Promise<void> {
       const res = await gateway.admin('PATCH', '/settings', patch);
       if (res.status !== 200) throw new Error(`${name}: PATCH /settings answered ${res.status}`);
     }
-    contenders.push({ name, url: `${gateway.url}/api/x`, gateway });
+    contenders.push({ name, url: `${gateway.url}/api/x`, tokens: await credentialFile(name, gateway), gateway });
   };
-  await configure('3a');
-  for (const [i, cli] of OTHER_CLIS.entries()) await configure(OTHER_CLIS.length === 1 ? '3a other' : `3a other ${i + 1}`, cli);
-  for (const part of ABLATE) await configure(`3a without ${part}`, undefined, ABLATIONS[part]);
-  for (const c of contenders) await runWrk({ url: c.url, tokens: tokens.fewJwt, seconds: 1 });
+  const base = CREDENTIAL === 'jwt' ? '3a' : '4a';
+  await configure(base);
+  for (const [i, cli] of OTHER_CLIS.entries()) await configure(OTHER_CLIS.length === 1 ? `${base} other` : `${base} other ${i + 1}`, cli);
+  for (const part of ABLATE) await configure(`${base} without ${part}`, undefined, ABLATIONS[part]);
+  for (const c of contenders) await runWrk({ url: c.url, tokens: c.tokens, seconds: 1 });
 
   const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     const line: string[] = [];
     for (const c of contenders) {
-      const wrk = await runWrk({ url: c.url, tokens: tokens.fewJwt, seconds: SECONDS });
+      const wrk = await runWrk({ url: c.url, tokens: c.tokens, seconds: SECONDS });
       if (wrk.errors > 0) log(`${c.name}: ${wrk.errors} errors`);
       rates.get(c.name)!.push(wrk.rps);
       line.push(`${c.name} ${Math.round(wrk.rps)} req/s p99 ${wrk.p99Ms} ms`);
