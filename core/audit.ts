@@ -2,7 +2,7 @@
 import { accessStream } from './events.js';
 import type { AccessRequest, Credential, Decision } from './access.js';
 import type { Logger } from './logger.js';
-import { canonicalJson } from './store/hash.js';
+import { serializeEvent } from './store/hash.js';
 import type { NewEvent, SerializedEvent } from './store/port.js';
 import type { Appender } from './store/sqlite-append-thread.js';
 
@@ -78,11 +78,6 @@ export function accessDecided(request: AccessRequest, decision: Decision): NewEv
   };
 }
 
-/** The event as the store keeps it; canonicalJson finds the keys already in order and only serialises. */
-function serialize(event: NewEvent<'AccessDecided', AccessDecidedData>): SerializedEvent {
-  return { id: event.id, type: event.type, data: canonicalJson(event.data), metadata: canonicalJson(event.metadata) };
-}
-
 /** Requests decided in the same millisecond share their formatted time. */
 let lastTime = { ms: Number.NaN, iso: '' };
 function isoTime(ms: number): string {
@@ -128,7 +123,7 @@ export class AuditWriter {
       return;
     }
     const event = accessDecided(request, decision);
-    this.buffer.push({ stream: accessStream(request.time), event: this.store.appendSerialized ? serialize(event) : event });
+    this.buffer.push({ stream: accessStream(request.time), event: this.store.appendSerialized ? serializeEvent(event) : event });
     // While the store refuses writes, the backoff timer set after the failure decides when to retry.
     if (this.failures > 0) return;
     if (this.buffer.length >= this.batchSize) void this.flush();

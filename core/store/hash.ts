@@ -1,7 +1,7 @@
 // The hash chain over the global order: any edit or deletion in the middle of the history breaks it.
 import { hash } from 'node:crypto';
 
-import type { EventStore, Position, RecordedEvent } from './port.js';
+import type { EventStore, NewEvent, Position, RecordedEvent, SerializedEvent } from './port.js';
 
 /**
  * JSON with object keys sorted recursively and no whitespace.
@@ -94,6 +94,14 @@ function encode(value: unknown): string | undefined {
     if (encoded !== undefined) members.push(`${JSON.stringify(key)}:${encoded}`);
   }
   return `{${members.join(',')}}`;
+}
+
+/**
+ * The event as a store keeps it: data and metadata as their canonical JSON, the very text the
+ * hash covers and a reader parses back.
+ */
+export function serializeEvent(e: NewEvent): SerializedEvent {
+  return { id: e.id, type: e.type, data: canonicalJson(e.data ?? null), metadata: canonicalJson(e.metadata ?? {}) };
 }
 
 /** The parts of an event the chain covers; the position is the store's, not the writer's. */

@@ -1,7 +1,7 @@
 // Appends to a SQLite store from a worker thread: serialising, hashing and inserting leave the event loop that serves requests.
 import { Worker } from 'node:worker_threads';
 
-import { canonicalJson } from './hash.js';
+import { serializeEvent } from './hash.js';
 import { StoreUnavailableError, type AppendOptions, type AppendResult, type EventStore, type NewEvent, type SerializedEvent } from './port.js';
 
 /**
@@ -69,8 +69,7 @@ export class SqliteAppendThread implements Appender {
   ) {}
 
   append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
-    const serialized = events.map((e) => ({ id: e.id, type: e.type, data: canonicalJson(e.data ?? null), metadata: canonicalJson(e.metadata ?? {}) }));
-    return this.appendSerialized(stream, serialized, options);
+    return this.appendSerialized(stream, events.map(serializeEvent), options);
   }
 
   /** Append events already serialised; the worker checks them as `append` would, and parses nothing. */

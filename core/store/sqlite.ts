@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { systemClock, type Clock } from '../clock.js';
-import { canonicalJson, hashCanonicalEvent } from './hash.js';
+import { hashCanonicalEvent, serializeEvent } from './hash.js';
 import {
   StoreUnavailableError,
   type AppendOptions,
@@ -111,12 +111,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
-    checkStreamName(stream);
-    checkNewEvents(events);
-    // Stored as canonical JSON: what a reader parses back is the same data, and the text is the
-    // very one the hash covers (canonicalJson follows JSON.stringify), serialised once.
-    const serialized = events.map((e) => ({ id: e.id, type: e.type, data: canonicalJson(e.data ?? null), metadata: canonicalJson(e.metadata ?? {}) }));
-    return this.appendSerialized(stream, serialized, options);
+    return this.appendSerialized(stream, events.map(serializeEvent), options);
   }
 
   /**
