@@ -28,6 +28,8 @@ export const processConfigSchema = z
     identityCacheSeconds: z.number().int().min(0).max(3600).default(60),
     /** How long a refused token's answer is reused. */
     identityFailureCacheSeconds: z.number().int().min(0).max(300).default(5),
+    /** Most answers the identity cache holds; past it, tokens are checked at the provider uncached. */
+    identityCacheMaxEntries: z.number().int().min(100).max(10_000_000).default(100_000),
   })
   .strict();
 

@@ -67,7 +67,11 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
       clock: systemClock,
       logger,
       secrets,
-      identityCache: { maxTtlSeconds: config.identityCacheSeconds, failureTtlSeconds: config.identityFailureCacheSeconds },
+      identityCache: {
+        maxTtlSeconds: config.identityCacheSeconds,
+        failureTtlSeconds: config.identityFailureCacheSeconds,
+        maxEntries: config.identityCacheMaxEntries,
+      },
       ...(config.adminToken ? { adminToken: config.adminToken } : {}),
       ...(auditAppender ? { auditAppender } : {}),
       ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),

@@ -40,6 +40,21 @@ describe('core/identity-cache', () => {
     expect(calls).to.equal(1);
   });
 
+  it('holds at most maxEntries answers and serves the rest uncached', async () => {
+    const small = new IdentityCache({ clock, maxEntries: 2 });
+    try {
+      for (const key of ['a', 'b', 'c']) await small.resolve(key, load(identity()));
+      expect(small.size).to.equal(2);
+      const before = calls;
+      await small.resolve('c', load(identity()));
+      expect(calls).to.equal(before + 1);
+      await small.resolve('a', load(identity()));
+      expect(calls).to.equal(before + 1);
+    } finally {
+      small.close();
+    }
+  });
+
   it('never keeps an answer beyond the token expiry or the maximum', async () => {
     await cache.resolve('short', load(identity(clock.now() + 10_000)));
     clock.advance(9_000);

@@ -39,6 +39,7 @@ describe('server/config loadProcessConfig', () => {
       upstreamTimeoutMs: 30_000,
       identityCacheSeconds: 60,
       identityFailureCacheSeconds: 5,
+      identityCacheMaxEntries: 100_000,
     });
   });
 
@@ -69,6 +70,7 @@ describe('server/config loadProcessConfig', () => {
       upstreamTimeoutMs: 1500,
       identityCacheSeconds: 60,
       identityFailureCacheSeconds: 5,
+      identityCacheMaxEntries: 100_000,
     });
   });
 
@@ -122,6 +124,13 @@ describe('server/config loadProcessConfig', () => {
     const err = loadError(undefined);
     expect(err.message).to.match(/\blisten: /);
     expect(err.message).to.include('host:port');
+  });
+
+  it('reads the identity cache cap and refuses one out of range', () => {
+    write('portcullis.yaml', 'identityCacheMaxEntries: 5000\n');
+    expect(loadProcessConfig(undefined, {}, dir).identityCacheMaxEntries).to.equal(5000);
+    write('portcullis.yaml', 'identityCacheMaxEntries: 10\n');
+    expect(loadError(undefined).message).to.match(/\bidentityCacheMaxEntries: /);
   });
 
   it('names an unknown key', () => {
