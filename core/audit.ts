@@ -116,6 +116,11 @@ export class AuditWriter {
     return this.buffer.length;
   }
 
+  /** Events held at most before new ones are dropped. */
+  get capacity(): number {
+    return this.maxBuffered;
+  }
+
   record(request: AccessRequest, decision: Decision): void {
     if (this.buffer.length >= this.maxBuffered) {
       // Dropping the newest keeps the batch a running flush holds aligned with the buffer.

@@ -169,7 +169,8 @@ export class Runtime {
     const warming = new Set(this.compiler.warmingUp());
     const checks: Record<string, { ready: boolean; detail?: string }> = {};
     for (const [id, provider] of this.current.providers) checks[`provider:${id}`] = provider.status();
-    const auditOk = this.audit.pending < 10_000;
+    // Out of rotation while the store falls behind: at 10000 waiting events, or half the buffer when it is smaller.
+    const auditOk = this.audit.pending < Math.min(10_000, this.audit.capacity / 2);
     checks.audit = auditOk ? { ready: true } : { ready: false, detail: `${this.audit.pending} audit events waiting for the store` };
     return { ready: warming.size === 0 && auditOk, checks };
   }

@@ -30,6 +30,8 @@ export const processConfigSchema = z
     identityFailureCacheSeconds: z.number().int().min(0).max(300).default(5),
     /** Most answers the identity cache holds; past it, tokens are checked at the provider uncached. */
     identityCacheMaxEntries: z.number().int().min(100).max(10_000_000).default(100_000),
+    /** Audit events held in memory while the store cannot take them; past it, new ones are dropped and counted. */
+    auditMaxBuffered: z.number().int().min(1000).max(10_000_000).default(100_000),
   })
   .strict();
 

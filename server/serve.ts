@@ -72,6 +72,7 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
         failureTtlSeconds: config.identityFailureCacheSeconds,
         maxEntries: config.identityCacheMaxEntries,
       },
+      audit: { maxBuffered: config.auditMaxBuffered },
       ...(config.adminToken ? { adminToken: config.adminToken } : {}),
       ...(auditAppender ? { auditAppender } : {}),
       ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),

@@ -40,6 +40,7 @@ describe('server/config loadProcessConfig', () => {
       identityCacheSeconds: 60,
       identityFailureCacheSeconds: 5,
       identityCacheMaxEntries: 100_000,
+      auditMaxBuffered: 100_000,
     });
   });
 
@@ -71,6 +72,7 @@ describe('server/config loadProcessConfig', () => {
       identityCacheSeconds: 60,
       identityFailureCacheSeconds: 5,
       identityCacheMaxEntries: 100_000,
+      auditMaxBuffered: 100_000,
     });
   });
 
@@ -126,11 +128,13 @@ describe('server/config loadProcessConfig', () => {
     expect(err.message).to.include('host:port');
   });
 
-  it('reads the identity cache cap and refuses one out of range', () => {
-    write('portcullis.yaml', 'identityCacheMaxEntries: 5000\n');
-    expect(loadProcessConfig(undefined, {}, dir).identityCacheMaxEntries).to.equal(5000);
-    write('portcullis.yaml', 'identityCacheMaxEntries: 10\n');
-    expect(loadError(undefined).message).to.match(/\bidentityCacheMaxEntries: /);
+  it('reads the identity cache and audit buffer caps and refuses them out of range', () => {
+    write('portcullis.yaml', 'identityCacheMaxEntries: 5000\nauditMaxBuffered: 20000\n');
+    expect(loadProcessConfig(undefined, {}, dir)).to.deep.include({ identityCacheMaxEntries: 5000, auditMaxBuffered: 20_000 });
+    write('portcullis.yaml', 'identityCacheMaxEntries: 10\nauditMaxBuffered: 5\n');
+    const err = loadError(undefined);
+    expect(err.message).to.match(/\bidentityCacheMaxEntries: /);
+    expect(err.message).to.match(/\bauditMaxBuffered: /);
   });
 
   it('names an unknown key', () => {
