@@ -2,6 +2,7 @@
 // event-loop delay (perf_hooks.monitorEventLoopDelay) and memory to SOAK_SAMPLES_FILE. No product code changes.
 import { appendFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 
 /** The histogram's timer interval: every sample includes it, so it is subtracted to give the delay alone. */
 export const RESOLUTION_MS = 10;
@@ -18,7 +19,9 @@ export interface SoakSample {
 }
 
 const file = process.env.SOAK_SAMPLES_FILE;
-if (file) {
+// Worker threads inherit --import: the SQLite append thread would interleave its own samples (its
+// loop waits on every commit by design) with the event loop that serves requests.
+if (file && isMainThread) {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
   const delay = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
