@@ -30,6 +30,8 @@ describe('core/runtime readiness', () => {
     });
     try {
       for (let i = 0; i < 499; i++) runtime.recordDecision(request({ id: `r${i}` }), decision);
+      await runtime.audit.flush();
+      expect(runtime.audit.written).to.equal(0);
       expect(runtime.readiness().checks.audit).to.deep.equal({ ready: true });
       runtime.recordDecision(request({ id: 'r499' }), decision);
       expect(runtime.readiness().ready).to.equal(false);
