@@ -5,12 +5,18 @@ import { looksLikeJwt } from '../../core/jwt.js';
 import type { AuthResult, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
 import { asList } from '../shared/config-fields.js';
 import { compileMapping } from '../shared/identity-mapping.js';
-import { bearerJwtOf, jwtValidator } from '../shared/jwt.js';
+import { bearerJwtOf, jwtValidator, type JwtVerify } from '../shared/jwt.js';
 import { jwtKeyConfigSchema, resolveKey, type JwtKeyConfig } from './config.js';
 
 export { jwtKeyConfigSchema, type JwtKeyConfig } from './config.js';
 
 const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
+
+/** Knobs for tests and embedding; the gateway uses the defaults. */
+export interface JwtKeyProviderOptions {
+  /** The signature and claim check (default: the shared `verifyJwt`). */
+  readonly verify?: JwtVerify;
+}
 
 /**
  * Build a `jwt-key` provider. With an `issuer` it is routed the JWTs of that issuer and refuses
@@ -23,7 +29,7 @@ const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' }
  * ```
  * @throws {TypeError} when the configuration was not validated (unreadable key).
  */
-export function createJwtKeyProvider(config: JwtKeyConfig, deps: ProviderDeps): Provider {
+export function createJwtKeyProvider(config: JwtKeyConfig, deps: ProviderDeps, options: JwtKeyProviderOptions = {}): Provider {
   const resolved = resolveKey(config);
   if (!resolved.ok) throw new TypeError(`jwt-key: ${resolved.path}: ${resolved.message}`);
   const { key, kid, algorithms } = resolved;
@@ -45,6 +51,7 @@ export function createJwtKeyProvider(config: JwtKeyConfig, deps: ProviderDeps): 
     }),
     mapping: compileMapping(config),
     unverified: config.issuer === undefined ? 'not_responsible' : 'failure',
+    ...(options.verify === undefined ? {} : { verify: options.verify }),
   });
   const owns = (credential: Credential): string | undefined =>
     config.issuer === undefined
@@ -68,7 +75,7 @@ const jwtKeyPlugin: ProviderPlugin<JwtKeyConfig> = {
   description: 'JWTs signed with a configured public key (PEM or JWK) or shared HMAC secret',
   configSchema: jwtKeyConfigSchema,
   secretFields: ['secret'],
-  create: createJwtKeyProvider,
+  create: (config, deps) => createJwtKeyProvider(config, deps),
 };
 
 export default jwtKeyPlugin;

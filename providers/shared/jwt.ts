@@ -5,10 +5,11 @@ import {
 } from 'jose';
 import type { Credential } from '../../core/access.js';
 import type { Clock } from '../../core/clock.js';
-import { looksLikeJwt, tokenDigest, unverifiedIssuer } from '../../core/jwt.js';
+import { looksLikeJwt, unverifiedIssuer } from '../../core/jwt.js';
 import type { AuthFailureCode, AuthResult, ProviderDeps, ProviderStatus } from '../../core/provider.js';
 import { toIdentity, type ClaimMapping } from './identity-mapping.js';
 import { JwksKeySet, KeysUnavailableError, type DiscoveredMetadata, type Scheduler } from './jwks.js';
+import { reuseVerified } from './verified-reuse.js';
 
 /** What verification decided; `description` never contains the token or claim values. */
 export type VerifyOutcome =
@@ -132,6 +133,9 @@ function mapError(err: unknown, required: readonly string[]): VerifyOutcome {
   }
 }
 
+/** The signature and claim check, {@link verifyJwt} unless a test counts or replaces it. */
+export type JwtVerify = typeof verifyJwt;
+
 /** A check beyond the registered claims: the refusal's description, or undefined to accept. */
 export type ClaimCheck = (payload: JWTPayload) => string | undefined;
 
@@ -151,17 +155,18 @@ export interface JwtValidatorOptions {
    * cannot tell their tokens from others' (a configured key without an issuer). Default `failure`.
    */
   readonly unverified?: 'failure' | 'not_responsible';
+  /** Changes when `getKey` takes in new keys (JWKS); absent for keys fixed by the configuration. */
+  readonly keyGeneration?: () => number;
+  /** Default {@link verifyJwt}; tests pass a counting wrapper to see verifications skipped. */
+  readonly verify?: JwtVerify;
 }
-
-/** How long a verified token's identity is reused without verifying it again. */
-const VERIFIED_TTL_MS = 60_000;
-/** Entries kept at most per provider; beyond it the map starts over (cheap, and rare). */
-const VERIFIED_MAX = 10_000;
 
 const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
 
 /**
- * Build the per-token validation of a JWT provider: verify, check, map.
+ * Build the per-token validation of a JWT provider: verify, check, map. Every JWT kind goes
+ * through here, so every one reuses a verified identity for the same token the same way
+ * ({@link reuseVerified}: at most 60 s, never past `exp`, judged again when the keys change).
  *
  * @example
  * ```ts
@@ -170,11 +175,11 @@ const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' }
  * ```
  */
 export function jwtValidator(options: JwtValidatorOptions): (token: string) => Promise<AuthResult> {
-  const { providerId, clock, getKey, policy, check, claims } = options;
+  const { providerId, clock, getKey, policy, check, claims, keyGeneration, verify = verifyJwt } = options;
   const mappingOf = typeof options.mapping === 'function' ? options.mapping : () => options.mapping as ClaimMapping;
   const foreign = options.unverified === 'not_responsible';
-  return async (token) => {
-    const verified = await verifyJwt(token, getKey, policy, clock.now());
+  const validate = async (token: string): Promise<AuthResult> => {
+    const verified = await verify(token, getKey, policy, clock.now());
     if (!verified.ok) {
       if (foreign && !verified.signed && verified.code === 'invalid_token') return NOT_RESPONSIBLE;
       return { outcome: 'failure', code: verified.code, description: verified.description };
@@ -185,6 +190,7 @@ export function jwtValidator(options: JwtValidatorOptions): (token: string) => P
     if (!mapped.ok) return { outcome: 'failure', code: 'invalid_token', description: mapped.description };
     return { outcome: 'identity', identity: mapped.identity };
   };
+  return reuseVerified(validate, { clock, ...(keyGeneration === undefined ? {} : { keyGeneration }) });
 }
 
 /** The bearer JWT when its unverified `iss` is one of `issuers`, else undefined (not ours to judge). */
@@ -205,7 +211,7 @@ export interface KeyFetchOptions {
   readonly maxBytes?: number;
 }
 
-export interface JwksVerifierOptions extends Omit<JwtValidatorOptions, 'providerId' | 'clock' | 'getKey'> {
+export interface JwksVerifierOptions extends Omit<JwtValidatorOptions, 'providerId' | 'clock' | 'getKey' | 'keyGeneration'> {
   readonly deps: ProviderDeps;
   /** Where keys come from; when absent, OpenID discovery at the first issuer. */
   readonly jwksUri?: string;
@@ -222,15 +228,8 @@ export class JwksVerifier {
   readonly issuers: readonly string[];
   readonly keys: JwksKeySet;
   private readonly issuerSet: ReadonlySet<string>;
-  private readonly validate: (token: string) => Promise<AuthResult>;
-  private readonly clock: Clock;
-  /**
-   * Identities of tokens verified recently, by a hash of the token: a client repeats its token on
-   * every call, and an RS256 verification costs far more than the rest of the request. Kept at
-   * most VERIFIED_TTL_MS and never past the token's expiry; emptied whenever new keys are taken in.
-   */
-  private readonly verified = new Map<string, { readonly result: AuthResult; readonly until: number }>();
-  private verifiedWith = -1;
+  /** Verifies, checks and maps; reuses a verified identity until new keys are taken in. */
+  readonly verify: (token: string) => Promise<AuthResult>;
 
   constructor(options: JwksVerifierOptions) {
     const { deps, policy } = options;
@@ -248,35 +247,15 @@ export class JwksVerifier {
       logger: deps.logger,
       ...options.fetchOptions,
     });
-    this.validate = jwtValidator({ ...options, providerId: deps.id, clock: deps.clock, getKey: this.keys.getKey });
-    this.clock = deps.clock;
+    const keys = this.keys;
+    this.verify = jwtValidator({
+      ...options, providerId: deps.id, clock: deps.clock, getKey: keys.getKey, keyGeneration: () => keys.generation,
+    });
   }
 
   /** The bearer JWT if one of our issuers claims it (unverified), else undefined. */
   owns(credential: Credential): string | undefined {
     return bearerJwtOf(credential, this.issuerSet);
-  }
-
-  async verify(token: string): Promise<AuthResult> {
-    if (this.verifiedWith !== this.keys.generation) {
-      this.verified.clear();
-      this.verifiedWith = this.keys.generation;
-    }
-    const key = tokenDigest(token);
-    const now = this.clock.now();
-    const hit = this.verified.get(key);
-    if (hit && hit.until > now) return hit.result;
-    const result = await this.validate(token);
-    if (result.outcome === 'identity') {
-      const until = Math.min(now + VERIFIED_TTL_MS, result.identity.expiresAt ?? now);
-      if (until > now) {
-        if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
-        this.verified.set(key, { result, until });
-      }
-    } else if (hit) {
-      this.verified.delete(key);
-    }
-    return result;
   }
 
   start(signal?: AbortSignal): Promise<void> {

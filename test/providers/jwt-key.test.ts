@@ -2,8 +2,15 @@
 import { expect } from 'chai';
 import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
 import { ManualClock } from '../../core/clock.js';
+import { silentLogger } from '../../core/logger.js';
+import type { ProviderPlugin } from '../../core/provider.js';
+import { Runtime } from '../../core/runtime.js';
+import { SecretBox } from '../../core/secrets.js';
+import { MemoryEventStore } from '../../core/store/memory.js';
 import { validateWith } from '../../core/validate.js';
-import jwtKeyPlugin, { jwtKeyConfigSchema } from '../../providers/jwt-key/index.js';
+import jwtKeyPlugin, { createJwtKeyProvider, jwtKeyConfigSchema } from '../../providers/jwt-key/index.js';
+import { verifyJwt, type JwtVerify } from '../../providers/shared/jwt.js';
+import { request } from '../fixtures/requests.js';
 import { bearer, expectFailure, expectNotResponsible, identityOf, issuePaths, makeDeps, makeKey, signWith, T0, type TestKey } from './jwt-kit.js';
 
 const ISSUER = 'https://sso.corp.example';
@@ -142,6 +149,86 @@ describe('providers/jwt-key', () => {
       const provider = create({ secret: raw.toString('base64'), secretEncoding: 'base64', issuer: ISSUER });
       const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(raw));
       identityOf(await provider.authenticate(bearer(token)));
+    });
+  });
+
+  describe('verified-identity reuse (shared by every JWT kind)', () => {
+    /** A provider whose signature checks are counted: the shared verifyJwt behind a counter. */
+    const counted = (config: Record<string, unknown>) => {
+      const calls = { count: 0 };
+      const verify: JwtVerify = (...args) => {
+        calls.count += 1;
+        return verifyJwt(...args);
+      };
+      return { calls, provider: createJwtKeyProvider(jwtKeyConfigSchema.parse(config), makeDeps(clock), { verify }) };
+    };
+
+    it('verifies a token once and reuses its identity for the same token, not for another', async () => {
+      const { calls, provider } = counted({ publicKey: pem, issuer: ISSUER, audience: 'api' });
+      const token = await signWith(rsa, clock, claims({ preferred_username: 'alice' }));
+      const first = identityOf(await provider.authenticate(bearer(token)));
+      clock.advance(59_000);
+      expect(identityOf(await provider.authenticate(bearer(token)))).to.deep.equal(first);
+      expect(calls.count).to.equal(1);
+      identityOf(await provider.authenticate(bearer(await signWith(rsa, clock, claims({ preferred_username: 'bob' })))));
+      expect(calls.count).to.equal(2);
+      clock.advance(1_000); // 60 s after the first verification: verified again
+      identityOf(await provider.authenticate(bearer(token)));
+      expect(calls.count).to.equal(3);
+    });
+
+    it('refuses an expired token whose identity is held, and grants the skew past exp only by verifying again', async () => {
+      const { calls, provider } = counted({ secret: SECRET, issuer: ISSUER, audience: 'api' });
+      const token = await hs(claims({ exp: now() + 30 }));
+      identityOf(await provider.authenticate(bearer(token)));
+      identityOf(await provider.authenticate(bearer(token)));
+      expect(calls.count).to.equal(1);
+      clock.advance(31_000); // past exp, within the 60 s skew: still valid, but not taken from what is held
+      identityOf(await provider.authenticate(bearer(token)));
+      expect(calls.count).to.equal(2);
+      clock.advance(60_000);
+      expectFailure(await provider.authenticate(bearer(token)), 'invalid_token', 'token expired');
+      expect(calls.count).to.equal(3);
+    });
+
+    it('judges nbf again when the clock is set back before the verification', async () => {
+      const { calls, provider } = counted({ publicKey: pem, issuer: ISSUER });
+      const token = await signWith(rsa, clock, claims({ nbf: now() + 30 })); // within the 60 s skew
+      identityOf(await provider.authenticate(bearer(token)));
+      clock.advance(-40_000); // nbf is now 70 s ahead, beyond the skew
+      expectFailure(await provider.authenticate(bearer(token)), 'invalid_token', 'token not yet valid');
+      clock.advance(40_000);
+      identityOf(await provider.authenticate(bearer(token)));
+      expect(calls.count).to.equal(3);
+    });
+
+    it('reuses nothing once a configuration change replaces the key (rotated or revoked)', async () => {
+      const otherPem = await exportSPKI(other.publicKey);
+      const runtime = await Runtime.start({
+        store: new MemoryEventStore({ clock }),
+        plugins: { get: (kind) => (kind === 'jwt-key' ? (jwtKeyPlugin as ProviderPlugin) : undefined), kinds: () => ['jwt-key'] },
+        fetch: globalThis.fetch,
+        clock,
+        logger: silentLogger,
+        adminToken: 'x'.repeat(32),
+        secrets: SecretBox.fromEncodedKey(SecretBox.generateEncodedKey()),
+      });
+      const configure = async (publicKey: string) => {
+        await runtime.commands.configureProvider('corp', { kind: 'jwt-key', config: { publicKey, issuer: ISSUER, audience: 'api' } }, undefined, { actor: 'test' });
+        await runtime.whenCompiled();
+      };
+      try {
+        const token = await signWith(rsa, clock, claims());
+        let asked = 0;
+        const ask = () => runtime.decide(request({ id: `req-${(asked += 1)}`, credential: bearer(token), time: clock.now() }));
+        await configure(pem);
+        expect((await ask()).allow).to.equal(true);
+        expect((await ask()).allow).to.equal(true);
+        await configure(otherPem);
+        expect(await ask()).to.include({ allow: false, status: 401, reason: 'invalid_token' });
+      } finally {
+        await runtime.close();
+      }
     });
   });
 });
