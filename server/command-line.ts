@@ -109,7 +109,7 @@ async function interpret(cli: CommandLine, argv: readonly string[], output: Outp
     }
     return 0;
   }
-  if (word === 'help') return help(cli.table, argv.slice(index + 1), output);
+  if (word === 'help') return help(cli.table, argv.slice(index + 1).filter((a) => a !== '--help' && a !== '-h'), output);
 
   const group = cli.table.filter((c) => c.words[0] === word);
   if (group.length === 0) throw new UsageError(`unknown command ${JSON.stringify(word)} (portcullis --help lists the commands)`);
