@@ -113,9 +113,12 @@ async function interpret(cli: CommandLine, argv: readonly string[], output: Outp
 
   const group = cli.table.filter((c) => c.words[0] === word);
   if (group.length === 0) throw new UsageError(`unknown command ${JSON.stringify(word)} (portcullis --help lists the commands)`);
-  const sub = argv[index + 1];
-  const spec = group.find((c) => c.words.length === 1) ?? group.find((c) => c.words[1] === sub);
-  const rest = [...lead, ...argv.slice(index + (spec?.words.length ?? 1))];
+  // The action may follow options every command takes: `tokens --config x.yaml list`.
+  const between = leadingOptions(argv.slice(index + 1));
+  const sub = argv[index + 1 + between.index];
+  const single = group.find((c) => c.words.length === 1);
+  const spec = single ?? group.find((c) => c.words[1] === sub);
+  const rest = spec && !single ? [...lead, ...between.lead, ...argv.slice(index + 2 + between.index)] : [...lead, ...argv.slice(index + 1)];
   if (!spec) {
     if (rest.includes('--help') || rest.includes('-h')) {
       output.out(groupHelp(word, group));

@@ -139,7 +139,7 @@ export const TOKENS_COMMANDS: readonly CommandSpec[] = [
     summary: 'list tokens: id, owner, name, state, expiry, last use (never a secret)',
     options: {
       owner: { type: 'string', value: '<name>', help: "one owner's tokens" },
-      state: { type: 'string', choices: TOKEN_STATES, help: 'tokens in this state only' },
+      state: { type: 'string', value: '<state>', choices: TOKEN_STATES, help: `tokens in this state only: ${TOKEN_STATES.join(', ')}` },
       json: JSON_OPTION,
     },
     details: 'Opens the store read-only. docs/tokens.md',

@@ -76,6 +76,7 @@ describe('portcullis: the command line', () => {
       expect(await cli(...words, '-h'), `${words.join(' ')} -h`).to.deep.equal(help);
       expect(await cli('help', ...words), `help ${words.join(' ')}`).to.deep.equal(help);
       expect(await cli('--config', config, ...words, '--help')).to.deep.equal(help);
+      expect(await cli(words[0]!, '--config', config, ...words.slice(1), '--help')).to.deep.equal(help);
     }
     // Each option a command has is in its help.
     expect((await cli('serve', '--help')).stdout).to.contain('--workers <n>');
