@@ -51,7 +51,7 @@ export async function runApply(config: ProcessConfig, file: string, options: { d
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    output.err(`portcullis: ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
+    output.err(`portcullis: ${new FileAccessError('read', file, err).message}\n`);
     return 1;
   }
   // The runtime's own log (provider warm-up, compilation) is noise for a one-shot command: what
