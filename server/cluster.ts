@@ -90,7 +90,6 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   const { store } = core;
   runtime = core.runtime;
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet: workers share rate limits through the primary');
-  const adminToken = await announceAdminToken(runtime);
   const upstream = await resolveUpstream(config, logger);
 
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./cluster-worker.js', import.meta.url)), args: [] });
@@ -199,7 +198,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   const adminServer = createServer(createAdminApp({ runtime, logger }).callback());
   let adminUrl: string;
   try {
-    adminUrl = await listen(adminServer, config.adminListen);
+    adminUrl = await listen(adminServer, config.adminListen, 'adminListen');
   } catch (err) {
     stopping = true;
     await stopWorkers();
@@ -207,6 +206,8 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     throw err;
   }
   logger.info({ gateway: gatewayUrl, admin: adminUrl, workers: count, store: redactStore(config.store) }, 'portcullis is listening');
+  // Only now that every listener is bound: a start that cannot listen leaves no token behind.
+  const adminToken = await announceAdminToken(runtime);
   if (adminToken) printNextStep(adminUrl, gatewayUrl, adminToken);
 
   let closing: Promise<void> | undefined;

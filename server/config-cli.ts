@@ -11,8 +11,10 @@ import type { EventStore, Position } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { executePlan, formatPlan, planApply, planSize } from './apply.js';
 import { ConfigAsCodeError, parseConfigFile, renderConfigFile, type SecretExport } from './config-file.js';
-import type { ProcessConfig } from './config.js';
+import type { CommandSpec } from './command-line.js';
+import { loadProcessConfig, type ProcessConfig } from './config.js';
 import { loadSecretBox } from './secret-key.js';
+import { FileAccessError } from './system-error.js';
 
 /** The actor recorded in the metadata of every event `apply` appends. */
 export const APPLY_ACTOR = 'cli:apply';
@@ -49,7 +51,7 @@ export async function runApply(config: ProcessConfig, file: string, options: { d
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    output.err(`portcullis: ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
+    output.err(`portcullis: ${new FileAccessError('read', file, err).message}\n`);
     return 1;
   }
   // The runtime's own log (provider warm-up, compilation) is noise for a one-shot command: what
@@ -101,11 +103,19 @@ export async function runExport(
   const store = await openEventStore(config.store, { readonly: true });
   try {
     const yaml = renderConfigFile(await readConfigState(store), plugins, options.secrets);
-    if (options.output) writeFileSync(options.output, yaml, { mode: 0o600 });
+    if (options.output) writeOutput(options.output, yaml);
     else output.out(yaml);
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+function writeOutput(file: string, text: string): void {
+  try {
+    writeFileSync(file, text, { mode: 0o600 });
+  } catch (err) {
+    throw new FileAccessError('write', file, err);
   }
 }
 
@@ -122,3 +132,27 @@ export async function readConfigState(store: EventStore): Promise<ConfigState> {
 }
 
 export const SECRET_EXPORT_MODES: readonly SecretExport[] = ['mask', 'env'];
+
+export const APPLY_COMMAND: CommandSpec = {
+  words: ['apply'],
+  args: ['<file.yaml>'],
+  summary: 'bring settings and providers to what the file says (appends only the changes)',
+  options: { 'dry-run': { type: 'boolean', help: 'print the changes, append nothing' } },
+  details: 'Prints the changes on stdout; an invalid file is reported one problem a line on stderr (exit 1). docs/config-as-code.md',
+  run: ({ values, positionals, config, output }) => runApply(loadProcessConfig(config), positionals[0]!, { dryRun: values['dry-run'] === true }, output),
+};
+
+export const EXPORT_COMMAND: CommandSpec = {
+  words: ['export'],
+  summary: 'write the current settings and providers in the format apply reads',
+  options: {
+    output: { type: 'string', short: 'o', value: '<file>', help: 'write to this file (created with mode 0600) instead of stdout' },
+    secrets: { type: 'string', choices: SECRET_EXPORT_MODES, help: 'secret fields as ******** (mask, the default) or as ${ENV_VAR} references (env)' },
+  },
+  details: 'Opens the store read-only. docs/config-as-code.md',
+  run: ({ values, config, output }) => {
+    const file = values.output as string | undefined;
+    const secrets = (values.secrets as SecretExport | undefined) ?? 'mask';
+    return runExport(loadProcessConfig(config), { secrets, ...(file !== undefined ? { output: file } : {}) }, output);
+  },
+};

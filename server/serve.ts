@@ -16,6 +16,7 @@ import { startEchoUpstream } from './echo-upstream.js';
 import { createGatewayApp } from './gateway.js';
 import { UpstreamProxy } from './proxy.js';
 import { loadSecretBox } from './secret-key.js';
+import { ListenError } from './system-error.js';
 
 export interface RunningGateway {
   readonly gatewayUrl: string;
@@ -23,11 +24,19 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Listen on `host:port` and return the URL it is reachable at (the bound port when 0 was asked for). */
-export async function listen(server: Server, address: string): Promise<string> {
+/**
+ * Listen on `host:port` and return the URL it is bound to (the bound port when 0 was asked for).
+ * @param key the process configuration key that named the address, for the error
+ * @throws ListenError naming the address (in use, not on this host)
+ */
+export async function listen(server: Server, address: string, key = 'listen'): Promise<string> {
   const { host, port } = splitHostPort(address);
   server.listen(port, host);
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    throw new ListenError(address, key, err);
+  }
   const bound = server.address() as AddressInfo;
   const shown = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return `http://${shown}:${bound.port}`;
@@ -86,7 +95,10 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
   }
 }
 
-/** Create the admin token on first start and print it once; returns it when it was just created. */
+/**
+ * Create the admin token on first start and print it once; returns it when it was just created.
+ * Called once the listeners are bound, so a start that cannot listen creates no token.
+ */
 export async function announceAdminToken(runtime: Runtime): Promise<string | undefined> {
   // Printed as soon as it exists: if a later step of the first start fails, the token is not lost.
   const adminToken = await runtime.ensureAdminToken();
@@ -125,17 +137,28 @@ export async function drain(servers: readonly Server[]): Promise<void> {
   clearTimeout(timer);
 }
 
+/** A URL this host can call: a listener bound to every address (0.0.0.0, [::]) is reached on loopback. */
+export function reachableUrl(url: string): string {
+  const u = new URL(url);
+  if (u.hostname === '0.0.0.0') u.hostname = '127.0.0.1';
+  else if (u.hostname === '[::]') u.hostname = '[::1]';
+  return u.origin;
+}
+
+/** The first start's banner: what to do next, with addresses that can be pasted as they are. */
+export function nextStepText(adminUrl: string, gatewayUrl: string, adminToken: string): string {
+  return [
+    'Next step: add an OpenID Connect provider, for example',
+    `  curl -X PUT ${reachableUrl(adminUrl)}/api/v1/providers/my-idp \\`,
+    `    -H "Authorization: Bearer ${adminToken}" -H 'Content-Type: application/json' \\`,
+    `    -d '{"kind":"oidc","config":{"issuer":"https://idp.example.com","audience":"api://my-api"}}'`,
+    `then call the gateway: curl -H "Authorization: Bearer <access token>" ${reachableUrl(gatewayUrl)}/`,
+    '',
+  ].join('\n');
+}
+
 export function printNextStep(adminUrl: string, gatewayUrl: string, adminToken: string): void {
-  process.stderr.write(
-    [
-      'Next step: add an OpenID Connect provider, for example',
-      `  curl -X PUT ${adminUrl}/api/v1/providers/my-idp \\`,
-      `    -H "Authorization: Bearer ${adminToken}" -H 'Content-Type: application/json' \\`,
-      `    -d '{"kind":"oidc","config":{"issuer":"https://idp.example.com","audience":"api://my-api"}}'`,
-      `then call the gateway: curl -H "Authorization: Bearer <access token>" ${gatewayUrl}/`,
-      '',
-    ].join('\n'),
-  );
+  process.stderr.write(nextStepText(adminUrl, gatewayUrl, adminToken));
 }
 
 export const redactStore = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
@@ -144,25 +167,36 @@ export const redactStore = (url: string): string => url.replace(/\/\/[^@/]*@/, '
 export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
   const { store, runtime } = await startCore(config, logger);
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet (rate limits come with the rate-limit stage)');
-  const adminToken = await announceAdminToken(runtime);
   const upstream = await resolveUpstream(config, logger);
 
   const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger);
   const adminServer = createServer(createAdminApp({ runtime, logger }).callback());
-  const gatewayUrl = await listen(gatewayServer, config.listen);
-  const adminUrl = await listen(adminServer, config.adminListen);
+  const stop = async (): Promise<void> => {
+    await drain([gatewayServer, adminServer]);
+    await runtime.close();
+    await proxy.close();
+    upstream.close();
+    await store.close();
+  };
+  let gatewayUrl: string;
+  let adminUrl: string;
+  try {
+    // Bound before the admin token exists: a start that cannot listen leaves no token behind.
+    gatewayUrl = await listen(gatewayServer, config.listen, 'listen');
+    adminUrl = await listen(adminServer, config.adminListen, 'adminListen');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   logger.info({ gateway: gatewayUrl, admin: adminUrl, store: redactStore(config.store) }, 'portcullis is listening');
+  const adminToken = await announceAdminToken(runtime);
   if (adminToken) printNextStep(adminUrl, gatewayUrl, adminToken);
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       logger.info('shutting down: draining requests and flushing audit events');
-      await drain([gatewayServer, adminServer]);
-      await runtime.close();
-      await proxy.close();
-      upstream.close();
-      await store.close();
+      await stop();
       logger.info({ auditWritten: runtime.audit.written, auditDropped: runtime.audit.dropped }, 'stopped');
     })());
   return { gatewayUrl, adminUrl, close };

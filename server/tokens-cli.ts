@@ -1,5 +1,4 @@
 // `portcullis tokens create|list|revoke`: gateway tokens against the store the process configuration names, through the same commands as the admin API.
-import { parseArgs } from 'node:util';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { CommandContext } from '../core/commands.js';
@@ -13,7 +12,8 @@ import { isUsable, TOKEN_STATES, type TokenIndex, type TokenState } from '../cor
 import { TokenUsageIndex } from '../core/tokens/usage.js';
 import { validateWith } from '../core/validate.js';
 import { processOutput, readConfigState, stderrLogger, type Output } from './config-cli.js';
-import type { ProcessConfig } from './config.js';
+import type { CommandInput, CommandSpec, OptionSpec } from './command-line.js';
+import { loadProcessConfig, type ProcessConfig } from './config.js';
 import { formatTokenTable } from './token-table.js';
 import { listTokens, tokenView } from './token-view.js';
 import { UsageError } from './usage-error.js';
@@ -21,63 +21,13 @@ import { UsageError } from './usage-error.js';
 /** The actor recorded in the metadata of the events these commands append (and as `createdBy` / `revokedBy`). */
 export const TOKENS_ACTOR = 'cli';
 
-export const TOKENS_USAGE = `  tokens create         issue a gateway token: the secret is printed once, on stdout
-      --owner <name>      the user (or service account) the token acts as (required)
-      --name <label>      what the token is for (required)
-      --service           a service account's token (not counted by tokens.maxPerUser)
-      --group <g>         a group of the token (repeat for several)
-      --expires-in-days <n>  lifetime (default tokens.defaultExpiryDays), or
-      --never             a token that never expires (only when tokens.maxExpiryDays is false)
-      --read-only         GET, HEAD and OPTIONS only
-      --path-prefix </p>  only this path and below (repeat for several)
-      --ip <cidr>         only from this address or CIDR (repeat for several)
-  tokens list           list tokens: id, owner, name, state, expiry, last use (never a secret)
-      --owner <name>      one owner's tokens
-      --state <state>     ${TOKEN_STATES.join(', ')}
-  tokens revoke <id>    revoke one token
-  tokens revoke --owner <name>  revoke every active token of an owner
-      --reason <text>     recorded with the revocation
-      --json              (create, list, revoke) print JSON, in the admin API's shapes
-`;
-
 export type TokensCommand =
   | { readonly action: 'create'; readonly request: Record<string, unknown>; readonly json: boolean }
   | { readonly action: 'list'; readonly owner?: string; readonly state?: TokenState; readonly json: boolean }
   | { readonly action: 'revoke'; readonly id: string; readonly reason?: string; readonly json: boolean }
   | { readonly action: 'revoke-owner'; readonly owner: string; readonly reason?: string; readonly json: boolean };
 
-export interface TokensInvocation {
-  readonly config?: string;
-  /** Absent for `--help`. */
-  readonly command?: TokensCommand;
-}
-
-const OPTIONS = {
-  config: { type: 'string', short: 'c' },
-  help: { type: 'boolean', short: 'h' },
-  json: { type: 'boolean' },
-  owner: { type: 'string' },
-  name: { type: 'string' },
-  service: { type: 'boolean' },
-  group: { type: 'string', multiple: true },
-  'expires-in-days': { type: 'string' },
-  never: { type: 'boolean' },
-  'read-only': { type: 'boolean' },
-  'path-prefix': { type: 'string', multiple: true },
-  ip: { type: 'string', multiple: true },
-  state: { type: 'string' },
-  reason: { type: 'string' },
-} as const;
-
-type Option = keyof typeof OPTIONS;
 type Action = 'create' | 'list' | 'revoke';
-
-const ACTIONS: Record<Action, readonly Option[]> = {
-  create: ['owner', 'name', 'service', 'group', 'expires-in-days', 'never', 'read-only', 'path-prefix', 'ip'],
-  list: ['owner', 'state'],
-  revoke: ['owner', 'reason'],
-};
-const EVERYWHERE: readonly Option[] = ['config', 'help', 'json'];
 
 /** The flag behind each field of the request, so a problem names what the operator typed. */
 const FLAGS: Readonly<Record<string, string>> = {
@@ -111,73 +61,100 @@ async function checkShape(schema: StandardSchemaV1, request: Record<string, unkn
   if (!checked.ok) throw new UsageError(`${what}: ${describeFields(checked.issues, request)}`);
 }
 
-function parseStrict(argv: readonly string[]) {
-  try {
-    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    // node:util's first sentence names the option and what is wrong with it; the rest is a hint about `--`.
-    const first = (err as Error).message.split('\n')[0]!.split('. ')[0]!.replace(/\.$/, '');
-    throw new UsageError(`tokens: ${first}`);
-  }
-}
+type Values = CommandInput['values'];
+const text = (values: Values, option: string): string | undefined => values[option] as string | undefined;
+const list = (values: Values, option: string): readonly string[] => (values[option] as readonly string[] | undefined) ?? [];
 
 /**
- * `argv` from `tokens` on (options may come anywhere). Throws UsageError for anything the
- * commands could not act on: unknown or misplaced options, missing or malformed values.
+ * What `tokens <action>` asks for, from its checked options and arguments. Throws UsageError for
+ * what the commands could not act on: options that exclude each other, malformed values.
  */
-export async function parseTokensArgs(argv: readonly string[]): Promise<TokensInvocation> {
-  const { values, positionals } = parseStrict(argv);
-  const [, action, ...rest] = positionals;
-  const config = values.config;
-  if (values.help) return { ...(config !== undefined ? { config } : {}) };
-  if (action === undefined) throw new UsageError('tokens: name an action: create, list or revoke (portcullis tokens --help)');
-  if (!Object.hasOwn(ACTIONS, action)) throw new UsageError(`tokens: unknown action ${JSON.stringify(action)}: create, list or revoke`);
-  const allowed = ACTIONS[action as Action];
-  const misplaced = (Object.keys(values) as Option[]).find((o) => !EVERYWHERE.includes(o) && !allowed.includes(o));
-  if (misplaced) throw new UsageError(`tokens ${action}: --${misplaced} is not an option of \`tokens ${action}\``);
+export async function tokensCommandOf(action: Action, { values, positionals }: Pick<CommandInput, 'values' | 'positionals'>): Promise<TokensCommand> {
   const json = values.json === true;
-  const invocation = (command: TokensCommand): TokensInvocation => ({ ...(config !== undefined ? { config } : {}), command });
-
   if (action === 'create') {
-    if (rest.length) throw new UsageError(`tokens create: unexpected argument ${JSON.stringify(rest[0])}`);
-    for (const required of ['owner', 'name'] as const) {
-      if (values[required] === undefined) throw new UsageError(`tokens create: --${required} is required`);
-    }
-    const days = values['expires-in-days'];
+    const days = text(values, 'expires-in-days');
     if (days !== undefined && values.never) throw new UsageError('tokens create: --expires-in-days and --never exclude each other');
     if (days !== undefined && !/^\d{1,9}$/.test(days)) throw new UsageError('tokens create: --expires-in-days must be a whole number of days');
     const request: Record<string, unknown> = {
       owner: values.owner,
       name: values.name,
       kind: values.service ? 'service' : 'user',
-      groups: values.group ?? [],
+      groups: list(values, 'group'),
       readOnly: values['read-only'] === true,
-      pathPrefixes: values['path-prefix'] ?? [],
-      ipAllow: values.ip ?? [],
+      pathPrefixes: list(values, 'path-prefix'),
+      ipAllow: list(values, 'ip'),
       ...(values.never ? { expiresInDays: null } : days !== undefined ? { expiresInDays: Number(days) } : {}),
     };
     await checkShape(adminTokenRequest, request, 'tokens create');
-    return invocation({ action: 'create', request, json });
+    return { action: 'create', request, json };
   }
+  const owner = text(values, 'owner');
   if (action === 'list') {
-    if (rest.length) throw new UsageError(`tokens list: unexpected argument ${JSON.stringify(rest[0])}`);
-    const state = values.state;
-    if (state !== undefined && !(TOKEN_STATES as readonly string[]).includes(state)) {
-      throw new UsageError(`tokens list: --state must be one of: ${TOKEN_STATES.join(', ')}`);
-    }
-    return invocation({ action: 'list', ...(values.owner !== undefined ? { owner: values.owner } : {}), ...(state !== undefined ? { state: state as TokenState } : {}), json });
+    const state = text(values, 'state') as TokenState | undefined;
+    return { action: 'list', ...(owner !== undefined ? { owner } : {}), ...(state !== undefined ? { state } : {}), json };
   }
   // revoke: one id, or every active token of --owner
-  const reason = values.reason;
+  const reason = text(values, 'reason');
   if (reason !== undefined) await checkShape(revocationRequest, { reason }, 'tokens revoke');
   const why = reason !== undefined ? { reason } : {};
-  if (values.owner !== undefined) {
-    if (rest.length) throw new UsageError('tokens revoke: give a token id or --owner, not both');
-    return invocation({ action: 'revoke-owner', owner: values.owner, ...why, json });
+  if (owner !== undefined) {
+    if (positionals.length) throw new UsageError('tokens revoke: give a token id or --owner, not both');
+    return { action: 'revoke-owner', owner, ...why, json };
   }
-  if (rest.length !== 1) throw new UsageError('tokens revoke: give one token id, or --owner <name> (portcullis tokens revoke <id> [--reason text])');
-  return invocation({ action: 'revoke', id: rest[0]!, ...why, json });
+  if (positionals.length !== 1) throw new UsageError('tokens revoke: give one token id, or --owner <name> (portcullis tokens revoke <id> [--reason text])');
+  return { action: 'revoke', id: positionals[0]!, ...why, json };
 }
+
+const JSON_OPTION: OptionSpec = { type: 'boolean', help: "print JSON, in the admin API's shapes" };
+
+const tokensCommand = (action: Action, spec: Omit<CommandSpec, 'words' | 'run'>): CommandSpec => ({
+  words: ['tokens', action],
+  ...spec,
+  run: async (input) => {
+    const command = await tokensCommandOf(action, input);
+    return runTokens(loadProcessConfig(input.config), command, input.output);
+  },
+});
+
+const EXIT_DETAILS = 'Exit 1: refused (an unknown id, the token policy) or failed, the reason on one line of stderr. docs/tokens.md';
+
+export const TOKENS_COMMANDS: readonly CommandSpec[] = [
+  tokensCommand('create', {
+    summary: 'issue a gateway token: the secret is printed once, on stdout',
+    options: {
+      owner: { type: 'string', value: '<name>', required: true, help: 'the user (or service account) the token acts as' },
+      name: { type: 'string', value: '<label>', required: true, help: 'what the token is for' },
+      service: { type: 'boolean', help: "a service account's token (not counted by tokens.maxPerUser)" },
+      group: { type: 'string', value: '<g>', multiple: true, help: 'a group of the token (repeat for several)' },
+      'expires-in-days': { type: 'string', value: '<n>', help: 'lifetime (default tokens.defaultExpiryDays), or' },
+      never: { type: 'boolean', help: 'a token that never expires (only when tokens.maxExpiryDays is false)' },
+      'read-only': { type: 'boolean', help: 'GET, HEAD and OPTIONS only' },
+      'path-prefix': { type: 'string', value: '</p>', multiple: true, help: 'only this path and below (repeat for several)' },
+      ip: { type: 'string', value: '<cidr>', multiple: true, help: 'only from this address or CIDR (repeat for several)' },
+      json: JSON_OPTION,
+    },
+    details: EXIT_DETAILS,
+  }),
+  tokensCommand('list', {
+    summary: 'list tokens: id, owner, name, state, expiry, last use (never a secret)',
+    options: {
+      owner: { type: 'string', value: '<name>', help: "one owner's tokens" },
+      state: { type: 'string', value: '<state>', choices: TOKEN_STATES, help: `tokens in this state only: ${TOKEN_STATES.join(', ')}` },
+      json: JSON_OPTION,
+    },
+    details: 'Opens the store read-only. docs/tokens.md',
+  }),
+  tokensCommand('revoke', {
+    args: ['[<id>]'],
+    summary: 'revoke one token, or with --owner every active token of an owner',
+    options: {
+      owner: { type: 'string', value: '<name>', help: 'revoke every active token of this owner (instead of an id)' },
+      reason: { type: 'string', value: '<text>', help: 'recorded with the revocation' },
+      json: JSON_OPTION,
+    },
+    details: EXIT_DETAILS,
+  }),
+];
 
 const CONTEXT: CommandContext = { actor: TOKENS_ACTOR };
 

@@ -1,5 +1,5 @@
 // SQLite event store, the embedded default: one file, WAL, serialized appends, the hash chain kept per row.
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -38,12 +38,49 @@ export interface SqliteStoreOptions {
 // Codes (and their extended forms, e.g. SQLITE_IOERR_WRITE) that mean the file cannot be used now.
 const UNAVAILABLE = /^SQLITE_(READONLY|FULL|IOERR|CANTOPEN|BUSY|LOCKED|PERM|NOTADB|CORRUPT)(_|$)/;
 
-/** Turn SQLite's environment failures into the port's error; leave everything else as it is. */
-function mapError(err: unknown): unknown {
+/** Turn SQLite's environment failures into the port's error, saying what failed on which file; leave everything else as it is. */
+function mapError(err: unknown, what: string): unknown {
   if (err instanceof Database.SqliteError && UNAVAILABLE.test(err.code)) {
-    return new StoreUnavailableError(`sqlite event store unavailable (${err.code})`, { cause: err });
+    return new StoreUnavailableError(`${what}: ${err.message} (${err.code})`, { cause: err });
   }
   return err;
+}
+
+/** Opening failed before SQLite was asked (the directory could not be made): the file and the system's code. */
+function openError(err: unknown, file: string): unknown {
+  if (err instanceof StoreUnavailableError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (!(err instanceof Database.SqliteError) && typeof code === 'string') {
+    return new StoreUnavailableError(`cannot open the event store ${file}: ${code}`, { cause: err });
+  }
+  return mapError(err, `cannot open the event store ${file}`);
+}
+
+/** A new store holds user names and addresses: the file is its owner's only (SQLite gives its -wal and -shm the same mode). */
+function createOwnerOnly(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * A read-only connection cannot checkpoint, so SQLite leaves behind the -wal and -shm files it
+ * made for it. A brief writable connection closes as the last one normally does and removes them,
+ * unless another process has the store open (then the files are that process's and stay).
+ */
+function removeWalFiles(file: string): void {
+  try {
+    const db = new Database(file, { fileMustExist: true });
+    try {
+      db.pragma('user_version', { simple: true });
+    } finally {
+      db.close();
+    }
+  } catch {
+    // Only tidying: the files do no harm, and a store this process cannot write keeps them.
+  }
 }
 
 /** The insert met an id the store already holds. */
@@ -60,12 +97,25 @@ export class SqliteEventStore implements EventStore {
   readonly #appendTx: (stream: string, events: readonly SerializedEvent[], options: AppendOptions) => AppendResult;
   #durable = true;
   #closed = false;
+  readonly #file: string;
+  /** Read-only and no -wal file before: remove the ones this connection made, at close. */
+  readonly #tidyOnClose: boolean;
 
-  /** Open (creating the file and its directories if needed) a store at `file`. */
+  /**
+   * Open (creating the file, mode 0600, and its directories if needed) a store at `file`.
+   * @throws StoreUnavailableError naming the file when it cannot be opened (read-only: when it does not exist)
+   */
   static open(file: string, options: SqliteStoreOptions = {}): SqliteEventStore {
     let db: Database.Database | undefined;
     try {
-      if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+      if (options.readonly && !existsSync(file)) {
+        throw new StoreUnavailableError(`no event store at ${file} (the file does not exist; check store or PORTCULLIS_STORE)`);
+      }
+      if (!options.readonly) {
+        mkdirSync(dirname(file), { recursive: true });
+        createOwnerOnly(file);
+      }
+      const tidyOnClose = options.readonly === true && !existsSync(`${file}-wal`);
       db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
       if (!options.readonly) {
@@ -76,15 +126,17 @@ export class SqliteEventStore implements EventStore {
       if (version !== SCHEMA_VERSION) {
         throw new StoreUnavailableError(`${file} is not a Portcullis event store of schema version ${SCHEMA_VERSION}`);
       }
-      return new SqliteEventStore(db, options);
+      return new SqliteEventStore(db, file, tidyOnClose, options);
     } catch (err) {
       db?.close();
-      throw mapError(err);
+      throw openError(err, file);
     }
   }
 
-  private constructor(db: Database.Database, options: SqliteStoreOptions) {
+  private constructor(db: Database.Database, file: string, tidyOnClose: boolean, options: SqliteStoreOptions) {
     this.#db = db;
+    this.#file = file;
+    this.#tidyOnClose = tidyOnClose;
     this.#sql = prepareStatements(db);
     this.#clock = options.clock ?? systemClock;
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
@@ -254,6 +306,7 @@ export class SqliteEventStore implements EventStore {
     this.#closed = true;
     this.notifier.close();
     this.#db.close();
+    if (this.#tidyOnClose) removeWalFiles(this.#file);
   }
 
   #run<T>(work: () => T): T {
@@ -261,7 +314,7 @@ export class SqliteEventStore implements EventStore {
     try {
       return work();
     } catch (err) {
-      throw mapError(err);
+      throw mapError(err, `event store ${this.#file} unavailable`);
     }
   }
 }

@@ -406,6 +406,6 @@ providers:
     expect(err.join('')).to.contain('providers.idp.config.audience').and.not.to.contain(SECRET);
     expect(out).to.deep.equal([]);
     expect(await runApply(config(), join(dir, 'missing.yaml'), { dryRun: false }, output)).to.equal(1);
-    expect(err.join('')).to.contain('missing.yaml: cannot read (ENOENT)');
+    expect(err.join('')).to.contain(`portcullis: cannot read ${join(dir, 'missing.yaml')}: no such file or directory (ENOENT)\n`);
   });
 });

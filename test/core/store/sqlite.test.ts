@@ -1,5 +1,5 @@
 // Runs the event store contract on the SQLite adapter, plus what only a file on disk can show.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -118,9 +118,50 @@ describe('SqliteEventStore', () => {
     expect((await writer.readAll()).map((e) => e.id)).to.deep.equal(['a']);
   });
 
-  it('reports a missing file opened read-only as unavailable', () => {
-    expect(() => SqliteEventStore.open(join(dir, 'missing.db'), { readonly: true })).to.throw(StoreUnavailableError);
-    expect(existsSync(join(dir, 'missing.db'))).to.equal(false);
+  it('reports a missing file opened read-only as unavailable, naming the file', () => {
+    const missing = join(dir, 'missing.db');
+    expect(() => SqliteEventStore.open(missing, { readonly: true })).to.throw(StoreUnavailableError, missing);
+    expect(existsSync(missing)).to.equal(false);
+    // Also in a directory that does not exist (better-sqlite3 itself answers that with a TypeError).
+    const nowhere = join(dir, 'no', 'such', 'dir', 'events.db');
+    expect(() => SqliteEventStore.open(nowhere, { readonly: true })).to.throw(StoreUnavailableError, nowhere);
+  });
+
+  it('names the file when it cannot be opened at all', () => {
+    writeFileSync(join(dir, 'plain-file'), 'not a directory');
+    const below = join(dir, 'plain-file', 'events.db');
+    expect(() => SqliteEventStore.open(below)).to.throw(StoreUnavailableError, below);
+    const notSqlite = join(dir, 'text.db');
+    writeFileSync(notSqlite, 'just text, long enough to be read as a header by SQLite..........................................');
+    expect(() => SqliteEventStore.open(notSqlite, { readonly: true })).to.throw(StoreUnavailableError, notSqlite);
+  });
+
+  it('creates the store for its owner only: the file and its -wal and -shm are 0600', async () => {
+    const store = open();
+    await store.append('s-1', [ev('a')]);
+    for (const name of ['events.db', 'events.db-wal', 'events.db-shm']) {
+      expect(statSync(join(dir, name)).mode & 0o777, name).to.equal(0o600);
+    }
+  });
+
+  it('read-only, leaves no -wal or -shm file behind, and leaves a live writer\'s alone', async () => {
+    const writer = open();
+    await writer.append('s-1', [ev('a')]);
+    await writer.close();
+    const walFiles = () => readdirSync(dir).filter((n) => n.endsWith('-wal') || n.endsWith('-shm'));
+    expect(walFiles(), 'a writer that closed removed its own').to.deep.equal([]);
+    const reader = open({ readonly: true });
+    expect(await verifyChain(reader)).to.include({ ok: true, count: 1 });
+    await reader.close();
+    expect(walFiles()).to.deep.equal([]);
+
+    const live = open();
+    const second = open({ readonly: true });
+    expect((await second.readAll()).length).to.equal(1);
+    await second.close();
+    expect(walFiles(), 'the live writer keeps its files').to.have.members(['events.db-wal', 'events.db-shm']);
+    await live.append('s-1', [ev('b')]);
+    expect((await live.readAll()).map((e) => e.id)).to.deep.equal(['a', 'b']);
   });
 
   it('refuses use after close', async () => {
