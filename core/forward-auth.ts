@@ -35,7 +35,6 @@ type Field = 'method' | 'uri' | 'host';
 
 /** One way of naming the request: where each field comes from (undefined: this form does not name it). */
 interface Form {
-  readonly set: ForwardAuthHeaderSet;
   readonly label: Readonly<Record<Field, string>>;
   read(call: DecideCall, field: Field): string | undefined;
 }
@@ -45,19 +44,18 @@ const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
 
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
 
-const headerForm = (set: ForwardAuthHeaderSet, names: Readonly<Record<Field, string>>): Form => {
+const headerForm = (names: Readonly<Record<Field, string>>): Form => {
   const lower = { method: names.method.toLowerCase(), uri: names.uri.toLowerCase(), host: names.host.toLowerCase() };
-  return { set, label: names, read: (call, field) => single(call.headers[lower[field]]) };
+  return { label: names, read: (call, field) => single(call.headers[lower[field]]) };
 };
 
 /** The original path and query Envoy appended to the decide path, or undefined. */
 const appended = (url: string): string | undefined => (url.startsWith(`${DECIDE_PATH}/`) ? url.slice(DECIDE_PATH.length) : undefined);
 
 const FORMS: Readonly<Record<ForwardAuthHeaderSet, Form>> = {
-  'x-forwarded': headerForm('x-forwarded', { method: 'X-Forwarded-Method', uri: 'X-Forwarded-Uri', host: 'X-Forwarded-Host' }),
-  'x-original': headerForm('x-original', { method: 'X-Original-Method', uri: 'X-Original-URI', host: 'X-Original-Host' }),
+  'x-forwarded': headerForm({ method: 'X-Forwarded-Method', uri: 'X-Forwarded-Uri', host: 'X-Forwarded-Host' }),
+  'x-original': headerForm({ method: 'X-Original-Method', uri: 'X-Original-URI', host: 'X-Original-Host' }),
   envoy: {
-    set: 'envoy',
     label: { method: 'the method of the decide request', uri: `the path after ${DECIDE_PATH}`, host: 'the Host of the decide request' },
     read(call, field) {
       const uri = appended(call.url);
