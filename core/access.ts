@@ -27,6 +27,11 @@ export interface AccessRequest {
   readonly pathError?: string;
   /** Query string without the leading `?` ('' when none). */
   readonly query: string;
+  /**
+   * The host asked for, normalised (core/host.ts: lower case, no trailing dot, no `:80`/`:443`):
+   * the Host header, a trusted proxy's X-Forwarded-Host, or forward auth's named host header.
+   * The proxy forwards this same value as X-Forwarded-Host.
+   */
   readonly host: string;
   /** Client address after trusted-proxy resolution. */
   readonly clientIp: string;

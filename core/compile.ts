@@ -4,6 +4,7 @@ import type { IdentityCache } from './identity-cache.js';
 import type { JsonObject } from './settings/merge-patch.js';
 import type { PluginLookup, SecretSealer } from './commands.js';
 import type { Logger } from './logger.js';
+import { compileForwardedRequest, type ForwardedRequestReader } from './forward-auth.js';
 import { compileAddresses, compileAddressList, compileClientIpResolver, type ClientIpResolver } from './net.js';
 import { compilePatternList } from './path-pattern.js';
 import { composePipeline, type Pipeline, type Stage } from './pipeline.js';
@@ -33,6 +34,8 @@ export interface CompiledConfig {
   readonly isTrustedProxy: (ip: string) => boolean;
   /** The client address of a request: the peer, or what trusted proxies say (settings `ip`). */
   readonly resolveClientIp: ClientIpResolver;
+  /** The request a forward-auth call asks about, from the header set of settings `forwardAuth.headers`. */
+  readonly forwardedRequest: ForwardedRequestReader;
 }
 
 export interface CompilerDeps {
@@ -141,7 +144,8 @@ export class PipelineCompiler {
     );
     const isTrustedProxy = compileAddressList(state.settings.ip.trustedProxies);
     const resolveClientIp = compileClientIpResolver(state.settings.ip);
-    return { settings: state.settings, pipeline, providers, isTrustedProxy, resolveClientIp };
+    const forwardedRequest = compileForwardedRequest(state.settings.forwardAuth.headers);
+    return { settings: state.settings, pipeline, providers, isTrustedProxy, resolveClientIp, forwardedRequest };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 // Per-route rules: matched once before authentication (first match wins), their requirements enforced after it.
 import { deny, type AccessRequest, type MatchedRoute, type Verdict } from '../core/access.js';
+import { hostName } from '../core/host.js';
 import { matchForm } from '../core/path.js';
 import { compilePattern, patternMatches, SegmentIndex, type CompiledPattern } from '../core/path-pattern.js';
 import type { Stage } from '../core/pipeline.js';
@@ -22,12 +23,6 @@ interface CompiledRoute {
 const hostMatcher = (pattern: string): ((host: string) => boolean) =>
   pattern.startsWith('*.') ? ((suffix) => (h: string) => h.endsWith(suffix) && h.length > suffix.length)(pattern.slice(1)) : (h) => h === pattern;
 
-/** Host without port, lower-case (`API.example:8443` → `api.example`, `[::1]:80` → `[::1]`). */
-function bareHost(host: string): string {
-  const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':');
-  return (end > 0 ? host.slice(0, end) : host).toLowerCase();
-}
-
 export function compileRoutes(rules: readonly RouteSettings[]): RouteTable {
   const compiled: CompiledRoute[] = rules.map((rule, i) => {
     const methods = rule.methods?.length ? new Set(rule.methods) : undefined;
@@ -49,7 +44,8 @@ export function compileRoutes(rules: readonly RouteSettings[]): RouteTable {
     size: compiled.length,
     match(request) {
       const form = matchForm(request.path);
-      const host = anyHost ? bareHost(request.host) : '';
+      // The gateway normalised the host (core/host.ts): lower case, no trailing dot; routes ignore the port.
+      const host = anyHost ? hostName(request.host) : '';
       for (const i of index.candidates(form)) {
         const c = compiled[i]!;
         if (c.methods && !c.methods.has(request.method)) continue;

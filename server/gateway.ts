@@ -1,7 +1,8 @@
 // The gateway listener: decides every request with the pipeline, then proxies it or answers forward auth.
-import type { IncomingHttpHeaders } from 'node:http';
 import Koa from 'koa';
 import type { AccessRequest, Decision, TraceEntry } from '../core/access.js';
+import { DECIDE_PATH } from '../core/forward-auth.js';
+import { normaliseHost } from '../core/host.js';
 import { timeOrderedId } from '../core/ids.js';
 import { canonicalAddress } from '../core/net.js';
 import type { Logger } from '../core/logger.js';
@@ -11,7 +12,6 @@ import { identityHeaders, UpstreamProxy } from './proxy.js';
 import { decisionError, errorResponse } from './respond.js';
 import { createSelfService, isSelfServicePath } from './self-service.js';
 
-export const DECIDE_PATH = '/_portcullis/decide';
 const RESERVED_PREFIX = '/_portcullis/';
 
 export interface GatewayOptions {
@@ -37,23 +37,14 @@ export function formatTrace(trace: readonly TraceEntry[]): string {
     .replace(/[^\x20-\x7e]/g, '?');
 }
 
-/**
- * The request a forward-auth call asks about. nginx, Traefik and HAProxy name it in headers
- * (X-Forwarded-* or X-Original-*); Envoy's ext_authz HTTP service appends the original path and
- * query to the decide path (`/_portcullis/decide/rest/api/2/issue?x=1`) and uses the original
- * method. When both forms name a URI they must agree.
- */
-export function forwardedTarget(method: string, url: string, headers: IncomingHttpHeaders): RequestTarget | { error: string } {
-  const appended = url.startsWith(`${DECIDE_PATH}/`) ? url.slice(DECIDE_PATH.length) : undefined;
-  const named = header(headers['x-forwarded-uri']) ?? header(headers['x-original-uri']);
-  if (appended !== undefined && named !== undefined && named !== appended) {
-    return { error: 'the path after /_portcullis/decide and X-Forwarded-Uri name different requests' };
+/** How many Host fields the request carried: Node keeps the first and silently drops the others. */
+function hostFields(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
   }
-  return {
-    method: header(headers['x-forwarded-method']) ?? header(headers['x-original-method']) ?? (appended !== undefined ? method : 'GET'),
-    url: appended ?? named ?? '/',
-    host: header(headers['x-forwarded-host']) ?? header(headers.host) ?? '',
-  };
+  return n;
 }
 
 export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Koa {
@@ -93,7 +84,7 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
       /** Refused before the pipeline can judge the request: answered like a denial, and audited all the same. */
       const refuseAtEdge = (stage: string, status: number, reason: string, description: string) => {
         const refused: Decision = { allow: false, status, reason, description, stage, trace: [{ outcome: 'deny', reason, stage }], credentialConsumed: false };
-        const direct = { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
+        const direct = { method: req.method ?? 'GET', url, host: (header(req.headers.host) ?? '').slice(0, 255) };
         const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
         runtime.recordDecision(toAccessRequest(req, requestId, direct, clientIp, peerIp, runtime.clock.now()), refused);
         sendDenial(refused);
@@ -101,14 +92,26 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
 
       // Only origin-form targets: an absolute URL or `*` would let the client pick what the path means.
       if (!url.startsWith('/')) return refuseAtEdge('gateway', 400, 'invalid_request', 'the request target must be a path');
+      // RFC 9112 §3.2: a request with more than one Host is answered 400; which one to judge would be a guess.
+      if (hostFields(req.rawHeaders) > 1) return refuseAtEdge('gateway', 400, 'invalid_request', 'the request has more than one Host header');
       const tokensEndpoint = !forwardAuth && isSelfServicePath(url);
       if (!forwardAuth && !tokensEndpoint && url.startsWith(RESERVED_PREFIX)) return refuseAtEdge('gateway', 404, 'not_found', 'no such gateway endpoint');
       if (forwardAuth && !isTrustedProxy(peerIp)) {
         return refuseAtEdge('forward_auth', 403, 'untrusted_proxy', 'forward-auth requests are accepted only from trusted proxies (settings ip.trustedProxies)');
       }
 
-      const target = forwardAuth ? forwardedTarget(req.method ?? 'GET', url, req.headers) : { method: req.method ?? 'GET', url, host: header(req.headers.host) ?? '' };
-      if ('error' in target) return refuseAtEdge('forward_auth', 400, 'invalid_request', target.error);
+      let target: RequestTarget;
+      if (forwardAuth) {
+        const asked = runtime.compiled.forwardedRequest({ method: req.method ?? 'GET', url, headers: req.headers });
+        if ('error' in asked) return refuseAtEdge('forward_auth', 400, 'invalid_request', asked.error);
+        target = asked;
+      } else {
+        // The host judged is the host the upstream is told (X-Forwarded-Host): a trusted proxy's, else Host.
+        const forwardedHost = header(req.headers['x-forwarded-host']);
+        const host = normaliseHost(forwardedHost !== undefined && isTrustedProxy(peerIp) ? forwardedHost : (header(req.headers.host) ?? ''));
+        if (!host.ok) return refuseAtEdge('gateway', 400, 'invalid_request', `the requested host is not acceptable: ${host.error}`);
+        target = { method: req.method ?? 'GET', url, host: host.host };
+      }
       const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
       const apiKeyHeader = runtime.compiled.settings.credentials.apiKeyHeader;
       const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, runtime.clock.now(), apiKeyHeader);

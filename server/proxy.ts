@@ -169,7 +169,8 @@ export class UpstreamProxy {
     const priorFor = trusted ? out['x-forwarded-for'] : undefined;
     out['x-forwarded-for'] = priorFor ? `${String(priorFor)}, ${request.peerIp}` : request.peerIp;
     if (!trusted || !out['x-forwarded-proto']) out['x-forwarded-proto'] = 'encrypted' in req.socket ? 'https' : 'http';
-    if (!trusted || !out['x-forwarded-host']) out['x-forwarded-host'] = request.host;
+    // The host the pipeline judged (a trusted proxy's X-Forwarded-Host, else Host; normalised), never another.
+    out['x-forwarded-host'] = request.host;
     out['x-request-id'] = request.id;
     return out;
   }

@@ -2,6 +2,7 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { compileClaimPath } from '../claims.js';
+import { FORWARD_AUTH_HEADER_SETS } from '../forward-auth.js';
 import { patternProblem } from '../path-pattern.js';
 
 /** An IPv4/IPv6 address or CIDR, e.g. `10.0.0.0/8`, `::1`, `2001:db8::/32`. */
@@ -216,6 +217,17 @@ const auditSchema = z
   })
   .strict();
 
+const forwardAuthSchema = z
+  .object({
+    /**
+     * The one header set /_portcullis/decide reads the method, URI and host from (docs/forward-auth.md):
+     * `x-forwarded` (Traefik, and the nginx and HAProxy examples), `x-original`, or `envoy` (the path
+     * appended to the decide path, the decide request's own method and Host).
+     */
+    headers: z.enum(FORWARD_AUTH_HEADER_SETS).default('x-forwarded'),
+  })
+  .strict();
+
 export const settingsSchema = z
   .object({
     /** Master switch: when false every request passes untouched (and is audited as `auth_disabled`). */
@@ -228,6 +240,7 @@ export const settingsSchema = z
     rateLimit: rateLimitSchema.prefault({}),
     tokens: tokensSchema.prefault({}),
     audit: auditSchema.prefault({}),
+    forwardAuth: forwardAuthSchema.prefault({}),
   })
   .strict();
 

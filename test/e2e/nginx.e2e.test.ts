@@ -1,5 +1,5 @@
 // nginx `auth_request` in front of an echo upstream with the built gateway deciding: the exact file docs/forward-auth.md shows.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,19 +8,25 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
+import {
+  HOSTILE_FORWARDING,
+  HOSTILE_SETTINGS,
+  NEVER_UPSTREAM,
+  RESET_HOSTILE_SETTINGS,
+  decidedEvent,
+  findBinary,
+  startProxy,
+  type ProxyProcess,
+} from './fixtures/forward-auth.js';
 import { admin, asEcho, call, configureProvider, oidcProvider } from './fixtures/http.js';
-import { CLI, REPO_ROOT, freePort, sleep, startGateway, startOp, stopAll, type Gateway, type ProcessHandle } from './fixtures/processes.js';
+import { CLI, REPO_ROOT, freePort, startGateway, startOp, stopAll, type Gateway, type ProcessHandle } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey, tamperSignature } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
 /** The example the docs show (docs/forward-auth.md includes it), rendered with this test's ports. */
 export const NGINX_EXAMPLE = join(REPO_ROOT, 'docs/examples/nginx-portcullis.conf');
 
-function findNginx(): string | undefined {
-  for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) if (existsSync(candidate)) return candidate;
-  const found = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
-  return found.status === 0 && found.stdout.trim() ? found.stdout.trim() : undefined;
-}
+const findNginx = () => findBinary('nginx', ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']);
 
 /** The example with its placeholder addresses replaced, inside a complete nginx.conf whose files all live in `dir`. */
 async function renderConfig(dir: string, ports: { listen: number; gateway: number; upstream: number }): Promise<string> {
@@ -53,38 +59,11 @@ async function renderConfig(dir: string, ports: { listen: number; gateway: numbe
   ].join('\n');
 }
 
-interface Nginx {
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly output: string[];
-  stop(): Promise<void>;
-}
-
-async function startNginx(binary: string, dir: string, port: number): Promise<Nginx> {
+async function startNginx(binary: string, dir: string, port: number): Promise<ProxyProcess> {
   const conf = join(dir, 'nginx.conf');
   const check = spawnSync(binary, ['-t', '-p', dir, '-c', conf], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`nginx -t refused the configuration:\n${check.stderr}`);
-  const child = spawn(binary, ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGQUIT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}):\n${output.join('')}`);
-    const up = await call(`${url}/_nginx_probe`, { timeoutMs: 1_000 }).then(() => true, () => false);
-    if (up) return { url, child, output, stop };
-    await sleep(50);
-  }
-  await stop();
-  throw new Error(`nginx did not listen on ${url}:\n${output.join('')}`);
+  return startProxy('nginx', binary, ['-p', dir, '-c', conf, '-g', 'daemon off;'], port, 'SIGQUIT');
 }
 
 interface ErrorBody {
@@ -101,7 +80,7 @@ describe('nginx auth_request in front of the gateway (docs/examples/nginx-portcu
   let upstream: Upstream;
   let op: ProcessHandle & { issuer: string };
   let gateway: Gateway;
-  let nginx: Nginx | undefined;
+  let nginx: ProxyProcess | undefined;
 
   before(async function () {
     if (!nginxBinary) {
@@ -199,31 +178,81 @@ describe('nginx auth_request in front of the gateway (docs/examples/nginx-portcu
   it('decided on the original method and URI (the audit records what the client asked nginx for)', async () => {
     const res = await call(`${nginx!.url}/audited/path?q=1`, { method: 'DELETE' });
     expect(res.status).to.equal(401);
-    const requestId = (res.json as ErrorBody).request_id;
-    let found: Record<string, unknown> | undefined;
-    for (let i = 0; i < 50 && !found; i++) {
-      const events = await admin(gateway, 'GET', '/events?limit=1000');
-      const list = (events.json as { events?: { type: string; data: Record<string, unknown> }[] } | undefined)?.events ?? [];
-      found = list.find((e) => e.type === 'AccessDecided' && e.data.requestId === requestId)?.data;
-      if (!found) await sleep(100);
-    }
+    const requestId = (res.json as ErrorBody).request_id!;
+    const found = await decidedEvent(gateway, requestId);
     expect(found, `an AccessDecided event for ${requestId}`).to.not.equal(undefined);
     expect(found).to.include({ method: 'DELETE', path: '/audited/path', host: '127.0.0.1', reason: 'missing_credential' });
   });
 
-  it('lets a request pass without identity headers when the gateway lets everyone through', async () => {
-    const patched = await admin(gateway, 'PATCH', '/settings', { enabled: false });
-    expect(patched.status, patched.text).to.equal(200);
-    const res = await call(`${nginx!.url}/open`, { headers: { 'X-Portcullis-User': 'admin' } });
-    expect(res.status, res.text).to.equal(200);
-    expect(asEcho(res).headers['x-portcullis-user']).to.equal(undefined);
+  describe('a client that sends every forwarding header with hostile values (issue 13)', () => {
+    before(async () => {
+      const patched = await admin(gateway, 'PATCH', '/settings', HOSTILE_SETTINGS);
+      expect(patched.status, patched.text).to.equal(200);
+    });
+    after(async () => {
+      const patched = await admin(gateway, 'PATCH', '/settings', RESET_HOSTILE_SETTINGS);
+      expect(patched.status, patched.text).to.equal(200);
+    });
+
+    it('keeps a protected path protected: 401, judged on what the client really asked for', async () => {
+      const before = upstream.requests.length;
+      const res = await call(`${nginx!.url}/admin/users?x=1`, { headers: HOSTILE_FORWARDING });
+      expect(res.status, res.text).to.equal(401);
+      expect((res.json as ErrorBody).error).to.equal('missing_credential');
+      expect(upstream.requests.length, 'the upstream was not called').to.equal(before);
+      const decided = await decidedEvent(gateway, (res.json as ErrorBody).request_id!);
+      expect(decided).to.include({ method: 'GET', path: '/admin/users', host: '127.0.0.1', clientIp: '127.0.0.1', reason: 'missing_credential' });
+    });
+
+    it('refuses a read-only caller’s DELETE: 403, and never lets it reach the upstream', async () => {
+      const token = await clientCredentialsToken(op.issuer);
+      const before = upstream.requests.length;
+      const res = await call(`${nginx!.url}/rest/api/2/issue/ABC-1`, { method: 'DELETE', headers: { ...HOSTILE_FORWARDING, ...bearer(token) } });
+      expect(res.status, res.text).to.equal(403);
+      expect(upstream.requests.length, 'the upstream was not called').to.equal(before);
+      const decided = await decidedEvent(gateway, (res.json as ErrorBody).request_id!);
+      expect(decided).to.include({ method: 'DELETE', path: '/rest/api/2/issue/ABC-1', reason: 'read_only' });
+    });
+
+    it('passes the read-only caller’s GET, with none of the client’s path or method headers and the host that was judged', async () => {
+      const token = await clientCredentialsToken(op.issuer);
+      const res = await call(`${nginx!.url}/rest/api/2/issue/ABC-1`, { headers: { ...HOSTILE_FORWARDING, ...bearer(token) } });
+      expect(res.status, res.text).to.equal(200);
+      const echo = asEcho(res);
+      expect(echo.url).to.equal('/rest/api/2/issue/ABC-1');
+      expect(echo.headers['x-portcullis-user']).to.equal('alice');
+      expect(echo.headers['x-forwarded-host']).to.equal('127.0.0.1');
+      expect(echo.headers.host).to.equal('127.0.0.1');
+      for (const name of NEVER_UPSTREAM) expect(echo.headers, name).not.to.have.property(name);
+    });
+
+    it('does not let the client choose its address: an allow-list still refuses it', async () => {
+      const patched = await admin(gateway, 'PATCH', '/settings', { ip: { allow: ['198.51.100.0/24'] } });
+      expect(patched.status, patched.text).to.equal(200);
+      const token = await clientCredentialsToken(op.issuer);
+      const res = await call(`${nginx!.url}/rest/api/2/issue/ABC-1`, { headers: { ...HOSTILE_FORWARDING, ...bearer(token) } });
+      expect(res.status, res.text).to.equal(403);
+      const decided = await decidedEvent(gateway, (res.json as ErrorBody).request_id!);
+      expect(decided).to.include({ clientIp: '127.0.0.1', reason: 'ip_not_allowed' });
+    });
   });
 
-  it('answers 503 with a JSON body when the gateway cannot be reached (last: it stops the gateway)', async () => {
-    await gateway.process.stop();
-    const res = await call(`${nginx!.url}/rest/api/2/myself`, { headers: bearer('any') });
-    expect(res.status, res.text).to.equal(503);
-    expect((res.json as ErrorBody).error).to.equal('unavailable');
+  // Nested suites run after the tests above, in order: these two change the gateway for good.
+  describe('last: the master switch off, then the gateway gone', () => {
+    it('lets a request pass without identity headers when the gateway lets everyone through', async () => {
+      const patched = await admin(gateway, 'PATCH', '/settings', { enabled: false });
+      expect(patched.status, patched.text).to.equal(200);
+      const res = await call(`${nginx!.url}/open`, { headers: { 'X-Portcullis-User': 'admin' } });
+      expect(res.status, res.text).to.equal(200);
+      expect(asEcho(res).headers['x-portcullis-user']).to.equal(undefined);
+    });
+
+    it('answers 503 with a JSON body when the gateway cannot be reached (last: it stops the gateway)', async () => {
+      await gateway.process.stop();
+      const res = await call(`${nginx!.url}/rest/api/2/myself`, { headers: bearer('any') });
+      expect(res.status, res.text).to.equal(503);
+      expect((res.json as ErrorBody).error).to.equal('unavailable');
+    });
   });
 });
 

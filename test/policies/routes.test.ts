@@ -1,5 +1,7 @@
 // Per-route rules: first match by method, path and host; provider, group and scope requirements; read-only; anonymous.
 import { expect } from 'chai';
+
+import { normaliseHost } from '../../core/host.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 
 const a = tableProvider('corp', {
@@ -32,7 +34,11 @@ describe('policies/routes', () => {
     expect(await routeOf('GET', '/rest/api/x', 'tok-dev')).to.equal('route=fallback');
     expect(await routeOf('POST', '/rest/api/x', 'tok-dev')).to.equal('route=write');
     expect(await routeOf('GET', '/rest/x', 'tok-gh', 'a.tenant.example:8443')).to.equal('route=tenant');
-    expect(await routeOf('GET', '/rest/x', 'tok-gh', 'A.Tenant.Example')).to.equal('route=tenant');
+    // The gateway hands the pipeline a normalised host (core/host.ts); these are the forms it gives.
+    for (const host of ['A.Tenant.Example', 'a.tenant.example.', 'A.TENANT.EXAMPLE.:443']) {
+      const normal = normaliseHost(host);
+      expect(normal.ok && (await routeOf('GET', '/rest/x', 'tok-gh', normal.host)), host).to.equal('route=tenant');
+    }
     expect(await routeOf('GET', '/rest/x', 'tok-gh', 'tenant.example')).to.equal('route=fallback');
     expect(await routeOf('GET', '/other', 'tok-dev')).to.equal(undefined);
   });

@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { adminApi, adminViaGateway } from './corpus/admin.js';
 import { authorizationHeaders } from './corpus/authorization.js';
 import { credentialsElsewhere } from './corpus/credentials-elsewhere.js';
-import { forwardAuth } from './corpus/forward-auth.js';
-import { forwardedRealIp, forwardedTrusted, forwardedUntrusted } from './corpus/forwarded.js';
+import { forwardAuth, forwardAuthEnvoy, forwardAuthOriginal, forwardAuthReadOnly } from './corpus/forward-auth.js';
+import { forwardedHostTrusted, forwardedHostUntrusted, forwardedRealIp, forwardedTrusted, forwardedUntrusted } from './corpus/forwarded.js';
 import { jwtAttacks, jwtControls } from './corpus/jwt.js';
 import { pathAttacks } from './corpus/paths.js';
 import { smuggling } from './corpus/smuggling.js';
@@ -21,8 +21,13 @@ export const ATTACKS: readonly AttackCategory[] = [
   forwardedUntrusted,
   forwardedTrusted,
   forwardedRealIp,
+  forwardedHostTrusted,
+  forwardedHostUntrusted,
   smuggling,
   forwardAuth,
+  forwardAuthReadOnly,
+  forwardAuthOriginal,
+  forwardAuthEnvoy,
   credentialsElsewhere,
   adminApi,
   adminViaGateway,

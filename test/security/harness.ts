@@ -36,6 +36,9 @@ export const BASE_SETTINGS = {
   ip: { allow: [], deny: [], trustedProxies: ['127.0.0.0/8', '::1/128'], realIpHeader: 'x-forwarded-for' },
   rateLimit: { enabled: false },
   audit: { enabled: true },
+  groups: { readOnly: [] },
+  routes: [],
+  forwardAuth: { headers: 'x-forwarded' },
 };
 
 export interface Seen {

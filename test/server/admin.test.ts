@@ -139,6 +139,7 @@ describe('server/admin', () => {
         rateLimit: { enabled: false, limit: 600, windowSeconds: 60, key: 'user', exempt: { users: [], groups: [], ips: [] } },
         tokens: { allowUserCreate: false, maxPerUser: 10, maxExpiryDays: 365, defaultExpiryDays: 90 },
         audit: { enabled: true },
+        forwardAuth: { headers: 'x-forwarded' },
       });
     });
 

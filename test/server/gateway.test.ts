@@ -30,6 +30,8 @@ import {
 
 const ALICE = 'tok-alice-5f1c2d9e8b7a';
 const BAD = 'bad-7d1e0c44aa19';
+/** What a proxy sends forward auth for `GET /` on api.example (settings forwardAuth.headers: x-forwarded, the default). */
+const FORWARDED_GET = { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/', 'x-forwarded-host': 'api.example' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface Echo {
@@ -459,13 +461,42 @@ describe('server/gateway', () => {
       expect(event.data).to.include({ allow: true, method: 'POST', path: '/rest/api/2/issue', host: 'jira.example', reason: 'authenticated' });
     });
 
-    it('reads the nginx X-Original-* headers too', async () => {
-      const res = await call('/_portcullis/decide?from=nginx', {
-        headers: { 'x-original-method': 'delete', 'x-original-uri': '/api/thing/7', ...bearer(ALICE) },
-      });
-      expect(res.status).to.equal(200);
+    it('reads the X-Original-* set instead when the settings name it (forwardAuth.headers: x-original)', async () => {
+      await changeSettings(runtime, { forwardAuth: { headers: 'x-original' } });
+      const original = { 'x-original-method': 'delete', 'x-original-uri': '/api/thing/7', 'x-original-host': 'Jira.Example.' };
+      const res = await call('/_portcullis/decide?from=nginx', { headers: { ...original, ...bearer(ALICE) } });
+      expect(res.status, res.text).to.equal(200);
       const event = await decidedFor(res);
-      expect(event.data).to.include({ method: 'DELETE', path: '/api/thing/7' });
+      expect(event.data).to.include({ method: 'DELETE', path: '/api/thing/7', host: 'jira.example' });
+      // The X-Forwarded-* set alone is no longer read: nothing names the request.
+      expectDenial(await call('/_portcullis/decide', { headers: { ...forwarded, ...bearer(ALICE) } }), 400, 'invalid_request');
+    });
+
+    it('reads only the named set: a missing header is refused, never guessed as GET /', async () => {
+      const LABELS = { 'x-forwarded-method': 'X-Forwarded-Method', 'x-forwarded-uri': 'X-Forwarded-Uri', 'x-forwarded-host': 'X-Forwarded-Host' };
+      for (const missing of ['x-forwarded-method', 'x-forwarded-uri', 'x-forwarded-host'] as const) {
+        const partial: Record<string, string> = { ...forwarded, ...bearer(ALICE) };
+        delete partial[missing];
+        const res = await call('/_portcullis/decide', { headers: partial });
+        expectDenial(res, 400, 'invalid_request');
+        expect(res.json.error_description, missing).to.include(LABELS[missing]);
+        expect((await decidedFor(res)).data).to.include({ allow: false, stage: 'forward_auth', reason: 'invalid_request' });
+      }
+      expectDenial(await call('/_portcullis/decide', { headers: bearer(ALICE) }), 400, 'invalid_request');
+    });
+
+    it('refuses 400 when another form names another request: the issue 13 bypass through nginx', async () => {
+      await changeSettings(runtime, { paths: { public: ['/public/**'] }, groups: { readOnly: ['devs'] } });
+      // nginx passes the client's own headers on to the decision call: a client adds the form it hopes is read first.
+      const protectedPath = { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/admin', 'x-forwarded-host': 'jira.example' };
+      expectDenial(await call('/_portcullis/decide', { headers: { ...protectedPath, 'x-original-uri': '/public/x' } }), 400, 'invalid_request');
+      expectDenial(await call('/_portcullis/decide', { headers: { ...protectedPath, 'x-original-host': 'other.example' } }), 400, 'invalid_request');
+      const write = { ...protectedPath, 'x-forwarded-method': 'DELETE', ...bearer(ALICE) };
+      expectDenial(await call('/_portcullis/decide', { headers: write }), 403, 'read_only');
+      expectDenial(await call('/_portcullis/decide', { headers: { ...write, 'x-original-method': 'GET' } }), 400, 'invalid_request');
+      // The same request named twice is judged as usual.
+      const agreeing = await call('/_portcullis/decide', { headers: { ...protectedPath, 'x-original-uri': '/admin', 'x-original-method': 'get', 'x-original-host': 'JIRA.example:80' } });
+      expectDenial(agreeing, 401, 'missing_credential');
     });
 
     it('answers 401 with a challenge without a credential', async () => {
@@ -481,21 +512,33 @@ describe('server/gateway', () => {
       expectDenial(res, 401, 'invalid_token');
     });
 
-    it('takes the request Envoy appends to the decide path, with the original method (ext_authz HTTP service)', async () => {
-      const res = await call('/_portcullis/decide/rest/api/2/issue?x=1', { method: 'POST', headers: { 'x-forwarded-host': 'jira.example', ...bearer(ALICE) } });
+    it('takes the request Envoy appends to the decide path, with the original method and Host (forwardAuth.headers: envoy)', async () => {
+      await changeSettings(runtime, { forwardAuth: { headers: 'envoy' } });
+      const res = await call('/_portcullis/decide/rest/api/2/issue?x=1', { method: 'POST', headers: { host: 'Jira.Example', ...bearer(ALICE) } });
       expect(res.status, res.text).to.equal(200);
       expect(res.headers['x-portcullis-user']).to.equal('alice');
       expect(echoCount, 'forward auth never proxies').to.equal(0);
       expect((await decidedFor(res)).data).to.include({ allow: true, method: 'POST', path: '/rest/api/2/issue', host: 'jira.example' });
-      // The same request named both ways is fine; two different ones are refused.
+      // The same request named both ways is fine; two different ones are refused, and so is a client's own X-Forwarded-Host.
       const both = await call('/_portcullis/decide/api/a?b=1', { headers: { 'x-forwarded-uri': '/api/a?b=1', ...bearer(ALICE) } });
       expect(both.status, both.text).to.equal(200);
       const differing = await call('/_portcullis/decide/public/a', { headers: { 'x-forwarded-uri': '/admin', ...bearer(ALICE) } });
       expectDenial(differing, 400, 'invalid_request');
+      const otherMethod = await call('/_portcullis/decide/api/a', { method: 'DELETE', headers: { 'x-forwarded-method': 'GET', ...bearer(ALICE) } });
+      expectDenial(otherMethod, 400, 'invalid_request');
+      const otherHost = await call('/_portcullis/decide/api/a', { headers: { host: 'jira.example', 'x-forwarded-host': 'other.example', ...bearer(ALICE) } });
+      expectDenial(otherHost, 400, 'invalid_request');
+      expectDenial(await call('/_portcullis/decide', { headers: bearer(ALICE) }), 400, 'invalid_request');
+    });
+
+    it('with the X-Forwarded-* set, an appended path is another form: it must agree', async () => {
+      const agreeing = await call('/_portcullis/decide/rest/api/2/issue?x=1', { method: 'POST', headers: { ...forwarded, ...bearer(ALICE) } });
+      expect(agreeing.status, agreeing.text).to.equal(200);
+      expectDenial(await call('/_portcullis/decide/public/a', { method: 'POST', headers: { ...forwarded, ...bearer(ALICE) } }), 400, 'invalid_request');
     });
 
     it('normalises the appended path like any other: no way around a public prefix', async () => {
-      await changeSettings(runtime, { paths: { public: ['/public/**'] } });
+      await changeSettings(runtime, { paths: { public: ['/public/**'] }, forwardAuth: { headers: 'envoy' } });
       expect((await call('/_portcullis/decide/public/a')).status).to.equal(200);
       expectDenial(await call('/_portcullis/decide/public/%2e%2e/admin'), 401, 'missing_credential');
       expectDenial(await call('/_portcullis/decide/public/..%2fadmin'), 400, 'invalid_path');
@@ -507,6 +550,68 @@ describe('server/gateway', () => {
       const res = await call('/_portcullis/decide', { headers: { ...forwarded, ...bearer(ALICE) } });
       expectDenial(res, 403, 'untrusted_proxy');
       expect(res.headers).not.to.have.property('x-portcullis-user');
+    });
+  });
+
+  describe('the requested host (judged once, forwarded as judged)', () => {
+    const rawRequest = (lines: string[]) => rawExchange(gateway.port, ['GET /h HTTP/1.1', ...lines, 'Connection: close', '', ''].join('\r\n'));
+    const secureRoute = { routes: [{ name: 'secure', host: 'secure.example', path: '/**', groups: ['admins'] }] };
+
+    it('refuses two Host headers with 400 invalid_request (RFC 9112 §3.2), audited and not proxied', async () => {
+      for (const [first, second] of [['Host: open.example', 'Host: secure.example'], ['Host: a.example', 'host: a.example']]) {
+        const res = await rawRequest([first!, second!, `Authorization: Bearer ${ALICE}`]);
+        expect(res.status, res.head).to.equal(400);
+        expect(JSON.parse(res.body).error).to.equal('invalid_request');
+      }
+      expect(echoCount, 'never proxied').to.equal(0);
+      await runtime.audit.flush();
+      expect((await accessEvents(store)).map((e) => (e.data as AccessDecidedData).reason)).to.deep.equal(['invalid_request', 'invalid_request']);
+    });
+
+    it('refuses a Host that is not a host with 400 invalid_request', async () => {
+      for (const host of ['open.example@secure.example', 'secure%2eexample', 'a.example/b', 'a.example:99999', 'a..example', 'a.example, b.example']) {
+        const res = await rawRequest([`Host: ${host}`, `Authorization: Bearer ${ALICE}`]);
+        expect(res.status, `${host}: ${res.head}`).to.equal(400);
+        expect(JSON.parse(res.body).error, host).to.equal('invalid_request');
+      }
+      expect(echoCount, 'never proxied').to.equal(0);
+    });
+
+    it('normalises case, a trailing dot and the default port once: the audit and the upstream see the same host', async () => {
+      const res = await rawRequest(['Host: API.Example.:80', `Authorization: Bearer ${ALICE}`]);
+      expect(res.status, res.head).to.equal(200);
+      expect((JSON.parse(res.body) as Echo).headers['x-forwarded-host']).to.equal('api.example');
+      await runtime.audit.flush();
+      expect((await accessEvents(store)).map((e) => (e.data as AccessDecidedData).host)).to.deep.equal(['api.example']);
+    });
+
+    it('a host route is not escaped by a trailing dot, upper case or a default port', async () => {
+      await changeSettings(runtime, secureRoute);
+      for (const host of ['secure.example', 'secure.example.', 'SECURE.EXAMPLE', 'secure.example:80', 'Secure.Example.:443']) {
+        const res = await rawRequest([`Host: ${host}`, `Authorization: Bearer ${ALICE}`]);
+        expect(res.status, `${host}: ${res.head}`).to.equal(403);
+        expect(JSON.parse(res.body).error, host).to.equal('group_not_allowed');
+      }
+      expect(echoCount, 'never proxied').to.equal(0);
+    });
+
+    it('judges a trusted proxy’s X-Forwarded-Host, and forwards that same host', async () => {
+      await changeSettings(runtime, secureRoute);
+      const refused = await call('/h', { headers: { ...bearer(ALICE), 'x-forwarded-host': 'secure.example' } });
+      expectDenial(refused, 403, 'group_not_allowed');
+      const allowed = await call('/h', { headers: { ...bearer(ALICE), host: 'secure.example', 'x-forwarded-host': 'Open.Example.' } });
+      expect(allowed.status, allowed.text).to.equal(200);
+      expect((allowed.json as unknown as Echo).headers['x-forwarded-host']).to.equal('open.example');
+      expect((await decidedFor(allowed)).data.host).to.equal('open.example');
+    });
+
+    it('ignores an untrusted peer’s X-Forwarded-Host: judges Host, and forwards Host', async () => {
+      await changeSettings(runtime, { ...secureRoute, ip: { trustedProxies: ['10.0.0.0/8'] } });
+      const refused = await call('/h', { headers: { ...bearer(ALICE), host: 'SECURE.example', 'x-forwarded-host': 'open.example' } });
+      expectDenial(refused, 403, 'group_not_allowed');
+      const allowed = await call('/h', { headers: { ...bearer(ALICE), host: 'open.example:8080', 'x-forwarded-host': 'secure.example' } });
+      expect(allowed.status, allowed.text).to.equal(200);
+      expect((allowed.json as unknown as Echo).headers['x-forwarded-host']).to.equal('open.example:8080');
     });
   });
 
@@ -553,7 +658,7 @@ describe('server/gateway', () => {
 
     it('forward auth judges X-Forwarded-Uri normalised the same way', async () => {
       await changeSettings(runtime, { paths: { public: ['/public/**'] } });
-      const decide = (uri: string) => call('/_portcullis/decide', { headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': uri } });
+      const decide = (uri: string) => call('/_portcullis/decide', { headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': uri, 'x-forwarded-host': 'api.example' } });
       expect((await decide('/public/a?x=1')).status).to.equal(200);
       expectDenial(await decide('/public/../admin'), 401, 'missing_credential');
       expectDenial(await decide('/public/%2e%2e/admin'), 401, 'missing_credential');
@@ -599,7 +704,7 @@ describe('server/gateway', () => {
           'master_switch:pass,paths:pass,ip:pass,authenticate:pass(provider=p1),token_scopes:pass,groups:pass,read_only:pass,routes:pass,rate_limit:pass',
         );
         expect((allowed.json as unknown as Echo).headers).not.to.have.property('x-portcullis-debug');
-        const fa = await call('/_portcullis/decide', { headers: { ...bearer(BAD), 'x-portcullis-debug': ADMIN_TOKEN } });
+        const fa = await call('/_portcullis/decide', { headers: { ...bearer(BAD), ...FORWARDED_GET, 'x-portcullis-debug': ADMIN_TOKEN } });
         expect(fa.headers['x-portcullis-trace']).to.equal('master_switch:pass,paths:pass,ip:pass,authenticate:deny(invalid_token)');
       });
 
@@ -631,7 +736,7 @@ describe('server/gateway', () => {
         expectDenial(refused, 429, 'rate_limited');
         expect(refused.headers).to.include({ 'retry-after': '52', 'x-ratelimit-remaining': '0', ratelimit: '"default";r=0;t=52' });
         expect((await decidedFor(refused)).data).to.include({ reason: 'rate_limited', stage: 'rate_limit' });
-        const fa = await call('/_portcullis/decide', { headers: bearer(ALICE) });
+        const fa = await call('/_portcullis/decide', { headers: { ...bearer(ALICE), ...FORWARDED_GET } });
         expect(fa.status).to.equal(429);
         expect(fa.headers['retry-after']).to.equal('52');
       });

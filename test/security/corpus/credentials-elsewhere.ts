@@ -24,8 +24,8 @@ const inQuery: AttackCase[] = [
     request: { path: '/api/resource?access_token={{VALID}}', headers: [['Authorization', 'Bearer abcdefghijklmnop0123']] },
     expect: { status: 401, error: 'invalid_token' },
   },
-  { name: 'access_token on forward auth’s own URL', request: { path: '/_portcullis/decide?access_token={{VALID}}', headers: [['X-Forwarded-Uri', '/api/x']] }, expect: missing },
-  { name: 'access_token inside X-Forwarded-Uri of forward auth', request: { path: '/_portcullis/decide', headers: [['X-Forwarded-Uri', '/api/x?access_token={{VALID}}']] }, expect: missing },
+  { name: 'access_token on forward auth’s own URL', request: { path: '/_portcullis/decide?access_token={{VALID}}', headers: [['X-Forwarded-Method', 'GET'], ['X-Forwarded-Uri', '/api/x'], ['X-Forwarded-Host', 'api.example']] }, expect: missing },
+  { name: 'access_token inside X-Forwarded-Uri of forward auth', request: { path: '/_portcullis/decide', headers: [['X-Forwarded-Method', 'GET'], ['X-Forwarded-Uri', '/api/x?access_token={{VALID}}'], ['X-Forwarded-Host', 'api.example']] }, expect: missing },
 ];
 
 const AD_HOC_HEADERS: readonly (readonly [string, string])[] = [

@@ -102,3 +102,66 @@ export const forwardedRealIp: AttackCategory = {
     { name: 'untrusted peer sends X-Real-IP twice', request: { headers: [['Authorization', 'Bearer {{VALID}}'], ['X-Real-IP', ALLOWED], ['X-Real-IP', ALLOWED]] }, expect: refusedFrom('127.0.0.1') },
   ],
 };
+
+/**
+ * Host routes (issue 13, item 4): `secure.example` needs the `admins` group, `open.example` lets anyone in.
+ * The host is normalised once (case, trailing dot, default port) and the host judged is the one the
+ * upstream is told: a trusted proxy's X-Forwarded-Host, else Host.
+ */
+const HOST_ROUTES = [
+  { name: 'secure', host: 'secure.example', path: '/**', groups: ['admins'] },
+  { name: 'open', host: 'open.example', path: '/**', anonymous: true },
+];
+const OPAQUE = ['Authorization', 'Bearer {{OPAQUE}}'] as const;
+const onSecure = { status: 403, error: 'group_not_allowed' } as const;
+const refusedHost = { status: 400, error: 'invalid_request' } as const;
+const hostCase = (name: string, headers: readonly (readonly [string, string])[], expect: AttackCase['expect']): AttackCase => ({ name, request: { headers }, expect });
+
+export const forwardedHostTrusted: AttackCategory = {
+  name: 'host routes: spellings, duplicates and a trusted proxy’s X-Forwarded-Host',
+  settings: { routes: HOST_ROUTES },
+  cases: [
+    hostCase('Host: secure.example (control)', [['Host', 'secure.example'], OPAQUE], onSecure),
+    hostCase('Host with a trailing dot', [['Host', 'secure.example.'], OPAQUE], onSecure),
+    hostCase('Host in upper case', [['Host', 'SECURE.EXAMPLE'], OPAQUE], onSecure),
+    hostCase('Host with the default port 80', [['Host', 'secure.example:80'], OPAQUE], onSecure),
+    hostCase('Host mixed case, trailing dot and port 443', [['Host', 'Secure.Example.:443'], OPAQUE], onSecure),
+    hostCase('Host with a zero-padded port', [['Host', 'secure.example:0080'], OPAQUE], onSecure),
+    hostCase('Host with another port', [['Host', 'secure.example:8443'], OPAQUE], onSecure),
+    hostCase('Host with an empty port', [['Host', 'secure.example:'], OPAQUE], onSecure),
+    hostCase('two Host headers, the open one first', [['Host', 'open.example'], ['Host', 'secure.example']], refusedHost),
+    hostCase('two Host headers spelled differently', [['Host', 'open.example'], ['host', 'secure.example']], refusedHost),
+    hostCase('Host with two trailing dots', [['Host', 'secure.example..'], OPAQUE], refusedHost),
+    hostCase('Host with user info', [['Host', 'open.example@secure.example']], refusedHost),
+    hostCase('Host percent-encoded', [['Host', 'secure%2eexample']], refusedHost),
+    hostCase('Host with a path', [['Host', 'open.example/secure.example']], refusedHost),
+    hostCase('Host with a port out of range', [['Host', 'open.example:99999']], refusedHost),
+    hostCase('Host as a list', [['Host', 'open.example, secure.example']], refusedHost),
+    hostCase('a trusted proxy names secure.example in X-Forwarded-Host', [['Host', 'open.example'], ['X-Forwarded-Host', 'secure.example'], OPAQUE], onSecure),
+    hostCase('a trusted proxy names SECURE.EXAMPLE. in X-Forwarded-Host, anonymous', [['Host', 'open.example'], ['X-Forwarded-Host', 'SECURE.EXAMPLE.']], { status: 401, error: 'missing_credential' }),
+    hostCase('X-Forwarded-Host twice (Node joins the two)', [['Host', 'open.example'], ['X-Forwarded-Host', 'open.example'], ['X-Forwarded-Host', 'secure.example']], refusedHost),
+    hostCase('X-Forwarded-Host as a list', [['Host', 'open.example'], ['X-Forwarded-Host', 'open.example, secure.example']], refusedHost),
+    hostCase('a trusted proxy names open.example: judged and forwarded as open', [['Host', 'secure.example'], ['X-Forwarded-Host', 'open.example']], { status: 200, error: 'anonymous', upstreamPath: '/api/resource' }),
+    {
+      name: 'forward auth: X-Forwarded-Host SECURE.EXAMPLE:80',
+      request: { path: '/_portcullis/decide', headers: [['X-Forwarded-Method', 'GET'], ['X-Forwarded-Uri', '/x'], ['X-Forwarded-Host', 'SECURE.EXAMPLE:80'], OPAQUE] },
+      expect: onSecure,
+    },
+    {
+      name: 'forward auth: X-Forwarded-Host secure.example. anonymous',
+      request: { path: '/_portcullis/decide', headers: [['X-Forwarded-Method', 'GET'], ['X-Forwarded-Uri', '/x'], ['X-Forwarded-Host', 'secure.example.']] },
+      expect: { status: 401, error: 'missing_credential' },
+    },
+  ],
+};
+
+export const forwardedHostUntrusted: AttackCategory = {
+  name: 'host routes: an untrusted peer’s X-Forwarded-Host is not believed',
+  settings: { routes: HOST_ROUTES, ip: { trustedProxies: ['10.0.0.0/8'] } },
+  cases: [
+    hostCase('Host secure, X-Forwarded-Host open, anonymous', [['Host', 'secure.example'], ['X-Forwarded-Host', 'open.example']], { status: 401, error: 'missing_credential' }),
+    hostCase('Host SECURE.EXAMPLE., X-Forwarded-Host open, anonymous', [['Host', 'SECURE.EXAMPLE.'], ['X-Forwarded-Host', 'open.example']], { status: 401, error: 'missing_credential' }),
+    hostCase('Host secure, Forwarded host=open, anonymous', [['Host', 'secure.example'], ['Forwarded', 'host=open.example']], { status: 401, error: 'missing_credential' }),
+    hostCase('Host secure with a token, X-Forwarded-Host open', [['Host', 'secure.example:80'], ['X-Forwarded-Host', 'open.example'], OPAQUE], onSecure),
+  ],
+};
