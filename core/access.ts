@@ -32,6 +32,12 @@ export interface AccessRequest {
   readonly clientIp: string;
   /** Address of the direct TCP peer. */
   readonly peerIp: string;
+  /**
+   * The method a method-override header names (`X-HTTP-Method-Override`, `X-HTTP-Method`,
+   * `X-Method-Override`, in any `_` spelling), upper case; several are joined with `,`. Upstream
+   * frameworks may act on it instead of `method`, so read-only checks judge it too.
+   */
+  readonly methodOverride?: string;
   readonly credential?: Credential;
   /** Set when the Authorization header was present but unusable (malformed, unknown scheme). */
   readonly credentialError?: string;
