@@ -19,8 +19,10 @@ export interface AccessRequest {
   /** Path as received, without the query string. */
   readonly rawPath: string;
   /**
-   * The normalised path (core/path.ts): what policies match and what the proxy forwards. Equal to
-   * `rawPath` when normalisation refused the path (then `pathError` says why).
+   * The normalised path (core/path.ts): what policies match and what the proxy forwards. When
+   * normalisation refused the path (then `pathError` says why), the form the audit records:
+   * `rawPath` cut before `;` or `#` and at 512 characters (server/access-request.ts
+   * `refusedPathForRecord`), which is never forwarded.
    */
   readonly path: string;
   /** Why the raw path was refused by normalisation; the paths stage answers 400 `invalid_path`. */

@@ -98,7 +98,8 @@ export function toAccessRequest(
   const q = target.url.indexOf('?');
   const rawPath = q === -1 ? target.url : target.url.slice(0, q);
   const { credential, error } = findCredential(req.headers, apiKeyHeader);
-  // Policies judge, and the proxy forwards, the normalised path; a refused one stays raw and is denied by the paths stage.
+  // Policies judge, and the proxy forwards, the normalised path. A refused one is denied by the
+  // paths stage and recorded shortened; only with the master switch off is it forwarded, as received.
   const normal = normalisePath(rawPath);
   const methodOverride = methodOverrideOf(req.headers);
   return {
