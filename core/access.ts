@@ -19,7 +19,8 @@ export interface AccessRequest {
   /** Path as received, without the query string. */
   readonly rawPath: string;
   /**
-   * The normalised path (core/path.ts): what policies match and what the proxy forwards. When
+   * The normalised path (core/path.ts): what policies match and what the proxy forwards (with
+   * the master switch off, nothing is judged and the target goes as received). When
    * normalisation refused the path (then `pathError` says why), the form the audit records:
    * `rawPath` cut before `;` or `#` and at 512 characters (server/access-request.ts
    * `refusedPathForRecord`), which is never forwarded.
