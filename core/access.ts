@@ -19,8 +19,11 @@ export interface AccessRequest {
   /** Path as received, without the query string. */
   readonly rawPath: string;
   /**
-   * The normalised path (core/path.ts): what policies match and what the proxy forwards. Equal to
-   * `rawPath` when normalisation refused the path (then `pathError` says why).
+   * The normalised path (core/path.ts): what policies match and what the proxy forwards (with
+   * the master switch off, nothing is judged and the target goes as received). When
+   * normalisation refused the path (then `pathError` says why), the form the audit records:
+   * `rawPath` cut before `;` or `#` and at 512 characters (server/access-request.ts
+   * `refusedPathForRecord`), which is never forwarded.
    */
   readonly path: string;
   /** Why the raw path was refused by normalisation; the paths stage answers 400 `invalid_path`. */
@@ -37,6 +40,12 @@ export interface AccessRequest {
   readonly clientIp: string;
   /** Address of the direct TCP peer. */
   readonly peerIp: string;
+  /**
+   * The method a method-override header names (`X-HTTP-Method-Override`, `X-HTTP-Method`,
+   * `X-Method-Override`, in any `_` spelling), upper case; several are joined with `,`. Upstream
+   * frameworks may act on it instead of `method`, so read-only checks judge it too.
+   */
+  readonly methodOverride?: string;
   readonly credential?: Credential;
   /** Set when the Authorization header was present but unusable (malformed, unknown scheme). */
   readonly credentialError?: string;

@@ -5,7 +5,7 @@ import { matchForm } from '../core/path.js';
 import { compilePattern, patternMatches, SegmentIndex, type CompiledPattern } from '../core/path-pattern.js';
 import type { Stage } from '../core/pipeline.js';
 import type { RouteSettings } from '../core/settings/schema.js';
-import { READ_METHODS } from './read-only.js';
+import { methodOverrideRefused, overridesToWrite, READ_METHODS } from './read-only.js';
 
 /** The compiled rules: the first that matches method, path and host, or undefined. */
 export interface RouteTable {
@@ -60,12 +60,16 @@ export function compileRoutes(rules: readonly RouteSettings[]): RouteTable {
 /** Enforce the matched route's requirements on the caller the earlier stages established. */
 export function routes(): Stage {
   const readOnlyRoute = deny(403, 'read_only', 'this route is read-only (GET, HEAD, OPTIONS)');
+  const overrideRefused = methodOverrideRefused('this route');
   return {
     name: 'routes',
     run(request, state, next): Promise<Verdict> {
       const route = state.route;
       if (!route) return next();
-      if (route.readOnly === true && !READ_METHODS.has(request.method)) return Promise.resolve(readOnlyRoute);
+      if (route.readOnly === true) {
+        if (!READ_METHODS.has(request.method)) return Promise.resolve(readOnlyRoute);
+        if (overridesToWrite(request)) return Promise.resolve(overrideRefused);
+      }
       const identity = state.identity;
       if (!route.providers && !route.groups && !route.scopes) return next(`route=${route.name}`);
       if (!identity) return Promise.resolve(deny(401, 'missing_credential', 'this route requires authentication', { challenge: true }));

@@ -2,7 +2,7 @@
 import { deny, type Verdict } from '../core/access.js';
 import { compileAddresses, type AddressList } from '../core/net.js';
 import type { Stage } from '../core/pipeline.js';
-import { READ_METHODS } from './read-only.js';
+import { methodOverrideRefused, overridesToWrite, READ_METHODS } from './read-only.js';
 
 /** `/rest` covers `/rest` and `/rest/…`, not `/restore`; `/` covers everything. Paths are normalised on both sides. */
 export function underPrefix(path: string, prefix: string): boolean {
@@ -12,6 +12,7 @@ export function underPrefix(path: string, prefix: string): boolean {
 
 export function tokenScopes(): Stage {
   const readOnly = deny(403, 'token_read_only', 'this gateway token may only read (GET, HEAD, OPTIONS)');
+  const overrideRefused = methodOverrideRefused('this gateway token');
   const outsidePrefixes = deny(403, 'token_path_not_allowed', 'this gateway token may not call this path');
   const otherAddress = deny(403, 'token_ip_not_allowed', 'this gateway token may not be used from this address');
   // Address lists were validated when the token was issued; compiled once per token and kept while it is.
@@ -26,7 +27,10 @@ export function tokenScopes(): Stage {
     run(request, state, next): Promise<Verdict> {
       const token = state.token;
       if (!token) return next();
-      if (token.readOnly && !READ_METHODS.has(request.method)) return Promise.resolve(readOnly);
+      if (token.readOnly) {
+        if (!READ_METHODS.has(request.method)) return Promise.resolve(readOnly);
+        if (overridesToWrite(request)) return Promise.resolve(overrideRefused);
+      }
       if (token.pathPrefixes.length > 0 && !token.pathPrefixes.some((p) => underPrefix(request.path, p))) {
         return Promise.resolve(outsidePrefixes);
       }

@@ -42,6 +42,27 @@ export function refusedPathForRecord(rawPath: string): string {
   return kept.length < rawPath.length ? `${kept}…` : kept;
 }
 
+/** Headers that upstream frameworks (Rails, Laravel, Symfony, Express method-override, ASP.NET) let override the method. */
+const METHOD_OVERRIDES: ReadonlySet<string> = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
+
+/**
+ * The method named by method-override headers, in any `_` spelling (CGI-style servers read
+ * `X_HTTP_Method_Override` as the dashed name), upper case; several are joined with `,`.
+ */
+export function methodOverrideOf(headers: IncomingMessage['headers']): string | undefined {
+  let named: string | undefined;
+  for (const name in headers) {
+    // Cheap filter first: every override name starts with `x` and is 13 to 22 characters long.
+    if (name.length < 13 || name.length > 22 || name.charCodeAt(0) !== 0x78) continue;
+    if (!METHOD_OVERRIDES.has(name.includes('_') ? name.replaceAll('_', '-') : name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(',') : value;
+    named = named === undefined ? text : `${named},${text}`;
+  }
+  return named?.trim().toUpperCase();
+}
+
 export interface RequestTarget {
   readonly method: string;
   /** Request target as received: path plus optional query. */
@@ -77,8 +98,10 @@ export function toAccessRequest(
   const q = target.url.indexOf('?');
   const rawPath = q === -1 ? target.url : target.url.slice(0, q);
   const { credential, error } = findCredential(req.headers, apiKeyHeader);
-  // Policies judge, and the proxy forwards, the normalised path; a refused one stays raw and is denied by the paths stage.
+  // Policies judge, and the proxy forwards, the normalised path. A refused one is denied by the
+  // paths stage and recorded shortened; only with the master switch off is it forwarded, as received.
   const normal = normalisePath(rawPath);
+  const methodOverride = methodOverrideOf(req.headers);
   return {
     id,
     method: target.method.toUpperCase(),
@@ -90,6 +113,7 @@ export function toAccessRequest(
     clientIp,
     peerIp,
     time,
+    ...(methodOverride !== undefined ? { methodOverride } : {}),
     ...(credential ? { credential } : {}),
     ...(error ? { credentialError: error } : {}),
   };

@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { koaBody } from 'koa-body';
 import { ValidationError, UnauthorizedError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Runtime } from '../core/runtime.js';
@@ -11,6 +10,7 @@ import { commandContext, parseIfMatch, type AdminState } from './admin-context.j
 import { CALLBACK_PATH, registerProviderRoutes } from './admin-providers.js';
 import { registerTokenRoutes } from './admin-tokens.js';
 import { FetchTokenFlows } from './fetch-token.js';
+import { jsonBody } from './json-body.js';
 import { bearerChallenge, errorResponse } from './respond.js';
 
 export interface AdminOptions {
@@ -69,17 +69,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     ctx.body = { status: readiness.ready ? 'ready' : 'not_ready', checks: readiness.checks };
   });
   const api = new Router<AdminState>({ prefix: '/api/v1', sensitive: true });
-  api.use(
-    koaBody({
-      json: true,
-      jsonStrict: true,
-      jsonLimit: '1mb',
-      multipart: false,
-      urlencoded: false,
-      text: false,
-      jsonTypes: ['application/json', 'application/merge-patch+json'],
-    }),
-  );
+  api.use(jsonBody({ limit: '1mb', types: ['application/json', 'application/merge-patch+json'] }));
 
 
   api.get('/settings', (ctx) => {

@@ -8,7 +8,9 @@ import { canonicalAddress } from '../core/net.js';
 import type { Logger } from '../core/logger.js';
 import type { Runtime } from '../core/runtime.js';
 import { toAccessRequest, type RequestTarget } from './access-request.js';
-import { identityHeaders, UpstreamProxy } from './proxy.js';
+import { MAX_HEADER_FIELDS } from './gateway-server.js';
+import { identityHeaders } from './identity-headers.js';
+import { UpstreamProxy } from './proxy.js';
 import { decisionError, errorResponse } from './respond.js';
 import { createSelfService, isSelfServicePath } from './self-service.js';
 
@@ -90,6 +92,10 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
         sendDenial(refused);
       };
 
+      // Past the cap Node (and an upstream on Node) keeps only the first fields: refused, never trimmed.
+      if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) {
+        return refuseAtEdge('gateway', 431, 'request_header_fields_too_large', `send at most ${MAX_HEADER_FIELDS} header fields`);
+      }
       // Only origin-form targets: an absolute URL or `*` would let the client pick what the path means.
       if (!url.startsWith('/')) return refuseAtEdge('gateway', 400, 'invalid_request', 'the request target must be a path');
       // RFC 9112 §3.2: a request with more than one Host is answered 400; which one to judge would be a guess.

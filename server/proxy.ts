@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { AccessRequest, Decision } from '../core/access.js';
 import type { Logger } from '../core/logger.js';
+import { IDENTITY_HEADER_PREFIX, identityHeaders } from './identity-headers.js';
 import { writeJsonError } from './respond.js';
 
 /**
@@ -20,9 +21,6 @@ const HOP_BY_HOP = new Set([
  */
 const PATH_OVERRIDES = ['x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-forwarded-uri', 'x-forwarded-path', 'x-forwarded-prefix'];
 
-/** Identity headers the gateway owns: a client's copies never reach the upstream. */
-export const IDENTITY_HEADER_PREFIX = 'x-portcullis-';
-
 export interface ProxyOptions {
   readonly upstream: URL;
   readonly timeoutMs: number;
@@ -39,8 +37,40 @@ function connectionNamed(value: string | string[] | undefined): string[] | undef
   return names.every((n) => HOP_BY_HOP.has(n) || n === 'close') ? undefined : names;
 }
 
-/** Never forwarded upstream as the client sent them: hop-by-hop, path overrides, Host (undici sets it). */
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, ...PATH_OVERRIDES, 'host']);
+/** Never forwarded upstream as the client sent them: hop-by-hop, path overrides, Host (undici sets it), the request id (the gateway's). */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, ...PATH_OVERRIDES, 'host', 'x-request-id']);
+
+/**
+ * A client header spelt with `_` for `-` (`X_Portcullis_User`) that names one the gateway removes
+ * or sets itself. CGI, WSGI, PHP and Rack read both spellings as the same variable
+ * (`HTTP_X_PORTCULLIS_USER`), so such a header is dropped like the dashed one. Node has already
+ * lower-cased the name; `dashed` is it with every `_` made `-`.
+ */
+function reservedSpelling(dashed: string, consumed: string | undefined): boolean {
+  return (
+    NOT_FORWARDED.has(dashed) ||
+    dashed === consumed ||
+    dashed.startsWith(IDENTITY_HEADER_PREFIX) ||
+    // The gateway sets X-Forwarded-For/-Proto/-Host; the upstream must not see a second, client-made spelling.
+    dashed.startsWith('x-forwarded-')
+  );
+}
+
+/**
+ * The upstream gets the path the pipeline judged (normalised), never the raw one, with the query
+ * as received. Except when nothing was judged, the master switch being off (`auth_disabled`): then
+ * the request target goes exactly as received, as the switch promises, even a path normalisation
+ * refused (whose `request.path` is only the audit's shortened form). Such a path passes no other way.
+ */
+const forwardedAsReceived = (request: AccessRequest, decision: Decision): boolean =>
+  decision.reason === 'auth_disabled' || request.pathError !== undefined;
+
+/**
+ * undici refused the request before sending anything (a header value or path it cannot write):
+ * the gateway's own fault, never the upstream's.
+ */
+const refusedBeforeSending = (err: unknown): boolean =>
+  err instanceof undiciErrors.InvalidArgumentError || err instanceof undiciErrors.NotSupportedError;
 
 /**
  * The upstream's answer headers without hop-by-hop fields, then the gateway's own (`own`, which
@@ -57,28 +87,6 @@ function answerHeaders(upstream: IncomingHttpHeaders, own: Readonly<Record<strin
   if (own) for (const name in own) out[name] = own[name]!;
   out['x-request-id'] = requestId;
   return out;
-}
-
-const identityHeaderCache = new WeakMap<object, Readonly<Record<string, string>>>();
-
-/**
- * The identity headers added for the upstream (and answered by forward auth). Identities come
- * from caches and are immutable, so the headers are built once per identity object.
- */
-export function identityHeaders(decision: Decision): Readonly<Record<string, string>> {
-  const id = decision.identity;
-  if (!id) return {};
-  let headers = identityHeaderCache.get(id);
-  if (headers) return headers;
-  const built: Record<string, string> = {
-    'x-portcullis-user': id.username,
-    'x-portcullis-provider': id.provider,
-  };
-  if (id.groups.length) built['x-portcullis-groups'] = id.groups.map(encodeURIComponent).join(',');
-  if (id.tokenId) built['x-portcullis-token-id'] = id.tokenId;
-  headers = Object.freeze(built);
-  identityHeaderCache.set(id, headers);
-  return headers;
 }
 
 export class UpstreamProxy {
@@ -111,8 +119,7 @@ export class UpstreamProxy {
     };
     res.once('close', onClose);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    // The path the pipeline judged (normalised), never the raw one; the query string as received.
-    const target = this.basePath + request.path + (request.query ? `?${request.query}` : '');
+    const target = this.basePath + (forwardedAsReceived(request, decision) ? (req.url ?? request.rawPath) : request.path + (request.query ? `?${request.query}` : ''));
     try {
       await this.agent.stream(
         {
@@ -130,6 +137,16 @@ export class UpstreamProxy {
       );
     } catch (err) {
       if (clientGone) return; // nothing to answer
+      if (refusedBeforeSending(err)) {
+        this.options.logger.error({ err, requestId: request.id }, 'the gateway built a request undici refused to send');
+        writeJsonError(
+          res,
+          500,
+          { error: 'internal_error', error_description: 'internal error; see the gateway log for this request id', request_id: request.id },
+          { 'x-request-id': request.id },
+        );
+        return;
+      }
       const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError;
       this.options.logger.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message }, requestId: request.id }, 'upstream exchange failed');
       writeJsonError(
@@ -148,30 +165,32 @@ export class UpstreamProxy {
   }
 
   /**
-   * What goes upstream: the client's end-to-end headers, minus path overrides, the gateway's own
-   * identity headers and a credential the gateway consumed; plus the identity headers,
-   * X-Forwarded-* (appended to a trusted proxy's, else replaced) and the request id.
+   * What goes upstream: the request id and the identity headers first (an upstream that keeps only
+   * the first N fields still gets them), then the client's end-to-end headers minus path overrides,
+   * the gateway's own identity headers, a credential the gateway consumed and any `_` spelling of
+   * those; then X-Forwarded-* (appended to a trusted proxy's, else replaced).
    */
   private requestHeaders(req: IncomingMessage, request: AccessRequest, decision: Decision): Record<string, string | string[]> {
     const received = req.headers;
     const named = connectionNamed(received.connection);
     const consumed = decision.credentialConsumed ? (request.credential?.header ?? 'authorization') : undefined;
-    const out: Record<string, string | string[]> = {};
+    const out: Record<string, string | string[]> = { 'x-request-id': request.id };
+    const identity = identityHeaders(decision);
+    for (const name in identity) out[name] = identity[name]!;
     for (const name in received) {
       const value = received[name];
       if (value === undefined || NOT_FORWARDED.has(name) || name === consumed || name.startsWith(IDENTITY_HEADER_PREFIX)) continue;
       if (named !== undefined && named.includes(name)) continue;
+      // Only a name with `_` can be another spelling of a reserved one: the common case pays one scan.
+      if (name.includes('_') && reservedSpelling(name.replaceAll('_', '-'), consumed)) continue;
       out[name] = value;
     }
-    const identity = identityHeaders(decision);
-    for (const name in identity) out[name] = identity[name]!;
     const trusted = this.options.isTrustedProxy(request.peerIp);
     const priorFor = trusted ? out['x-forwarded-for'] : undefined;
     out['x-forwarded-for'] = priorFor ? `${String(priorFor)}, ${request.peerIp}` : request.peerIp;
     if (!trusted || !out['x-forwarded-proto']) out['x-forwarded-proto'] = 'encrypted' in req.socket ? 'https' : 'http';
     // The host the pipeline judged (a trusted proxy's X-Forwarded-Host, else Host; normalised), never another.
     out['x-forwarded-host'] = request.host;
-    out['x-request-id'] = request.id;
     return out;
   }
 

@@ -1,11 +1,11 @@
 // Self-service tokens at /_portcullis/tokens on the gateway listener: a caller known through a provider lists, creates and revokes their own.
 import type Koa from 'koa';
-import { koaBody } from 'koa-body';
 import type { AccessRequest, Decision } from '../core/access.js';
 import type { CommandContext } from '../core/commands.js';
 import { GatewayError } from '../core/errors.js';
 import type { Runtime } from '../core/runtime.js';
 import { GATEWAY_PROVIDER } from '../core/tokens/usage.js';
+import { jsonBody } from './json-body.js';
 import { listTokens, parseStateFilter, tokenView } from './token-view.js';
 
 export const SELF_SERVICE_PATH = '/_portcullis/tokens';
@@ -45,7 +45,7 @@ function actionOf(method: string, path: string): Action | 'method_not_allowed' |
   return 'method_not_allowed';
 }
 
-const parseJson = koaBody({ json: true, jsonStrict: true, jsonLimit: '64kb', multipart: false, urlencoded: false, text: false });
+const parseJson = jsonBody({ limit: '64kb' });
 
 /** Turn an allowed pipeline decision into this endpoint's refusal, keeping the trace and identity for the audit. */
 function refuse(decision: Decision, status: number, reason: string, description: string, challenge = false): Decision {

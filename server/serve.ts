@@ -14,6 +14,7 @@ import { createAdminApp } from './admin.js';
 import { splitHostPort, type ProcessConfig } from './config.js';
 import { startEchoUpstream } from './echo-upstream.js';
 import { createGatewayApp } from './gateway.js';
+import { createGatewayHttpServer } from './gateway-server.js';
 import { UpstreamProxy } from './proxy.js';
 import { loadSecretBox } from './secret-key.js';
 import { ListenError } from './system-error.js';
@@ -122,7 +123,7 @@ export function createGatewayServer(runtime: Runtime, upstream: string, config: 
     logger,
     isTrustedProxy: (ip) => runtime.compiled.isTrustedProxy(ip),
   });
-  const server = createServer(createGatewayApp({ runtime, proxy, logger }).callback());
+  const server = createGatewayHttpServer(createGatewayApp({ runtime, proxy, logger }).callback(), logger);
   return { server, proxy };
 }
 

@@ -5,10 +5,16 @@ import { expect } from 'chai';
 import { adminApi, adminViaGateway } from './corpus/admin.js';
 import { authorizationHeaders } from './corpus/authorization.js';
 import { credentialsElsewhere } from './corpus/credentials-elsewhere.js';
+import { deepJson } from './corpus/deep-json.js';
 import { forwardAuth, forwardAuthEnvoy, forwardAuthOriginal, forwardAuthReadOnly } from './corpus/forward-auth.js';
 import { forwardedHostTrusted, forwardedHostUntrusted, forwardedRealIp, forwardedTrusted, forwardedUntrusted } from './corpus/forwarded.js';
+import { headerFlood, headerFloodControls } from './corpus/header-flood.js';
+import { identityEncoding, identityEncodingControls } from './corpus/identity-encoding.js';
 import { jwtAttacks, jwtControls } from './corpus/jwt.js';
+import { masterSwitchOff } from './corpus/master-switch-off.js';
+import { methodOverride, methodOverrideControls } from './corpus/method-override.js';
 import { pathAttacks } from './corpus/paths.js';
+import { reservedSpellings, reservedSpellingsControls } from './corpus/reserved-spellings.js';
 import { smuggling } from './corpus/smuggling.js';
 import type { AttackCategory } from './corpus/types.js';
 import { BASE_SETTINGS, Harness } from './harness.js';
@@ -31,8 +37,14 @@ export const ATTACKS: readonly AttackCategory[] = [
   credentialsElsewhere,
   adminApi,
   adminViaGateway,
+  reservedSpellings,
+  headerFlood,
+  identityEncoding,
+  methodOverride,
+  masterSwitchOff,
+  deepJson,
 ];
-const CONTROLS: readonly AttackCategory[] = [jwtControls];
+const CONTROLS: readonly AttackCategory[] = [jwtControls, reservedSpellingsControls, headerFloodControls, identityEncodingControls, methodOverrideControls];
 
 describe('security: attack suite', function () {
   this.timeout(20_000);

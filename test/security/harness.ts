@@ -16,6 +16,7 @@ import oidcPlugin from '../../providers/oidc/index.js';
 import { PluginRegistry } from '../../providers/registry.js';
 import { createAdminApp } from '../../server/admin.js';
 import { createGatewayApp } from '../../server/gateway.js';
+import { createGatewayHttpServer } from '../../server/gateway-server.js';
 import { UpstreamProxy } from '../../server/proxy.js';
 import { staticPlugin, tokenHash } from '../fixtures/static-provider.js';
 import { FIXED_TIME, listen, type Listening } from '../server/fixtures.js';
@@ -141,7 +142,10 @@ export class Harness {
       logger: silentLogger,
       isTrustedProxy: (ip) => this.runtime.compiled.isTrustedProxy(ip),
     });
-    this.gateway = await listen(createGatewayApp({ runtime: this.runtime, proxy: this.proxy, logger: silentLogger }).callback());
+    // The gateway's own server: its head limits and its 431 are part of what is attacked.
+    this.gateway = await listen(createGatewayApp({ runtime: this.runtime, proxy: this.proxy, logger: silentLogger }).callback(), (h) =>
+      createGatewayHttpServer(h, silentLogger),
+    );
     const adminApp = createAdminApp({ runtime: this.runtime, logger: silentLogger }).callback();
     this.admin = await listen((req, res) => {
       this.adminHits += 1;
@@ -288,13 +292,19 @@ export class Harness {
       if (want.description !== undefined) expect(body.error_description).to.equal(want.description);
       if (res.status === 401) expect(res.headers['www-authenticate'], 'RFC 6750 challenge').to.match(admin ? /^Bearer realm="portcullis-admin"/ : /^Bearer realm="portcullis"/);
       expect(upstream, 'a refused request never reaches the upstream').to.have.length(0);
+    } else if (want.proxied === false) {
+      expect(upstream, 'answered by the gateway itself').to.have.length(0);
     } else {
       expect(upstream.length, 'the allowed request reached the upstream').to.be.at.least(1);
+      for (const [name, value] of Object.entries(want.upstreamHeaders ?? {})) {
+        expect(upstream[0]!.headers[name], `upstream header ${name}`).to.equal(value ?? undefined);
+      }
       if (want.upstreamPath !== undefined) expect(upstream[0]!.url).to.equal(want.upstreamPath);
       if (want.upstreamBody !== undefined) expect(upstream[0]!.body).to.equal(want.upstreamBody);
       // The gateway consumed the credential: the upstream never sees it.
       if (want.error === 'authenticated') for (const secret of this.secrets()) expect(JSON.stringify(upstream[0]!.headers).includes(secret), 'credential forwarded upstream').to.equal(false);
     }
+    for (const [name, value] of Object.entries(want.answerHeaders ?? {})) expect(res.headers[name], `answer header ${name}`).to.equal(value ?? undefined);
     if (admin || want.audited === false) return;
     const events = await this.auditOf(requestId);
     expect(events, 'exactly one AccessDecided for the request').to.have.length(1);

@@ -55,9 +55,12 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-/** Listen on 127.0.0.1 on a free port; close() also drops kept-alive and hanging connections. */
-export async function listen(handler: RequestListener): Promise<Listening> {
-  const server = createServer(handler);
+/**
+ * Listen on 127.0.0.1 on a free port; close() also drops kept-alive and hanging connections.
+ * `make` builds the server (the gateway's own, server/gateway-server.ts, where its limits matter).
+ */
+export async function listen(handler: RequestListener, make: (handler: RequestListener) => Server = (h) => createServer(h)): Promise<Listening> {
+  const server = make(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

@@ -38,6 +38,12 @@ export interface Expectation {
   readonly upstreamPath?: string;
   /** Allowed requests: the body the upstream must receive. */
   readonly upstreamBody?: string;
+  /** Allowed requests: header values the upstream must receive (null: a header it must not receive). */
+  readonly upstreamHeaders?: Readonly<Record<string, string | null>>;
+  /** Header values the answer must carry (null: a header it must not carry). */
+  readonly answerHeaders?: Readonly<Record<string, string | null>>;
+  /** False for an allowed request the gateway answers itself (forward auth): nothing reaches the upstream. */
+  readonly proxied?: boolean;
   /** The client address the audit event must record. */
   readonly clientIp?: string;
   /** A pipelined second response on the same connection, judged on its own. */
