@@ -132,7 +132,7 @@ describe('server/proxy: headers sent upstream', () => {
     });
 
     it('answers forward auth for a Chinese name with the encoded header (it was a 500)', async () => {
-      const res = await call('/_portcullis/decide', { authorization: `Bearer ${WANG}`, 'x-forwarded-uri': '/x' });
+      const res = await call('/_portcullis/decide', { authorization: `Bearer ${WANG}`, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/x', 'x-forwarded-host': 'gateway.test' });
       expect(res.status, res.text).to.equal(200);
       expect(res.headers['x-portcullis-user']).to.equal('%E7%8E%8B%E5%B0%8F%E6%98%8E');
       expect(seen).to.have.length(0);
