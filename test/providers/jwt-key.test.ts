@@ -4,7 +4,7 @@ import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, SignJWT, Unsecured
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import type { ProviderPlugin } from '../../core/provider.js';
-import { Runtime } from '../../core/runtime.js';
+import { Runtime } from '../../server/runtime/runtime.js';
 import { SecretBox } from '../../core/secrets.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import { validateWith } from '../../core/validate.js';

@@ -3,11 +3,11 @@ import { expect } from 'chai';
 import { Agent } from 'undici';
 
 import { silentLogger } from '../../core/logger.js';
-import type { Runtime } from '../../core/runtime.js';
-import { createAdminApp } from '../../server/admin.js';
-import { createGatewayApp } from '../../server/gateway.js';
+import type { Runtime } from '../../server/runtime/runtime.js';
+import { createAdminApp } from '../../server/admin/app.js';
+import { createGatewayApp } from '../../server/gateway/app.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../server/json-body.js';
-import { UpstreamProxy } from '../../server/proxy.js';
+import { UpstreamProxy } from '../../server/gateway/proxy.js';
 import { ADMIN_TOKEN, changeSettings, configureStatic, listen, send, startRuntime, type Listening } from './fixtures.js';
 
 const objects = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;

@@ -1,0 +1,11 @@
+// The commands of `portcullis`, in the order `portcullis --help` lists them: adding a command is adding its entry here.
+import type { CommandLine, CommandSpec } from './command-line.js';
+import { APPLY_COMMAND, EXPORT_COMMAND } from './config-as-code.js';
+import { SERVE_COMMAND } from './serve.js';
+import { TOKENS_COMMANDS } from './tokens.js';
+import { VERIFY_COMMAND } from './verify.js';
+import { packageVersion } from './version.js';
+
+export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS];
+
+export const PORTCULLIS: CommandLine = { table: COMMANDS, version: packageVersion };
