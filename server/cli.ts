@@ -2,7 +2,7 @@
 // The `portcullis` executable: run the command line, then exit with its status (`serve` keeps running).
 import { PORTCULLIS } from './cli/commands.js';
 import { runCommandLine } from './cli/command-line.js';
-import { processOutput } from './cli/config-as-code.js';
+import { processOutput } from './cli/output.js';
 
 /**
  * process.exit() drops what a pipe has not taken yet (`portcullis tokens list | less` would end

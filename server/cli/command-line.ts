@@ -1,7 +1,7 @@
 // The command line's machinery: find a command in the table, check its options and arguments, print help, and end every failure in one line and an exit status.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { renderFailure } from './errors.js';
-import type { Output } from './config-as-code.js';
+import type { Output } from './output.js';
 import { UsageError } from './usage-error.js';
 
 export interface OptionSpec {

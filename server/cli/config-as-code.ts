@@ -12,6 +12,7 @@ import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../../provid
 import { executePlan, formatPlan, planApply, planSize } from './apply.js';
 import { ConfigAsCodeError, parseConfigFile, renderConfigFile, type SecretExport } from './config-file.js';
 import type { CommandSpec } from './command-line.js';
+import { processOutput, type Output } from './output.js';
 import { loadProcessConfig, type ProcessConfig } from '../config.js';
 import { loadSecretBox } from '../secret-key.js';
 import { FileAccessError } from '../system-error.js';
@@ -19,15 +20,6 @@ import { FileAccessError } from '../system-error.js';
 /** The actor recorded in the metadata of every event `apply` appends. */
 export const APPLY_ACTOR = 'cli:apply';
 
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export const processOutput: Output = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 
 /** Problems one per line, each with its path in the file; never a stack, never a value. */
 export function reportProblems(error: ConfigAsCodeError, source: string, output: Output): void {

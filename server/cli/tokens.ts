@@ -11,7 +11,8 @@ import { tokenIndexProjection, tokenUsageProjection } from '../../core/tokens/pr
 import { isUsable, TOKEN_STATES, type TokenIndex, type TokenState } from '../../core/tokens/token-index.js';
 import { TokenUsageIndex } from '../../core/tokens/usage.js';
 import { validateWith } from '../../core/validate.js';
-import { processOutput, readConfigState, stderrLogger, type Output } from './config-as-code.js';
+import { readConfigState, stderrLogger } from './config-as-code.js';
+import { processOutput, type Output } from './output.js';
 import type { CommandInput, CommandSpec, OptionSpec } from './command-line.js';
 import { loadProcessConfig, type ProcessConfig } from '../config.js';
 import { formatTokenTable } from './token-table.js';

@@ -2,7 +2,7 @@
 import { verifyChain } from '../../core/store/hash.js';
 import { openEventStore } from '../../core/store/open.js';
 import type { CommandSpec } from './command-line.js';
-import type { Output } from './config-as-code.js';
+import type { Output } from './output.js';
 import { loadProcessConfig, type ProcessConfig } from '../config.js';
 
 /** 0 when the chain is intact, 1 when it is broken (where, on stdout). */
