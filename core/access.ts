@@ -145,3 +145,17 @@ export interface MatchedRoute {
   /** Own limit (its own counters), or false: not rate limited. */
   readonly rateLimit?: { readonly limit: number; readonly windowSeconds: number } | false;
 }
+
+/**
+ * The methods a method-override header names besides the request's own, or undefined when it
+ * names none (the common case). An upstream may run the request as any of them, so a rule that
+ * depends on the method must hold for each.
+ */
+export function overrideMethods(request: Pick<AccessRequest, 'method' | 'methodOverride'>): readonly string[] | undefined {
+  if (request.methodOverride === undefined) return undefined;
+  const others = request.methodOverride
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '' && m !== request.method);
+  return others.length ? others : undefined;
+}

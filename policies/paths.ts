@@ -1,5 +1,5 @@
 // Paths: refuse a path that does not normalise, let bypass paths through untouched, and mark public paths and the matching route before authentication.
-import { allow, deny, type Verdict } from '../core/access.js';
+import { allow, deny, overrideMethods, type AccessRequest, type MatchedRoute, type Verdict } from '../core/access.js';
 import type { PatternList } from '../core/path-pattern.js';
 import type { Stage } from '../core/pipeline.js';
 import type { RouteTable } from './routes.js';
@@ -17,6 +17,7 @@ export interface PathsConfig {
 
 export function paths(config: PathsConfig): Stage {
   const bypassed = allow('bypass', 'the path is on the bypass list');
+  const ambiguous = deny(400, 'method_override_conflict', 'a method-override header names a method that other path rules or routes govern than the request method');
   return {
     name: 'paths',
     run(request, state, next): Promise<Verdict> {
@@ -24,11 +25,17 @@ export function paths(config: PathsConfig): Stage {
         return Promise.resolve(deny(400, 'invalid_path', `the request path is not accepted: ${request.pathError}`));
       }
       const { method, path } = request;
-      if (config.bypass.size > 0 && config.bypass.match(method, path) !== -1) return Promise.resolve(bypassed);
+      // An upstream may run the request as a method an override header names: the path rules must say the same for each.
+      const others = overrideMethods(request);
+      const inList = (list: PatternList): boolean =>
+        list.size > 0 && list.match(method, path) !== -1 && (others === undefined || others.every((m) => list.match(m, path) !== -1));
+      const inAny = (list: PatternList): boolean =>
+        list.size > 0 && (list.match(method, path) !== -1 || (others !== undefined && others.some((m) => list.match(m, path) !== -1)));
+      if (inList(config.bypass)) return Promise.resolve(bypassed);
 
       const route = config.routes.size > 0 ? config.routes.match(request) : undefined;
-      const listedPublic =
-        config.public.size > 0 && config.public.match(method, path) !== -1 && config.restrictPublic.match(method, path) === -1;
+      if (others !== undefined && config.routes.size > 0 && !sameRouteFor(config.routes, request, others, route)) return Promise.resolve(ambiguous);
+      const listedPublic = inList(config.public) && !inAny(config.restrictPublic);
       // A route that says whether it is anonymous wins over the path lists; otherwise they decide.
       const anonymous = route?.anonymous ?? listedPublic;
       if (route) state.route = route;
@@ -37,4 +44,9 @@ export function paths(config: PathsConfig): Stage {
       return next(detail);
     },
   };
+}
+
+/** Whether the request would match the same route (or none) as each overriding method too. */
+function sameRouteFor(routes: RouteTable, request: AccessRequest, methods: readonly string[], route: MatchedRoute | undefined): boolean {
+  return methods.every((m) => routes.match({ ...request, method: m }) === route);
 }

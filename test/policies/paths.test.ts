@@ -47,6 +47,24 @@ describe('policies/paths', () => {
     expect(await decide('GET', '/public/doc', bearer('bad-1'))).to.include({ status: 401, reason: 'invalid_token' });
   });
 
+  describe('a method-override header (the upstream may run the request as the method it names)', () => {
+    const overriding = (method: string, path: string, methodOverride: string, extra = {}) => decide(method, path, { methodOverride, ...extra });
+
+    it('bypasses only when every method named is on the bypass list', async () => {
+      expect(await overriding('GET', '/health', 'DELETE')).to.include({ status: 401, reason: 'missing_credential' });
+      expect(await overriding('GET', '/health', 'GET, POST')).to.include({ status: 401, reason: 'missing_credential' });
+      expect(await overriding('GET', '/health', 'GET')).to.include({ allow: true, reason: 'bypass' });
+      expect(await overriding('POST', '/static/a.css', 'DELETE')).to.include({ allow: true, reason: 'bypass' });
+    });
+
+    it('is public only when every method named is public, and restricted when any is restricted', async () => {
+      expect(await overriding('GET', '/rest/api/2/serverInfo', 'DELETE')).to.include({ status: 401, reason: 'missing_credential' });
+      expect(await overriding('GET', '/rest/open/a', 'POST')).to.include({ status: 401, reason: 'missing_credential' });
+      expect(await overriding('GET', '/rest/open/a', 'PUT')).to.include({ allow: true, reason: 'anonymous' });
+      expect(await overriding('GET', '/rest/api/2/serverInfo', 'DELETE', bearer('tok-alice'))).to.include({ allow: true, reason: 'authenticated' });
+    });
+  });
+
   it('restrictPublic takes public paths back', async () => {
     expect(await decide('GET', '/public/private/x')).to.include({ status: 401, reason: 'missing_credential' });
     expect(await decide('GET', '/public/private')).to.include({ status: 401 });

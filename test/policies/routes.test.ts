@@ -43,6 +43,16 @@ describe('policies/routes', () => {
     expect(await routeOf('GET', '/other', 'tok-dev')).to.equal(undefined);
   });
 
+  it('refuses a method-override header naming a method another route governs (400 method_override_conflict)', async () => {
+    const overriding = (method: string, path: string, methodOverride: string) =>
+      pipeline.decide(request({ method, path, host: 'api.example', methodOverride, ...bearer('tok-reader') }));
+    // GET matches `fallback`, POST matches `write` (which needs the write scope): the upstream may run it as a POST.
+    expect(await overriding('GET', '/rest/api/x', 'POST')).to.include({ allow: false, status: 400, reason: 'method_override_conflict', stage: 'paths' });
+    expect(await overriding('GET', '/rest/api/x', 'GET')).to.include({ allow: true });
+    // The same route for every method named: the route's own rules decide.
+    expect(await overriding('POST', '/rest/api/x', 'PUT')).to.include({ status: 403, reason: 'insufficient_scope' });
+  });
+
   it('an anonymous route lets callers in without a credential', async () => {
     expect(await decide('GET', '/status')).to.include({ allow: true, reason: 'anonymous' });
     expect(await decide('GET', '/status', 'tok-dev')).to.include({ allow: true, reason: 'authenticated' });

@@ -12,7 +12,7 @@ import { headerFlood, headerFloodControls } from './corpus/header-flood.js';
 import { identityEncoding, identityEncodingControls } from './corpus/identity-encoding.js';
 import { jwtAttacks, jwtControls } from './corpus/jwt.js';
 import { masterSwitchOff } from './corpus/master-switch-off.js';
-import { methodOverride, methodOverrideControls } from './corpus/method-override.js';
+import { methodOverride, methodOverrideAnonymous, methodOverrideAnonymousControls, methodOverrideControls } from './corpus/method-override.js';
 import { pathAttacks } from './corpus/paths.js';
 import { reservedSpellings, reservedSpellingsControls } from './corpus/reserved-spellings.js';
 import { smuggling } from './corpus/smuggling.js';
@@ -41,10 +41,11 @@ export const ATTACKS: readonly AttackCategory[] = [
   headerFlood,
   identityEncoding,
   methodOverride,
+  methodOverrideAnonymous,
   masterSwitchOff,
   deepJson,
 ];
-const CONTROLS: readonly AttackCategory[] = [jwtControls, reservedSpellingsControls, headerFloodControls, identityEncodingControls, methodOverrideControls];
+const CONTROLS: readonly AttackCategory[] = [jwtControls, reservedSpellingsControls, headerFloodControls, identityEncodingControls, methodOverrideControls, methodOverrideAnonymousControls];
 
 describe('security: attack suite', function () {
   this.timeout(20_000);

@@ -57,3 +57,46 @@ export const methodOverrideControls: AttackCategory = {
     },
   ],
 };
+
+/** Bypass and public rules that name a method: a method-override header naming another method must not ride on them. */
+const ANONYMOUS_SETTINGS = {
+  paths: {
+    bypass: ['/alive', '/assets/**', 'GET /status'],
+    public: ['/public/**', 'GET /docs/**'],
+    restrictPublic: ['/public/private/**', 'DELETE /public/**'],
+  },
+};
+const MISSING: Expectation = { status: 401, error: 'missing_credential' };
+const anonymous = (name: string, method: string, path: string, headers: readonly (readonly [string, string])[]): AttackCase => ({
+  name,
+  request: { method, path, headers },
+  expect: MISSING,
+});
+
+export const methodOverrideAnonymous: AttackCategory = {
+  name: 'method override riding on bypass and public rules',
+  settings: ANONYMOUS_SETTINGS,
+  cases: [
+    anonymous('bypass GET /status with X-HTTP-Method-Override: DELETE', 'GET', '/status', [['X-HTTP-Method-Override', 'DELETE']]),
+    anonymous('bypass GET /status with X_HTTP_Method_Override: DELETE', 'GET', '/status', [['X_HTTP_Method_Override', 'DELETE']]),
+    anonymous('bypass GET /status with X-Method-Override: post (lower case)', 'GET', '/status', [['X-Method-Override', 'post']]),
+    anonymous('bypass GET /status with X-HTTP-Method: PUT', 'GET', '/status', [['X-HTTP-Method', 'PUT']]),
+    anonymous('bypass GET /status with a list naming GET and DELETE', 'GET', '/status', [['X-HTTP-Method-Override', 'GET, DELETE']]),
+    anonymous('bypass GET /status with X-HTTP-Method-Override: "  PATCH " (padded)', 'GET', '/status', [['X-HTTP-Method-Override', '  PATCH ']]),
+    anonymous('public GET /docs/** with X-HTTP-Method-Override: DELETE', 'GET', '/docs/page', [['X-HTTP-Method-Override', 'DELETE']]),
+    anonymous('public GET /docs/** with two override headers, GET then PUT', 'GET', '/docs/page', [['X-HTTP-Method-Override', 'GET'], ['X-HTTP-Method', 'PUT']]),
+    anonymous('public /public/** with an override naming DELETE, which restrictPublic takes back', 'GET', '/public/x', [['X-HTTP-Method-Override', 'DELETE']]),
+    anonymous('public /public/** with X_Method_Override: delete', 'POST', '/public/x', [['X_Method_Override', 'delete']]),
+  ],
+};
+
+/** Not attacks: overrides that name a method the same rule covers leave bypass and public paths as they are. */
+export const methodOverrideAnonymousControls: AttackCategory = {
+  name: 'method override riding on bypass and public rules: controls (passed)',
+  settings: ANONYMOUS_SETTINGS,
+  cases: [
+    { name: 'bypass GET /status with an override naming GET', request: { path: '/status', headers: [['X-HTTP-Method-Override', 'GET']] }, expect: { status: 200, error: 'bypass' } },
+    { name: 'public GET /docs/** with an override naming HEAD', request: { path: '/docs/page', headers: [['X-HTTP-Method-Override', 'HEAD']] }, expect: { status: 200, error: 'anonymous' } },
+    { name: 'public /public/** with an override naming PUT', request: { path: '/public/x', headers: [['X-HTTP-Method-Override', 'PUT']] }, expect: { status: 200, error: 'anonymous' } },
+  ],
+};
