@@ -3,7 +3,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/clock.js';
 import { LocalRateLimiter } from '../core/rate-limit.js';
-import { answerRateLimits, ClusterRateLimiter } from '../server/cluster-rate-limit.js';
+import { answerRateLimits, ClusterRateLimiter } from '../server/cluster/rate-limit.js';
 
 const SECONDS = Number(process.env.BENCH_IPC_SECONDS ?? 1.5);
 const policy = { limit: 1_000_000_000, windowMs: 60_000 };

@@ -1,7 +1,7 @@
 // Micro-benchmark: µs per decision of the full policy pipeline with 1,000 CIDRs and 200 route rules (bounded: a fixed number of rounds).
 import type { AccessRequest } from '../core/access.js';
 import { ManualClock } from '../core/clock.js';
-import { policyStages } from '../core/compile.js';
+import { policyStages } from '../server/runtime/compile.js';
 import { silentLogger } from '../core/logger.js';
 import { compileClientIpResolver } from '../core/net.js';
 import { normalisePath } from '../core/path.js';

@@ -16,7 +16,7 @@ import { runWrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const TOP = Number(process.env.BENCH_PROFILE_TOP ?? 30);
-const DIST = fileURLToPath(new URL('./', import.meta.url));
+const DIST = fileURLToPath(new URL('.//', import.meta.url));
 const log = (line: string): void => void process.stderr.write(`[profile] ${line}\n`);
 
 interface ProfileNode {

@@ -31,7 +31,7 @@ if (!Number.isInteger(WORKERS) || WORKERS < 1) throw new TypeError('BENCH_QUICK_
 for (const name of ABLATE) if (!(name in ABLATIONS)) throw new TypeError(`BENCH_QUICK_ABLATE: unknown part ${name} (known: ${Object.keys(ABLATIONS).join(', ')})`);
 const CREDENTIAL = process.env.BENCH_QUICK_CREDENTIAL ?? 'jwt';
 if (CREDENTIAL !== 'jwt' && CREDENTIAL !== 'gateway-token') throw new TypeError('BENCH_QUICK_CREDENTIAL must be jwt or gateway-token');
-const DIST = fileURLToPath(new URL('./', import.meta.url));
+const DIST = fileURLToPath(new URL('.//', import.meta.url));
 const log = (line: string): void => void process.stderr.write(`[quick] ${line}\n`);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 

@@ -20,7 +20,7 @@ const MANY_TOKENS = Number(process.env.BENCH_MANY_TOKENS ?? 40_000);
 const MEMORY_IDENTITIES = 10_000;
 const MEMORY_GATEWAY_TOKENS = 100_000;
 const NODE = process.execPath;
-const DIST = fileURLToPath(new URL('./', import.meta.url));
+const DIST = fileURLToPath(new URL('.//', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
-import { Runtime } from '../core/runtime.js';
+import { Runtime } from '../server/runtime/runtime.js';
 import { SqliteEventStore } from '../core/store/sqlite.js';
 import { hashToken } from '../core/tokens/format.js';
 import { builtinPlugins, PluginRegistry } from '../providers/registry.js';

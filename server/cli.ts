@@ -5,13 +5,13 @@ import { verifyChain } from '../core/store/hash.js';
 import { openEventStore } from '../core/store/open.js';
 import { SecretKeyError } from '../core/secrets.js';
 import { ConfigFileError, loadProcessConfig } from './config.js';
-import { runApply, runExport, SECRET_EXPORT_MODES } from './config-cli.js';
-import type { SecretExport } from './config-file.js';
+import { runApply, runExport, SECRET_EXPORT_MODES } from './cli/config-as-code.js';
+import type { SecretExport } from './cli/config-file.js';
 import { createLogger } from './logger.js';
-import { serveCluster } from './cluster.js';
+import { serveCluster } from './cluster/primary.js';
 import { serve, type RunningGateway } from './serve.js';
-import { parseTokensArgs, runTokens, TOKENS_USAGE } from './tokens-cli.js';
-import { UsageError } from './usage-error.js';
+import { parseTokensArgs, runTokens, TOKENS_USAGE } from './cli/tokens.js';
+import { UsageError } from './cli/usage-error.js';
 
 const USAGE = `usage: portcullis <command> [--config portcullis.yaml]
 

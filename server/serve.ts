@@ -5,16 +5,16 @@ import type { AddressInfo } from 'node:net';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { RateLimiter } from '../core/rate-limit.js';
-import { Runtime } from '../core/runtime.js';
+import { Runtime } from './runtime/runtime.js';
 import { openEventStore, sqliteFile } from '../core/store/open.js';
 import { SqliteAppendThread } from '../core/store/sqlite-append-thread.js';
 import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
-import { createAdminApp } from './admin.js';
+import { createAdminApp } from './admin/app.js';
 import { splitHostPort, type ProcessConfig } from './config.js';
-import { startEchoUpstream } from './echo-upstream.js';
-import { createGatewayApp } from './gateway.js';
-import { UpstreamProxy } from './proxy.js';
+import { startEchoUpstream } from './gateway/echo-upstream.js';
+import { createGatewayApp } from './gateway/app.js';
+import { UpstreamProxy } from './gateway/proxy.js';
 import { loadSecretBox } from './secret-key.js';
 
 export interface RunningGateway {

@@ -5,7 +5,7 @@ import { ConflictError, PreconditionFailedError, ValidationError } from '../../c
 import { silentLogger } from '../../core/logger.js';
 import { ConfigCommands } from '../../core/commands.js';
 import type { Projection } from '../../core/projection.js';
-import { Runtime } from '../../core/runtime.js';
+import { Runtime } from '../../server/runtime/runtime.js';
 import { initialConfigState, type ConfigState } from '../../core/settings/config-state.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import type { EventStore } from '../../core/store/port.js';

@@ -4,7 +4,7 @@ import { systemClock } from '../../core/clock.js';
 import { ValidationError } from '../../core/errors.js';
 import { silentLogger } from '../../core/logger.js';
 import type { ProviderPlugin } from '../../core/provider.js';
-import { Runtime } from '../../core/runtime.js';
+import { Runtime } from '../../server/runtime/runtime.js';
 import { MASK, SecretBox, SecretKeyError, maskSecretFields } from '../../core/secrets.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import { z } from 'zod';

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { ManualClock } from '../../core/clock.js';
 import { GatewayError, ServiceUnavailableError, ValidationError } from '../../core/errors.js';
 import { silentLogger } from '../../core/logger.js';
-import { Runtime } from '../../core/runtime.js';
+import { Runtime } from '../../server/runtime/runtime.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import { StoreUnavailableError, type AppendOptions, type AppendResult, type NewEvent } from '../../core/store/port.js';
 import { generateToken, hashToken, isWellFormedToken, TOKEN_LENGTH, TOKEN_PATTERN } from '../../core/tokens/format.js';

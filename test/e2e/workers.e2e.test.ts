@@ -10,8 +10,8 @@ import { expect } from 'chai';
 
 import { ACCESS_STREAM_PREFIX } from '../../core/events.js';
 import { SqliteEventStore } from '../../core/store/sqlite.js';
-import { WORKER_HEADER } from '../../server/cluster-worker.js';
-import { DEBUG_HEADER } from '../../server/gateway.js';
+import { WORKER_HEADER } from '../../server/cluster/worker.js';
+import { DEBUG_HEADER } from '../../server/gateway/app.js';
 import { call } from './fixtures/http.js';
 import { CLI, freePort, startProcess, stopAll, storeFor, type ProcessHandle } from './fixtures/processes.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';

@@ -1,7 +1,7 @@
 // Shared helpers for the policy tests: the real stages compiled from a settings document, and a table-driven provider.
 import type { AccessRequest, Identity } from '../../core/access.js';
 import { ManualClock } from '../../core/clock.js';
-import { policyStages } from '../../core/compile.js';
+import { policyStages } from '../../server/runtime/compile.js';
 import { silentLogger } from '../../core/logger.js';
 import { composePipeline, type Pipeline } from '../../core/pipeline.js';
 import type { Provider } from '../../core/provider.js';

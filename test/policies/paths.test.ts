@@ -1,7 +1,7 @@
 // The paths stage: invalid_path, bypass, public and restrictPublic, judged on the normalised path; the bypass corpus through the pipeline.
 import { expect } from 'chai';
 import type { IncomingMessage } from 'node:http';
-import { toAccessRequest } from '../../server/access-request.js';
+import { toAccessRequest } from '../../server/gateway/access-request.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 import { PATH_CORPUS } from './path-corpus.js';
 

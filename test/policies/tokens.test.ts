@@ -3,7 +3,7 @@ import { expect } from 'chai';
 
 import type { AccessRequest, Credential } from '../../core/access.js';
 import { ManualClock } from '../../core/clock.js';
-import { policyStages } from '../../core/compile.js';
+import { policyStages } from '../../server/runtime/compile.js';
 import { silentLogger } from '../../core/logger.js';
 import { composePipeline, type Pipeline } from '../../core/pipeline.js';
 import type { Provider } from '../../core/provider.js';

@@ -6,7 +6,7 @@ import { Agent, request as undiciRequest } from 'undici';
 
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
-import { Runtime } from '../../core/runtime.js';
+import { Runtime } from '../../server/runtime/runtime.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import type { RecordedEvent } from '../../core/store/port.js';
 import { plugins, tokenHash } from '../fixtures/static-provider.js';

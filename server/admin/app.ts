@@ -1,0 +1,117 @@
+// The admin listener: health, readiness and the versioned JSON admin API, behind the admin token.
+import { randomUUID } from 'node:crypto';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { koaBody } from 'koa-body';
+import { ValidationError, UnauthorizedError, NotFoundError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Position } from '../../core/store/port.js';
+import { commandContext, parseIfMatch, type AdminState } from './context.js';
+import { CALLBACK_PATH, registerProviderRoutes } from './providers.js';
+import { registerTokenRoutes } from './tokens.js';
+import { FetchTokenFlows } from './fetch-token.js';
+import { bearerChallenge, errorResponse } from '../respond.js';
+
+export interface AdminOptions {
+  readonly runtime: Runtime;
+  readonly logger: Logger;
+}
+
+const ADMIN_REALM = 'portcullis-admin';
+
+/** Reachable without the admin token: probes, and the OAuth callback (its single-use state is the proof). */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', CALLBACK_PATH]);
+
+
+export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminState> {
+  const app = new Koa<AdminState>({ proxy: false });
+  app.on('error', (err: unknown) => logger.error({ err }, 'admin error outside a request'));
+
+  app.use(async (ctx, next) => {
+    ctx.state.requestId = randomUUID();
+    ctx.set('x-request-id', ctx.state.requestId);
+    ctx.set('cache-control', 'no-store');
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new NotFoundError(`no route ${ctx.method} ${ctx.path}`);
+    } catch (err) {
+      const { status, body, expected } = errorResponse(err, ctx.state.requestId);
+      if (!expected) logger.error({ err, requestId: ctx.state.requestId }, 'admin request failed');
+      if (status === 401) {
+        // RFC 6750 §3.1: no error code when the request carried no credential at all.
+        const presented = ctx.get('authorization') !== '';
+        ctx.set('www-authenticate', presented ? bearerChallenge(ADMIN_REALM, 'invalid_token', body.error_description) : bearerChallenge(ADMIN_REALM));
+      }
+      ctx.status = status;
+      ctx.body = body;
+    }
+  });
+
+  // Every route but these few needs the admin token. Checked for the whole app, before any
+  // router, so no spelling of a path (case, encoding) can reach a route without it.
+  app.use(async (ctx, next) => {
+    if (!OPEN_PATHS.has(ctx.path)) {
+      const m = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
+      if (!m) throw new UnauthorizedError('this API requires the admin token as a Bearer credential');
+      if (!runtime.isAdminToken(m[1]!)) throw new UnauthorizedError('the admin token is not valid');
+    }
+    await next();
+  });
+
+  const open = new Router<AdminState>({ sensitive: true, strict: true });
+  open.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  open.get('/readyz', (ctx) => {
+    const readiness = runtime.readiness();
+    ctx.status = readiness.ready ? 200 : 503;
+    ctx.body = { status: readiness.ready ? 'ready' : 'not_ready', checks: readiness.checks };
+  });
+  const api = new Router<AdminState>({ prefix: '/api/v1', sensitive: true });
+  api.use(
+    koaBody({
+      json: true,
+      jsonStrict: true,
+      jsonLimit: '1mb',
+      multipart: false,
+      urlencoded: false,
+      text: false,
+      jsonTypes: ['application/json', 'application/merge-patch+json'],
+    }),
+  );
+
+
+  api.get('/settings', (ctx) => {
+    const state = runtime.projection.state;
+    ctx.set('etag', `"${state.settingsRevision}"`);
+    ctx.body = { revision: state.settingsRevision, settings: state.settings, document: state.document };
+  });
+
+  api.patch('/settings', async (ctx) => {
+    const state = await runtime.commands.changeSettings(ctx.request.body, parseIfMatch(ctx.get('if-match') || undefined), commandContext(ctx));
+    await runtime.whenCompiled();
+    ctx.set('etag', `"${state.settingsRevision}"`);
+    ctx.body = { revision: state.settingsRevision, settings: state.settings, document: state.document };
+  });
+
+  registerProviderRoutes(api, open, { runtime, flows: new FetchTokenFlows(runtime.fetch, runtime.clock) });
+  registerTokenRoutes(api, { runtime });
+
+  api.get('/events', async (ctx) => {
+    const after = typeof ctx.query.after === 'string' && ctx.query.after !== '' ? ctx.query.after : undefined;
+    if (after !== undefined && !(/^(0|[1-9]\d{0,15})$/.test(after) && Number.isSafeInteger(Number(after)))) {
+      throw new ValidationError('after must be a position from an earlier page', [{ path: 'after', message: 'not a position' }]);
+    }
+    const limit = ctx.query.limit === undefined ? 100 : Number(ctx.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError('limit must be an integer from 1 to 1000', [{ path: 'limit', message: 'out of range' }]);
+    }
+    const events = await runtime.store.readAll({ ...(after ? { after: after as Position } : {}), maxCount: limit });
+    ctx.body = { events, next: events.at(-1)?.position ?? after ?? null };
+  });
+
+  app.use(open.routes()).use(open.allowedMethods());
+  app.use(api.routes()).use(api.allowedMethods());
+  return app;
+}
