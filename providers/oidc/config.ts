@@ -1,26 +1,9 @@
 // Configuration of the `oidc` provider kind: what an admin may set, checked once when configured.
 import { z } from 'zod';
 import {
-  ASYMMETRIC_ALGORITHMS, asymmetricAlgorithm, claimPaths, clientAuth, clockSkewSeconds, endpoint, issuerUrl,
-  jwksCacheSeconds, jwksCooldownSeconds, oneOrMore, requiredScopes, scopeString,
-} from '../shared/config-fields.js';
-
-export { isAcceptableEndpoint } from '../shared/config-fields.js';
-
-/** Asymmetric JWS algorithms only: a shared secret (HS*) or `none` can never verify an IdP token. */
-export const OIDC_ALGORITHMS = ASYMMETRIC_ALGORITHMS;
-export type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
-
-/** Optional OAuth client fields for the admin's fetch-token helper (endpoints come from discovery). */
-export const oidcClientFields = {
-  clientId: z.string().min(1).optional(),
-  /** Secret field: encrypted at rest, masked in answers. */
-  clientSecret: z.string().min(1).optional(),
-  /** How the client authenticates at the token endpoint (default `basic`). */
-  clientAuth: clientAuth.optional(),
-  /** Scopes the fetch-token helper requests (default `openid profile email`). */
-  scope: scopeString.optional(),
-};
+  asymmetricAlgorithm, claimPaths, clockSkewSeconds, endpoint, issuerUrl,
+  jwksCacheSeconds, jwksCooldownSeconds, oidcClientFields, oneOrMore, requiredScopes,
+} from '../sdk/index.js';
 
 export const oidcConfigSchema = z.strictObject({
   /** Exact `iss` value of the tokens; also the base of OpenID discovery. */

@@ -7,6 +7,7 @@ import type { Credential } from '../../core/access.js';
 import type { Clock } from '../../core/clock.js';
 import { looksLikeJwt, tokenDigest, unverifiedIssuer } from '../../core/jwt.js';
 import type { AuthFailureCode, AuthResult, ProviderDeps, ProviderStatus } from '../../core/provider.js';
+import { NOT_RESPONSIBLE } from './contract.js';
 import { toIdentity, type ClaimMapping } from './identity-mapping.js';
 import { JwksKeySet, KeysUnavailableError, type DiscoveredMetadata, type Scheduler } from './jwks.js';
 
@@ -157,8 +158,6 @@ export interface JwtValidatorOptions {
 const VERIFIED_TTL_MS = 60_000;
 /** Entries kept at most per provider; beyond it the map starts over (cheap, and rare). */
 const VERIFIED_MAX = 10_000;
-
-const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
 
 /**
  * Build the per-token validation of a JWT provider: verify, check, map.

@@ -71,6 +71,23 @@ export const clientAuth = z.enum(['basic', 'body']);
 /** Space-separated scopes requested by the admin's fetch-token helper. */
 export const scopeString = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'must be space-separated scope tokens');
 
+/** Optional OAuth client fields for the admin's fetch-token helper (endpoints come from discovery). */
+export const oidcClientFields = {
+  clientId: z.string().min(1).optional(),
+  /** Secret field: encrypted at rest, masked in answers. */
+  clientSecret: z.string().min(1).optional(),
+  /** How the client authenticates at the token endpoint (default `basic`). */
+  clientAuth: clientAuth.optional(),
+  /** Scopes the fetch-token helper requests (default `openid profile email`). */
+  scope: scopeString.optional(),
+};
+
+/** Per-call timeout of outbound calls, in ms. */
+export const timeoutField = z.number().int().min(10).max(60_000).default(5_000);
+
+/** A secret config field (list it in the plugin's `secretFields`). */
+export const secretField = z.string().min(1, 'must not be empty');
+
 /** A list of one value or the value itself, as a readonly array. */
 export function asList<T>(value: T | readonly T[] | undefined): readonly T[] {
   if (value === undefined) return [];
