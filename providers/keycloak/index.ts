@@ -1,9 +1,6 @@
 // The `keycloak` provider kind: access tokens of one Keycloak realm, verified against the realm's JWKS.
 import { z } from 'zod';
-import {
-  asymmetricAlgorithm, claimPaths, clientAuth, clockSkewSeconds, issuerUrl, jwksCacheSeconds,
-  jwksCooldownSeconds, oidcPreset, oneOrMore, requiredScopes, scopeString,
-} from '../sdk/index.js';
+import { clientFields, issuerUrl, jwtFields, oidcPreset, oneOrMore } from '../sdk/index.js';
 
 export const keycloakConfigSchema = z
   .strictObject({
@@ -14,20 +11,10 @@ export const keycloakConfigSchema = z
     audience: oneOrMore('audience').optional(),
     /** Accepted `azp` values: the clients whose tokens are taken. */
     authorizedParties: z.array(z.string().min(1)).min(1, 'give at least one client id').optional(),
-    algorithms: z.array(asymmetricAlgorithm).min(1, 'give at least one algorithm').default(['RS256']),
-    clockSkewSeconds,
-    usernameClaim: claimPaths.default('preferred_username'),
-    emailClaim: claimPaths.default('email'),
     /** Merged: top-level groups (group-membership mapper) and realm roles; add `resource_access.<client>.roles` for client roles. */
-    groupsClaim: claimPaths.default(['groups', 'realm_access.roles']),
-    requiredScopes,
-    jwksCacheSeconds,
-    jwksCooldownSeconds,
+    ...jwtFields({ algorithms: ['RS256'], groupsClaim: ['groups', 'realm_access.roles'] }),
     /** For the fetch-token helper. */
-    clientId: z.string().min(1).optional(),
-    clientSecret: z.string().min(1).optional(),
-    clientAuth: clientAuth.default('basic'),
-    scope: scopeString.default('openid profile email'),
+    ...clientFields({ clientAuth: 'basic', scope: 'openid profile email' }),
   })
   .refine((c) => c.audience !== undefined || c.authorizedParties !== undefined, {
     path: ['audience'],

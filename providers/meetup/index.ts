@@ -1,7 +1,7 @@
 // The `meetup` provider kind: Meetup OAuth 2 tokens, validated by asking the GraphQL API who `self` is.
 import {
   accepted, asObject, bearer, compileAttributes, fetchJson, identityFrom, isRecord, oauthClientOf, oauthPreset, refuse, UpstreamHttpError,
-  type AuthFailure, type Limits, type OpaqueSetup, type ProviderDeps,
+  answerOf, type Answered, type Limits, type OpaqueSetup, type ProviderDeps,
 } from '../sdk/index.js';
 import { meetupConfigSchema, type MeetupConfig } from './config.js';
 
@@ -17,11 +17,11 @@ function meetupSetup(config: MeetupConfig, deps: ProviderDeps, limits: Limits): 
   const mapping = compileAttributes({ subject: 'id', username: config.usernameClaim, email: config.emailClaim, groups: config.groupsClaim });
 
   /** POST the query; `data.self` is the user, or null with errors when the token is not accepted. */
-  const self = async (token: string): Promise<{ readonly outcome: 'self'; readonly self: Record<string, unknown> } | AuthFailure> => {
+  const self = async (token: string): Promise<Answered> => {
     const headers = { ...bearer(token), 'content-type': 'application/json' };
     const answer = asObject(await fetchJson(deps.fetch, config.graphqlEndpoint, { ...limits, method: 'POST', headers, body }), where);
     const found = isRecord(answer['data']) ? answer['data']['self'] : undefined;
-    if (isRecord(found)) return { outcome: 'self', self: found };
+    if (isRecord(found)) return { outcome: 'answer', answer: found };
     const errors = Array.isArray(answer['errors']) ? answer['errors'] : [];
     const refused = errors.some((e) => isRecord(e) && isRecord(e['extensions']) && REFUSALS.has(String(e['extensions']['code'])));
     if (refused || (found === null && errors.length === 0)) return refuse('token not accepted by Meetup');
@@ -31,17 +31,13 @@ function meetupSetup(config: MeetupConfig, deps: ProviderDeps, limits: Limits): 
   return {
     check: async (token) => {
       const asked = await self(token);
-      return asked.outcome === 'self' ? accepted(identityFrom(asked.self, mapping, where, { keep: ['id'] })) : asked;
+      return asked.outcome === 'answer' ? accepted(identityFrom(asked.answer, mapping, where, { keep: ['id'] })) : asked;
     },
     /**
      * The `data.self` object of the configured query.
      * @throws {UpstreamHttpError} with status 401 when Meetup does not accept the token.
      */
-    inspect: async (token) => {
-      const asked = await self(token);
-      if (asked.outcome === 'self') return asked.self;
-      throw new UpstreamHttpError('http_status', `${where}: ${asked.description}`, { status: 401 });
-    },
+    inspect: async (token) => answerOf(await self(token), where),
     oauthClient: async () =>
       config.clientId === undefined
         ? undefined

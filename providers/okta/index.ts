@@ -1,9 +1,8 @@
 // The `okta` provider kind: access tokens of one Okta authorization server, by JWKS or by introspection.
 import { z } from 'zod';
 import {
-  asList, asymmetricAlgorithm, bearerJwtOf, claimPaths, clientAuth, clockSkewSeconds, compileMapping, createOpaqueProvider,
-  defineProvider, endpointHelpers, fromMapping, hostName, introspect, jwksCacheSeconds, jwksCooldownSeconds, limitsOf,
-  oidcPreset, oneOrMore, refuse, requiredScopes, scopeString, toIdentity,
+  asList, bearerJwtOf, clientFields, compileMapping, createOpaqueProvider, defineProvider, endpointHelpers, fromMapping, hostName,
+  introspect, jwtFields, limitsOf, oidcPreset, oneOrMore, refuse, toIdentity,
   type Endpoints, type KeyFetchOptions, type Provider, type ProviderDeps,
 } from '../sdk/index.js';
 
@@ -19,19 +18,9 @@ export const oktaConfigSchema = z
     validation: z.enum(['jwt', 'introspection']).default('jwt'),
     /** Accepted `cid` (JWT) / `client_id` (introspection): the applications whose tokens are taken. */
     clientIds: z.array(z.string().min(1)).min(1, 'give at least one client id').optional(),
-    algorithms: z.array(asymmetricAlgorithm).min(1, 'give at least one algorithm').default(['RS256']),
-    clockSkewSeconds,
-    usernameClaim: claimPaths.default('preferred_username'),
-    emailClaim: claimPaths.default('email'),
-    groupsClaim: claimPaths.default('groups'),
-    requiredScopes,
-    jwksCacheSeconds,
-    jwksCooldownSeconds,
+    ...jwtFields({ algorithms: ['RS256'] }),
     /** For introspection and the fetch-token helper. */
-    clientId: z.string().min(1).optional(),
-    clientSecret: z.string().min(1).optional(),
-    clientAuth: clientAuth.default('basic'),
-    scope: scopeString.default('openid profile email'),
+    ...clientFields({ clientAuth: 'basic', scope: 'openid profile email' }),
   })
   .refine((c) => c.validation !== 'introspection' || (c.clientId !== undefined && c.clientSecret !== undefined), {
     path: ['clientSecret'],

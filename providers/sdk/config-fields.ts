@@ -82,6 +82,40 @@ export const oidcClientFields = {
   scope: scopeString.optional(),
 };
 
+/**
+ * The verification and claim fields of a JWT kind, in this order and named as in the `oidc` kind;
+ * the kind chooses its default algorithms and groups claim.
+ * @example
+ * ```ts
+ * z.strictObject({ tenant: z.string(), audience: oneOrMore('audience'), ...jwtFields({ algorithms: ['RS256'] }) });
+ * ```
+ */
+export function jwtFields(defaults: { readonly algorithms: readonly AsymmetricAlgorithm[]; readonly groupsClaim?: string | string[] }) {
+  return {
+    algorithms: z.array(asymmetricAlgorithm).min(1, 'give at least one algorithm').default([...defaults.algorithms]),
+    clockSkewSeconds,
+    /** Dot path(s); when no claim is present the username is `sub`. */
+    usernameClaim: claimPaths.default('preferred_username'),
+    emailClaim: claimPaths.default('email'),
+    /** Dot path(s) to a string (one group) or an array of strings; several paths are merged. */
+    groupsClaim: claimPaths.default(defaults.groupsClaim ?? 'groups'),
+    /** Scopes every token must carry (`scope` string or `scp` array). */
+    requiredScopes,
+    jwksCacheSeconds,
+    /** Least time between two key fetches caused by tokens with unknown key ids. */
+    jwksCooldownSeconds,
+  };
+}
+
+/** OAuth client fields for the admin's fetch-token helper, with the kind's defaults (endpoints come from the kind). */
+export const clientFields = (defaults: { readonly clientAuth: 'basic' | 'body'; readonly scope: string }) => ({
+  clientId: z.string().min(1).optional(),
+  /** Secret field: encrypted at rest, masked in answers. */
+  clientSecret: z.string().min(1).optional(),
+  clientAuth: clientAuth.default(defaults.clientAuth),
+  scope: scopeString.default(defaults.scope),
+});
+
 /** Per-call timeout of outbound calls, in ms. */
 export const timeoutField = z.number().int().min(10).max(60_000).default(5_000);
 

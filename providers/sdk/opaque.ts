@@ -19,6 +19,15 @@ export function fromMapping(mapped: MappingOutcome): TokenCheck {
   return accepted(identity);
 }
 
+/** A provider's answer about a token (userinfo ...), or the refusal it amounts to. */
+export type Answered = { readonly outcome: 'answer'; readonly answer: Record<string, unknown> } | AuthFailure;
+
+/** For `inspect`: the answer, or the refusal as the UpstreamHttpError with status 401 the contract names. */
+export function answerOf(asked: Answered, where: string): Record<string, unknown> {
+  if (asked.outcome === 'answer') return asked.answer;
+  throw new UpstreamHttpError('http_status', `${where}: ${asked.description}`, { status: 401 });
+}
+
 /**
  * The provider refused the gateway's own client credentials (introspection or token-check
  * endpoint answering 401/403): a configuration problem, so callers get 503, not 401. Logged

@@ -1,7 +1,7 @@
 // The `slack` provider kind: Sign in with Slack user tokens, validated by openid.connect.userInfo.
 import {
   accepted, asObject, bearer, bearerMatching, compileAttributes, fetchJson, identityFrom, oauthClientOf, oauthPreset, refuse,
-  UpstreamHttpError, type AuthFailure, type Limits, type OpaqueSetup, type ProviderDeps,
+  UpstreamHttpError, answerOf, type Answered, type Limits, type OpaqueSetup, type ProviderDeps,
 } from '../sdk/index.js';
 import { slackConfigSchema, type SlackConfig } from './config.js';
 
@@ -22,7 +22,7 @@ function slackSetup(config: SlackConfig, deps: ProviderDeps, limits: Limits): Op
   const mapping = compileAttributes({ subject: 'sub', username: config.usernameClaim, email: config.emailClaim, groups: config.groupsClaim });
 
   /** Slack answers HTTP 200 with `{ok: false, error}` for refused tokens. */
-  const userInfo = async (token: string): Promise<{ readonly outcome: 'answer'; readonly answer: Record<string, unknown> } | AuthFailure> => {
+  const userInfo = async (token: string): Promise<Answered> => {
     const answer = asObject(await fetchJson(deps.fetch, `${base}/api/openid.connect.userInfo`, { ...limits, method: 'POST', headers: bearer(token) }), where);
     if (answer['ok'] === true) return { outcome: 'answer', answer };
     const error = typeof answer['error'] === 'string' ? answer['error'] : 'no error code';
@@ -42,11 +42,7 @@ function slackSetup(config: SlackConfig, deps: ProviderDeps, limits: Limits): Op
      * The raw userInfo answer of an accepted token.
      * @throws {UpstreamHttpError} with status 401 when Slack answers `ok: false` for the token.
      */
-    inspect: async (token) => {
-      const info = await userInfo(token);
-      if (info.outcome === 'answer') return info.answer;
-      throw new UpstreamHttpError('http_status', `${where}: ${info.description}`, { status: 401 });
-    },
+    inspect: async (token) => answerOf(await userInfo(token), where),
     oauthClient: async () =>
       config.clientId === undefined
         ? undefined
