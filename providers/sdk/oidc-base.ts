@@ -85,14 +85,15 @@ export interface OidcPreset<C extends OidcBaseConfig> extends PluginData<C> {
 export type DiscoveredProvider = JwksProvider & Required<Helpers>;
 
 /**
- * The plugin of a JWT kind over the OIDC base. Without `endpoints` its providers discover them.
+ * The plugin of a JWT kind over the OIDC base. Without `endpoints` its providers discover them,
+ * and so always offer both admin helpers ({@link DiscoveredProvider}).
  *
  * @example
  * ```ts
  * export default oidcPreset({
  *   kind: 'acme-sso',
  *   description: 'ACME SSO access tokens, verified against the tenant JWKS',
- *   configSchema: z.strictObject({ tenant: z.string(), audience: oneOrMore('audience'), ...jwtFields() }),
+ *   configSchema: z.strictObject({ tenant: z.string(), audience: oneOrMore('audience'), ...jwtFields({ algorithms: ['RS256'] }) }),
  *   issuer: (config) => `https://${config.tenant}.acme-sso.example`,
  *   keepClaims: ['tenant'],
  * });
@@ -114,6 +115,8 @@ function createPresetProvider<C extends OidcBaseConfig>(
   fetchOptions: KeyFetchOptions,
 ): JwksProvider & Helpers {
   const endpoints = preset.endpoints?.(config);
+  // Without endpoints everything is discovered, unless the config names the keys itself.
+  const jwksUri = endpoints === undefined ? config.jwksUri : endpoints.jwks;
   const audience = preset.audience ? preset.audience(config) : config.audience;
   const verifier = new JwksVerifier({
     deps,
@@ -127,7 +130,7 @@ function createPresetProvider<C extends OidcBaseConfig>(
     mapping: preset.mapping?.(config) ?? compileMapping(withMappingDefaults(config), preset.keepClaims),
     ...(preset.check === undefined ? {} : { check: preset.check(config) }),
     ...(preset.readClaims === undefined ? {} : { claims: preset.readClaims }),
-    ...(endpoints === undefined ? (config.jwksUri === undefined ? {} : { jwksUri: config.jwksUri }) : endpoints.jwks === undefined ? {} : { jwksUri: endpoints.jwks }),
+    ...(jwksUri === undefined ? {} : { jwksUri }),
     cacheSeconds: config.jwksCacheSeconds ?? 600,
     cooldownSeconds: config.jwksCooldownSeconds ?? 30,
     fetchOptions,

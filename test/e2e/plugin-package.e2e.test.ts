@@ -87,7 +87,7 @@ describe('a provider installed as an npm package', function () {
     };
 
     before(async () => {
-      const config: Partial<ExampleConfig> = { baseUrl: op.issuer, projectId: RESOURCE, organizationId: '1001' };
+      const config = { baseUrl: op.issuer, projectId: RESOURCE, organizationId: '1001' };
       const dataDir = await newDataDir(`plugins:\n  - ${PACKAGE}\n`);
       gateway = await startGateway({ dataDir, upstream: upstream.url, env: { PORTCULLIS_ADMIN_TOKEN: `pca_e2e_${randomUUID()}` } });
       await configureProvider(gateway, 'ex', { kind: KIND, config, enabled: true, order: 0 });
