@@ -53,6 +53,27 @@ function violations(files: readonly string[], rule: (file: string, specifier: st
   );
 }
 
+/** A cycle among the relative imports reachable from `entry` (as paths from the root), or [] when there is none. */
+function cycleFrom(entry: string): string[] {
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (file: string): string[] => {
+    if (state.get(file) === 'done') return [];
+    if (state.get(file) === 'open') return [...path.slice(path.indexOf(file)), file].map((f) => relative(ROOT, f));
+    state.set(file, 'open');
+    path.push(file);
+    for (const specifier of specifiers(readFileSync(file, 'utf8'))) {
+      if (!specifier.startsWith('.')) continue;
+      const found = visit(target(file, specifier));
+      if (found.length > 0) return found;
+    }
+    path.pop();
+    state.set(file, 'done');
+    return [];
+  };
+  return visit(entry);
+}
+
 describe('providers: built-in kinds stand on the provider SDK', () => {
   const kinds = readdirSync(PROVIDERS, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && entry.name !== 'sdk')
@@ -68,6 +89,10 @@ describe('providers: built-in kinds stand on the provider SDK', () => {
 
   it('the SDK imports only core/, itself and npm packages', () => {
     expect(violations(sources(SDK), sdkViolation)).to.deep.equal([]);
+  });
+
+  it('the SDK and the core modules it reaches import each other in one direction only (no cycle)', () => {
+    expect(cycleFrom(SDK_ENTRY)).to.deep.equal([]);
   });
 
   it('catches a kind reaching into core/, another kind or an SDK module', () => {
