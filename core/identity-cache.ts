@@ -2,7 +2,7 @@
 import NodeCache from 'node-cache';
 import type { Clock } from './clock.js';
 import { tokenDigest } from './jwt.js';
-import type { AuthResult } from './provider.js';
+import type { AnswerCache, AuthResult } from './provider.js';
 
 export interface IdentityCacheOptions {
   /** Longest a positive answer is kept, whatever the token's expiry (default 60 s). */
@@ -25,7 +25,7 @@ interface Entry {
  * a fingerprint of what that provider asserts (its configuration), so a configuration change or
  * another provider never reuses an answer. Provider-unavailable answers are never cached.
  */
-export class IdentityCache {
+export class IdentityCache implements AnswerCache {
   private readonly store: NodeCache;
   private readonly inflight = new Map<string, Promise<AuthResult>>();
   private readonly maxTtlMs: number;

@@ -2,7 +2,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Credential, Identity } from './access.js';
 import type { Clock } from './clock.js';
-import type { IdentityCache } from './identity-cache.js';
 import type { Logger } from './logger.js';
 
 /** The HTTP client providers use for outbound calls: the WHATWG `fetch` signature. */
@@ -15,8 +14,17 @@ export interface ProviderDeps {
   readonly fetch: HttpFetch;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** The node's cache of userinfo/introspection answers (see IdentityCache.key for the key). */
-  readonly cache: IdentityCache;
+  /** The node's cache of userinfo/introspection answers (core/identity-cache.ts; see IdentityCache.key for the key). */
+  readonly cache: AnswerCache;
+}
+
+/**
+ * The node's cache of provider answers, shared by every provider. Declared here, by what a
+ * provider calls, so the contract does not depend on the cache's implementation.
+ */
+export interface AnswerCache {
+  /** The cached answer for `key`, or `load()`'s, shared by concurrent callers of the same key. */
+  resolve(key: string, load: () => Promise<AuthResult>): Promise<AuthResult>;
 }
 
 /** OAuth 2.0 client details a provider exposes for the admin's fetch-token helper. */
@@ -90,22 +98,19 @@ export interface Provider {
  *
  * @example
  * ```ts
- * import { z } from 'zod';
- * import type { ProviderPlugin } from 'portcullis/core/provider';
- * const config = z.object({ header: z.string() });
- * const plugin: ProviderPlugin<z.infer<typeof config>> = {
+ * import { defineProvider, NOT_RESPONSIBLE, z } from 'portcullis/provider-sdk';
+ * export default defineProvider({
  *   kind: 'static-header',
  *   description: 'Trusts a fixed bearer value (demo only)',
- *   configSchema: config,
+ *   configSchema: z.strictObject({ header: z.string() }),
  *   create: (cfg, deps) => ({
  *     id: deps.id, kind: 'static-header',
  *     status: () => ({ ready: true }),
  *     authenticate: async (cred) => cred.secret === cfg.header
  *       ? { outcome: 'identity', identity: { subject: 'demo', username: 'demo', groups: [], scopes: [], provider: deps.id } }
- *       : { outcome: 'not_responsible' },
+ *       : NOT_RESPONSIBLE,
  *   }),
- * };
- * export default plugin;
+ * });
  * ```
  */
 export interface ProviderPlugin<C = unknown> {

@@ -18,21 +18,21 @@ import introspectionPlugin from './introspection/index.js';
 
 /** Provider kinds shipped with Portcullis. */
 export const builtinPlugins: readonly ProviderPlugin[] = Object.freeze([
-  oidcPlugin as ProviderPlugin,
-  oidcDiscoveryPlugin as ProviderPlugin,
-  jwtKeyPlugin as ProviderPlugin,
-  entraIdPlugin as ProviderPlugin,
-  oktaPlugin as ProviderPlugin,
-  keycloakPlugin as ProviderPlugin,
-  cognitoPlugin as ProviderPlugin,
-  googlePlugin as ProviderPlugin,
-  githubPlugin as ProviderPlugin,
-  gitlabPlugin as ProviderPlugin,
-  slackPlugin as ProviderPlugin,
-  facebookPlugin as ProviderPlugin,
-  meetupPlugin as ProviderPlugin,
-  oauth2Plugin as ProviderPlugin,
-  introspectionPlugin as ProviderPlugin,
+  oidcPlugin,
+  oidcDiscoveryPlugin,
+  jwtKeyPlugin,
+  entraIdPlugin,
+  oktaPlugin,
+  keycloakPlugin,
+  cognitoPlugin,
+  googlePlugin,
+  githubPlugin,
+  gitlabPlugin,
+  slackPlugin,
+  facebookPlugin,
+  meetupPlugin,
+  oauth2Plugin,
+  introspectionPlugin,
 ]);
 
 /** Immutable lookup of plugins by `kind`. */

@@ -1,13 +1,10 @@
 // The `cognito` provider kind: access and ID tokens of one Amazon Cognito user pool, bound to our app client.
 import type { JWTPayload } from 'jose';
 import { z } from 'zod';
-import type { ProviderDeps, ProviderPlugin } from '../../core/provider.js';
 import {
-  claimPaths, clientAuth, clockSkewSeconds, hostName, jwksCacheSeconds, jwksCooldownSeconds, requiredScopes, scopeString,
-} from '../shared/config-fields.js';
-import { compileMapping } from '../shared/identity-mapping.js';
-import { getWithBearer, JwksProvider, limitsOf } from '../shared/jwks-provider.js';
-import { JwksVerifier, type KeyFetchOptions } from '../shared/jwt.js';
+  claimPaths, clientAuth, clockSkewSeconds, compileMapping, hostName, jwksCacheSeconds, jwksCooldownSeconds, oidcPreset,
+  requiredScopes, scopeString, type ClaimCheck, type ClaimMapping,
+} from '../sdk/index.js';
 
 export const cognitoConfigSchema = z
   .strictObject({
@@ -39,7 +36,7 @@ export const cognitoIssuer = (config: Pick<CognitoConfig, 'region' | 'userPoolId
   `https://cognito-idp.${config.region}.amazonaws.com/${config.userPoolId}`;
 
 /** Cognito-specific checks: the token's use, and the app client it was issued to. */
-function checkFor(config: CognitoConfig): (payload: JWTPayload) => string | undefined {
+function checkFor(config: CognitoConfig): ClaimCheck {
   const accepted = new Set<unknown>(config.tokenUse);
   return (payload) => {
     if (!accepted.has(payload.token_use)) return 'token use not accepted';
@@ -49,6 +46,32 @@ function checkFor(config: CognitoConfig): (payload: JWTPayload) => string | unde
   };
 }
 
+/** Access and ID tokens name the user differently: one mapping each, chosen by `token_use`. */
+function mappingFor(config: CognitoConfig): (payload: JWTPayload) => ClaimMapping {
+  const access = compileMapping({ ...config, usernameClaim: config.usernameClaim ?? 'username' }, ['token_use']);
+  const id = compileMapping({ ...config, usernameClaim: config.usernameClaim ?? 'cognito:username' }, ['token_use']);
+  return (payload) => (payload.token_use === 'id' ? id : access);
+}
+
+/** The `cognito` plugin: the pool's issuer and keys; userinfo and the fetch-token helper when a hosted UI domain is set. */
+const cognitoPlugin = oidcPreset({
+  kind: 'cognito',
+  description: 'Amazon Cognito user pool access/ID tokens verified against the pool JWKS, bound to the app client',
+  configSchema: cognitoConfigSchema,
+  issuer: cognitoIssuer,
+  endpoints: (config) => ({
+    jwks: `${cognitoIssuer(config)}/.well-known/jwks.json`,
+    ...(config.domain === undefined
+      ? {}
+      : { userinfo: `https://${config.domain}/oauth2/userInfo`, authorization: `https://${config.domain}/oauth2/authorize`, token: `https://${config.domain}/oauth2/token` }),
+  }),
+  // No audience: Cognito access tokens have none; `check` binds both kinds of token to our client.
+  audience: () => undefined,
+  requiredClaims: ['exp', 'sub', 'token_use'],
+  mapping: mappingFor,
+  check: checkFor,
+});
+
 /**
  * Build a `cognito` provider.
  * @example
@@ -56,54 +79,6 @@ function checkFor(config: CognitoConfig): (payload: JWTPayload) => string | unde
  * createCognitoProvider(cognitoConfigSchema.parse({ region: 'eu-west-1', userPoolId: 'eu-west-1_AbC', clientId: '1h57kf5cpq17m0eml12EXAMPLE' }), deps);
  * ```
  */
-export function createCognitoProvider(config: CognitoConfig, deps: ProviderDeps, options: KeyFetchOptions = {}): JwksProvider {
-  const issuer = cognitoIssuer(config);
-  const access = compileMapping({ ...config, usernameClaim: config.usernameClaim ?? 'username' }, ['token_use']);
-  const id = compileMapping({ ...config, usernameClaim: config.usernameClaim ?? 'cognito:username' }, ['token_use']);
-  const verifier = new JwksVerifier({
-    deps,
-    // No audience here: Cognito access tokens have none; `check` binds both kinds of token to our client.
-    policy: Object.freeze({
-      issuers: [issuer],
-      algorithms: ['RS256'],
-      clockToleranceSeconds: config.clockSkewSeconds,
-      requiredClaims: ['exp', 'sub', 'token_use'],
-    }),
-    mapping: (payload) => (payload.token_use === 'id' ? id : access),
-    check: checkFor(config),
-    jwksUri: `${issuer}/.well-known/jwks.json`,
-    cacheSeconds: config.jwksCacheSeconds,
-    cooldownSeconds: config.jwksCooldownSeconds,
-    fetchOptions: options,
-  });
-  const { domain, clientId, clientSecret } = config;
-  const limits = limitsOf(options);
-  return new JwksProvider({
-    id: deps.id,
-    kind: 'cognito',
-    verifier,
-    ...(domain === undefined
-      ? {}
-      : {
-          inspect: (token: string) => getWithBearer(deps.fetch, `https://${domain}/oauth2/userInfo`, token, limits),
-          oauthClient: async () => ({
-            authorizationEndpoint: `https://${domain}/oauth2/authorize`,
-            tokenEndpoint: `https://${domain}/oauth2/token`,
-            clientId,
-            ...(clientSecret === undefined ? {} : { clientSecret }),
-            clientAuth: config.clientAuth,
-            scope: config.scope,
-          }),
-        }),
-  });
-}
-
-const cognitoPlugin: ProviderPlugin<CognitoConfig> = {
-  kind: 'cognito',
-  description: 'Amazon Cognito user pool access/ID tokens verified against the pool JWKS, bound to the app client',
-  configSchema: cognitoConfigSchema,
-  secretFields: ['clientSecret'],
-  create: (config, deps) => createCognitoProvider(config, deps),
-};
+export const createCognitoProvider = cognitoPlugin.create;
 
 export default cognitoPlugin;

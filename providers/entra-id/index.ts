@@ -1,14 +1,11 @@
 // The `entra-id` provider kind: Microsoft Entra ID (Azure AD) tokens of one tenant; our API's by JWKS, Graph's by asking Graph.
 import { decodeJwt, type JWTPayload } from 'jose';
 import { z } from 'zod';
-import type { AuthResult, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
 import {
-  asList, claimPaths, clientAuth, clockSkewSeconds, jwksCacheSeconds, jwksCooldownSeconds, oneOrMore, requiredScopes, scopeString,
-} from '../shared/config-fields.js';
-import { compileMapping, toIdentity } from '../shared/identity-mapping.js';
-import { asRecord, getWithBearer, JwksProvider, limitsOf } from '../shared/jwks-provider.js';
-import { JwksVerifier, type KeyFetchOptions } from '../shared/jwt.js';
-import { opaqueValidator, TokenRejected } from '../shared/opaque.js';
+  asList, asRecord, claimPaths, clientAuth, clockSkewSeconds, compileMapping, fromMapping, getWithBearer, jwksCacheSeconds,
+  jwksCooldownSeconds, oidcPreset, oneOrMore, opaqueValidator, refuse, requiredScopes, scopeString, toIdentity,
+  type AuthResult, type ExtensionContext, type Judge,
+} from '../sdk/index.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Audiences of tokens minted for Microsoft Graph: their signatures cannot be verified by anyone but Graph. */
@@ -53,6 +50,61 @@ function audiencesOf(token: string): string[] {
   }
 }
 
+/** Claims of Entra tokens kept in `Identity.claims`. */
+const KEEP = ['tid', 'appid', 'ver'];
+
+/**
+ * Tokens of our issuer minted for Microsoft Graph: only Graph can check their signature, so Graph
+ * is asked (`/me`), and the token is bound to our tenant and app. Refused unless `acceptGraphTokens`.
+ */
+function graphTokens(config: EntraIdConfig, { deps, limits, owns }: ExtensionContext): Judge {
+  const { tenantId, clientId } = config;
+  const mapping = compileMapping(config, KEEP);
+  const validate = opaqueValidator({
+    deps,
+    config,
+    check: async (token) => {
+      const payload: JWTPayload = decodeJwt(token);
+      if (payload.tid !== tenantId) return refuse('tenant not accepted');
+      if (payload.appid !== clientId && payload.azp !== clientId) return refuse('client not accepted');
+      if (typeof payload.exp !== 'number' || payload.exp * 1000 <= deps.clock.now()) return refuse('token expired');
+      const me = asRecord(await getWithBearer(deps.fetch, GRAPH_ME, token, limits));
+      if (me === undefined || typeof me.id !== 'string') return refuse('token not accepted by the identity provider');
+      const claims = {
+        ...payload,
+        preferred_username: payload.preferred_username ?? me.userPrincipalName,
+        email: payload.email ?? me.mail ?? undefined,
+      };
+      return fromMapping(toIdentity(claims, mapping, deps.id));
+    },
+  });
+  const graphRefused: AuthResult = Object.freeze(refuse('audience not accepted'));
+  return (credential) => {
+    const token = owns(credential);
+    if (token === undefined || !audiencesOf(token).some((a) => GRAPH_AUDIENCES.has(a))) return undefined;
+    return config.acceptGraphTokens ? validate(token) : Promise.resolve(graphRefused);
+  };
+}
+
+/** The `entra-id` plugin: the tenant's v1 and v2 issuers and keys; our API's tokens by JWKS, Graph's by Graph. */
+const entraIdPlugin = oidcPreset({
+  kind: 'entra-id',
+  description: 'Microsoft Entra ID (Azure AD) v1/v2 tokens for our API by tenant JWKS; Microsoft Graph tokens via Graph /me',
+  configSchema: entraIdConfigSchema,
+  issuer: ({ tenantId }) => entraIssuers(tenantId),
+  endpoints: ({ tenantId }) => ({
+    jwks: `${LOGIN}/${tenantId}/discovery/v2.0/keys`,
+    userinfo: GRAPH_ME,
+    authorization: `${LOGIN}/${tenantId}/oauth2/v2.0/authorize`,
+    token: `${LOGIN}/${tenantId}/oauth2/v2.0/token`,
+  }),
+  audience: ({ audience, clientId }) => audience ?? [clientId, `api://${clientId}`],
+  keepClaims: KEEP,
+  check: ({ tenantId }) => (payload) => (payload.tid === tenantId ? undefined : 'tenant not accepted'),
+  client: ({ clientId, scope }) => ({ scope: scope ?? `api://${clientId}/.default openid profile` }),
+  extend: (config, context) => ({ before: graphTokens(config, context) }),
+});
+
 /**
  * Build an `entra-id` provider.
  * @example
@@ -60,73 +112,6 @@ function audiencesOf(token: string): string[] {
  * createEntraIdProvider(entraIdConfigSchema.parse({ tenantId, clientId, acceptGraphTokens: true }), deps);
  * ```
  */
-export function createEntraIdProvider(config: EntraIdConfig, deps: ProviderDeps, options: KeyFetchOptions = {}): JwksProvider {
-  const { tenantId, clientId, clientSecret } = config;
-  const audience = asList(config.audience ?? [clientId, `api://${clientId}`]);
-  const limits = limitsOf(options);
-  const mapping = compileMapping(config, ['tid', 'appid', 'ver']);
-  const verifier = new JwksVerifier({
-    deps,
-    policy: Object.freeze({ issuers: entraIssuers(tenantId), audience, algorithms: ['RS256'], clockToleranceSeconds: config.clockSkewSeconds }),
-    mapping,
-    check: (payload) => (payload.tid === tenantId ? undefined : 'tenant not accepted'),
-    jwksUri: `${LOGIN}/${tenantId}/discovery/v2.0/keys`,
-    cacheSeconds: config.jwksCacheSeconds,
-    cooldownSeconds: config.jwksCooldownSeconds,
-    fetchOptions: options,
-  });
-
-  // Graph checks the signature; what it accepted we may then read. We bind it to our tenant and app.
-  const validateGraphToken = opaqueValidator({
-    deps,
-    config,
-    check: async (token) => {
-      const payload: JWTPayload = decodeJwt(token);
-      if (payload.tid !== tenantId) throw new TokenRejected('tenant not accepted');
-      if (payload.appid !== clientId && payload.azp !== clientId) throw new TokenRejected('client not accepted');
-      if (typeof payload.exp !== 'number' || payload.exp * 1000 <= deps.clock.now()) throw new TokenRejected('token expired');
-      const me = asRecord(await getWithBearer(deps.fetch, GRAPH_ME, token, limits));
-      if (me === undefined || typeof me.id !== 'string') throw new TokenRejected('token not accepted by the identity provider');
-      const claims = {
-        ...payload,
-        preferred_username: payload.preferred_username ?? me.userPrincipalName,
-        email: payload.email ?? me.mail ?? undefined,
-      };
-      const mapped = toIdentity(claims, mapping, deps.id);
-      if (!mapped.ok) throw new TokenRejected(mapped.description);
-      const { provider: _provider, ...identity } = mapped.identity;
-      return { identity };
-    },
-  });
-  const graphRefused: AuthResult = Object.freeze({ outcome: 'failure', code: 'invalid_token', description: 'audience not accepted' });
-  const ownJwt = (token: string): Promise<AuthResult> | undefined => {
-    if (!audiencesOf(token).some((a) => GRAPH_AUDIENCES.has(a))) return undefined;
-    return config.acceptGraphTokens ? validateGraphToken(token) : Promise.resolve(graphRefused);
-  };
-
-  return new JwksProvider({
-    id: deps.id,
-    kind: 'entra-id',
-    verifier,
-    ownJwt,
-    inspect: (token) => getWithBearer(deps.fetch, GRAPH_ME, token, limits),
-    oauthClient: async () => ({
-      authorizationEndpoint: `${LOGIN}/${tenantId}/oauth2/v2.0/authorize`,
-      tokenEndpoint: `${LOGIN}/${tenantId}/oauth2/v2.0/token`,
-      clientId,
-      ...(clientSecret === undefined ? {} : { clientSecret }),
-      clientAuth: config.clientAuth,
-      scope: config.scope ?? `api://${clientId}/.default openid profile`,
-    }),
-  });
-}
-
-const entraIdPlugin: ProviderPlugin<EntraIdConfig> = {
-  kind: 'entra-id',
-  description: 'Microsoft Entra ID (Azure AD) v1/v2 tokens for our API by tenant JWKS; Microsoft Graph tokens via Graph /me',
-  configSchema: entraIdConfigSchema,
-  secretFields: ['clientSecret'],
-  create: (config, deps) => createEntraIdProvider(config, deps),
-};
+export const createEntraIdProvider = entraIdPlugin.create;
 
 export default entraIdPlugin;

@@ -1,7 +1,6 @@
 // Configuration of the `facebook` provider kind (Facebook Login user access tokens).
 import { z } from 'zod';
-import { claimPaths, scopeString } from '../shared/config-fields.js';
-import { secretField, timeoutField } from '../shared/userinfo.js';
+import { claimPaths, scopeString, secretField, timeoutField } from '../sdk/index.js';
 
 export const facebookConfigSchema = z.strictObject({
   /** App ID of our Facebook app: tokens issued to other apps are refused. */

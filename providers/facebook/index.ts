@@ -1,118 +1,84 @@
 // The `facebook` provider kind: user access tokens proven ours by debug_token, identity from /me.
 import { createHmac } from 'node:crypto';
-import type { Credential } from '../../core/access.js';
-import { claimStrings } from '../../core/claims.js';
-import { fetchJson } from '../../core/http.js';
-import type { AuthResult, OAuthClient, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
-import { opaqueValidator, TokenRejected, type OpaqueCheck } from '../shared/opaque.js';
 import {
-  asObject, bearer, compileAttributes, identityFrom, isOpaqueBearer, isRecord, limitsOf, NOT_RESPONSIBLE, scalarString, type AttributeMapping,
-} from '../shared/userinfo.js';
+  accepted, asObject, bearer, claimStrings, compileAttributes, fetchJson, identityFrom, isRecord, oauthPreset, refuse, scalarString,
+  type AuthFailure, type Limits, type OpaqueSetup, type ProviderDeps,
+} from '../sdk/index.js';
 import { facebookConfigSchema, type FacebookConfig } from './config.js';
 
 export { facebookConfigSchema, type FacebookConfig } from './config.js';
 
 const GRAPH = 'https://graph.facebook.com';
 
+/** What debug_token says about a user token of our app. */
 interface Grant {
+  readonly outcome: 'granted';
   readonly userId: string | undefined;
   readonly scopes: string[];
   readonly expiresAt?: number;
 }
 
-export class FacebookProvider implements Provider {
-  readonly kind = 'facebook';
-  readonly id: string;
-  private readonly graph: string;
-  private readonly meUrl: string;
-  private readonly mapping: AttributeMapping;
-  private readonly limits: { timeoutMs: number; maxBytes: number };
-  private readonly validate: (token: string) => Promise<AuthResult>;
+/** Opaque bearer tokens (Facebook user tokens are never JWTs), proven ours, mapped from `/me`. */
+function facebookSetup(config: FacebookConfig, deps: ProviderDeps, limits: Limits): OpaqueSetup {
+  const graph = `${GRAPH}/${config.graphVersion}`;
+  const fields = [...new Set(['id', ...config.fields])].join(',');
+  const meUrl = `${graph}/me?fields=${encodeURIComponent(fields)}`;
+  const mapping = compileAttributes({ subject: 'id', username: config.usernameClaim, email: config.emailClaim, groups: config.groupsClaim });
 
-  constructor(private readonly config: FacebookConfig, private readonly deps: ProviderDeps) {
-    this.id = deps.id;
-    this.graph = `${GRAPH}/${config.graphVersion}`;
-    const fields = [...new Set(['id', ...config.fields])].join(',');
-    this.meUrl = `${this.graph}/me?fields=${encodeURIComponent(fields)}`;
-    this.limits = limitsOf(config);
-    this.mapping = compileAttributes({ subject: 'id', username: config.usernameClaim, email: config.emailClaim, groups: config.groupsClaim });
-    this.validate = opaqueValidator({ deps, config, check: (token) => this.check(token) });
-  }
-
-  status() {
-    return { ready: true };
-  }
-
-  /** Opaque bearer tokens (Facebook user tokens are never JWTs). */
-  authenticate(credential: Credential): Promise<AuthResult> {
-    return isOpaqueBearer(credential) ? this.validate(credential.secret) : Promise.resolve(NOT_RESPONSIBLE);
-  }
-
-  /** The raw `/me` answer (configured fields). */
-  inspect(token: string): Promise<unknown> {
-    return this.me(token);
-  }
-
-  async oauthClient(): Promise<OAuthClient> {
-    return {
-      authorizationEndpoint: `https://www.facebook.com/${this.config.graphVersion}/dialog/oauth`,
-      tokenEndpoint: `${this.graph}/oauth/access_token`,
-      clientId: this.config.appId,
-      clientSecret: this.config.appSecret,
-      clientAuth: 'body',
-      scope: this.config.scope,
-    };
-  }
-
-  private async check(token: string): Promise<OpaqueCheck> {
-    const grant = await this.debugToken(token);
-    const me = asObject(await this.me(token), `GET ${this.graph}/me`);
-    if (grant.userId !== undefined && scalarString(me['id']) !== grant.userId) {
-      throw new TokenRejected('token was not issued to this application');
-    }
-    return {
-      identity: identityFrom(me, this.mapping, `GET ${this.graph}/me`, {
-        scopes: grant.scopes,
-        ...(grant.expiresAt === undefined ? {} : { expiresAt: grant.expiresAt }),
-        keep: ['id'],
-      }),
-    };
-  }
+  /** `GET /me` with the token in the header and an appsecret_proof (HMAC-SHA256 of the token with the app secret). */
+  const me = (token: string): Promise<unknown> => {
+    const proof = createHmac('sha256', config.appSecret).update(token).digest('hex');
+    return fetchJson(deps.fetch, `${meUrl}&appsecret_proof=${proof}`, { ...limits, headers: bearer(token) });
+  };
 
   /**
    * `GET /debug_token` with our app token: is the token valid, a user token, and issued to our app?
    * The token travels in the query (the endpoint takes no other form); fetchJson never logs queries.
    */
-  private async debugToken(token: string): Promise<Grant> {
-    const url = new URL(`${this.graph}/debug_token`);
+  const debugToken = async (token: string): Promise<Grant | AuthFailure> => {
+    const url = new URL(`${graph}/debug_token`);
     url.searchParams.set('input_token', token);
-    url.searchParams.set('access_token', `${this.config.appId}|${this.config.appSecret}`);
-    const answer = asObject(await fetchJson(this.deps.fetch, url.href, this.limits), `GET ${this.graph}/debug_token`);
+    url.searchParams.set('access_token', `${config.appId}|${config.appSecret}`);
+    const answer = asObject(await fetchJson(deps.fetch, url.href, limits), `GET ${graph}/debug_token`);
     const data = isRecord(answer['data']) ? answer['data'] : {};
     const expiresAt = typeof data['expires_at'] === 'number' && data['expires_at'] > 0 ? data['expires_at'] * 1000 : undefined;
-    if (data['is_valid'] !== true) {
-      throw new TokenRejected(expiresAt !== undefined && expiresAt <= this.deps.clock.now() ? 'token expired' : 'token not valid');
-    }
-    if (scalarString(data['app_id']) !== this.config.appId) throw new TokenRejected('token was not issued to this application');
-    if (data['type'] !== undefined && data['type'] !== 'USER') throw new TokenRejected('not a user access token');
-    if (expiresAt !== undefined && expiresAt <= this.deps.clock.now()) throw new TokenRejected('token expired');
-    return { userId: scalarString(data['user_id']), scopes: claimStrings(data['scopes']), ...(expiresAt === undefined ? {} : { expiresAt }) };
-  }
+    if (data['is_valid'] !== true) return refuse(expiresAt !== undefined && expiresAt <= deps.clock.now() ? 'token expired' : 'token not valid');
+    if (scalarString(data['app_id']) !== config.appId) return refuse('token was not issued to this application');
+    if (data['type'] !== undefined && data['type'] !== 'USER') return refuse('not a user access token');
+    if (expiresAt !== undefined && expiresAt <= deps.clock.now()) return refuse('token expired');
+    return { outcome: 'granted', userId: scalarString(data['user_id']), scopes: claimStrings(data['scopes']), ...(expiresAt === undefined ? {} : { expiresAt }) };
+  };
 
-  /** `GET /me` with the token in the header and an appsecret_proof (HMAC-SHA256 of the token with the app secret). */
-  private me(token: string): Promise<unknown> {
-    const proof = createHmac('sha256', this.config.appSecret).update(token).digest('hex');
-    return fetchJson(this.deps.fetch, `${this.meUrl}&appsecret_proof=${proof}`, { ...this.limits, headers: bearer(token) });
-  }
+  return {
+    check: async (token) => {
+      const grant = await debugToken(token);
+      if (grant.outcome !== 'granted') return grant;
+      const user = asObject(await me(token), `GET ${graph}/me`);
+      if (grant.userId !== undefined && scalarString(user['id']) !== grant.userId) return refuse('token was not issued to this application');
+      return accepted(identityFrom(user, mapping, `GET ${graph}/me`, {
+        scopes: grant.scopes,
+        ...(grant.expiresAt === undefined ? {} : { expiresAt: grant.expiresAt }),
+        keep: ['id'],
+      }));
+    },
+    /** The raw `/me` answer (configured fields). */
+    inspect: me,
+    oauthClient: async () => ({
+      authorizationEndpoint: `https://www.facebook.com/${config.graphVersion}/dialog/oauth`,
+      tokenEndpoint: `${graph}/oauth/access_token`,
+      clientId: config.appId,
+      clientSecret: config.appSecret,
+      clientAuth: 'body',
+      scope: config.scope,
+    }),
+  };
 }
 
 /** The `facebook` plugin: Facebook Login user access tokens of our app. */
-const facebookPlugin: ProviderPlugin<FacebookConfig> = {
+export default oauthPreset({
   kind: 'facebook',
   description: 'Facebook Login user tokens, checked with debug_token against our app, identity from /me',
   configSchema: facebookConfigSchema,
   secretFields: ['appSecret'],
-  create: (config, deps) => new FacebookProvider(config, deps),
-};
-
-export default facebookPlugin;
+  setup: facebookSetup,
+});

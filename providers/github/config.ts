@@ -1,7 +1,6 @@
 // Configuration of the `github` provider kind (github.com or GitHub Enterprise Server).
 import { z } from 'zod';
-import { claimPaths, issuerUrl, scopeString } from '../shared/config-fields.js';
-import { secretField, timeoutField } from '../shared/userinfo.js';
+import { claimPaths, issuerUrl, scopeString, secretField, timeoutField } from '../sdk/index.js';
 
 export const GITHUB_API = 'https://api.github.com';
 

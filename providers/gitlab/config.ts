@@ -1,7 +1,6 @@
 // Configuration of the `gitlab` provider kind (gitlab.com or a self-managed instance).
 import { z } from 'zod';
-import { claimPaths, issuerUrl, scopeString } from '../shared/config-fields.js';
-import { secretField, timeoutField } from '../shared/userinfo.js';
+import { claimPaths, issuerUrl, scopeString, secretField, timeoutField } from '../sdk/index.js';
 
 export const gitlabConfigSchema = z.strictObject({
   /** Instance base URL: `https://gitlab.com` or `https://gitlab.example.com` (a relative-URL install may add a path). */

@@ -1,16 +1,10 @@
 // The `google` provider kind: Google ID tokens by JWKS and Google access tokens by tokeninfo, bound to our client id.
-import type { JWTPayload } from 'jose';
 import { z } from 'zod';
-import type { Credential } from '../../core/access.js';
-import { fetchJson } from '../../core/http.js';
-import type { AuthResult, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
 import {
-  asList, claimPaths, clockSkewSeconds, jwksCacheSeconds, jwksCooldownSeconds, oneOrMore, requiredScopes, scopeString,
-} from '../shared/config-fields.js';
-import { compileMapping, toIdentity } from '../shared/identity-mapping.js';
-import { asRecord, getWithBearer, JwksProvider, limitsOf, type Limits } from '../shared/jwks-provider.js';
-import { JwksVerifier, type KeyFetchOptions } from '../shared/jwt.js';
-import { opaqueValidator, TokenRejected } from '../shared/opaque.js';
+  asList, asObject, asRecord, claimPaths, clockSkewSeconds, compileMapping, fetchJson, fromMapping, getWithBearer, jwksCacheSeconds,
+  jwksCooldownSeconds, oidcPreset, oneOrMore, opaqueValidator, refuse, requiredScopes, scopeString, toIdentity,
+  type ExtensionContext, type Judge, type Limits, type ProviderDeps,
+} from '../sdk/index.js';
 
 export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'] as const;
 const JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
@@ -48,46 +42,30 @@ function withVerifiedEmail(claims: Readonly<Record<string, unknown>>): Record<st
   return verified ? { ...rest, email } : rest;
 }
 
-/**
- * Build a `google` provider.
- * @example
- * ```ts
- * createGoogleProvider(googleConfigSchema.parse({ clientId: '123-abc.apps.googleusercontent.com', hostedDomain: 'example.com' }), deps);
- * ```
- */
-export function createGoogleProvider(config: GoogleConfig, deps: ProviderDeps, options: KeyFetchOptions = {}): JwksProvider {
-  const clients = [config.clientId, ...(config.additionalClientIds ?? [])];
-  const clientSet = new Set(clients);
+/** The Workspace domain check, or none when no `hostedDomain` is configured. */
+function hostedDomainRefusal(config: GoogleConfig): (hd: unknown) => string | undefined {
   const domains = config.hostedDomain === undefined ? undefined : new Set(asList(config.hostedDomain));
-  const limits = limitsOf(options);
+  return (hd) => (domains && !(typeof hd === 'string' && domains.has(hd)) ? 'hosted domain not accepted' : undefined);
+}
+
+/** Opaque access tokens (`ya29.…`), asked at tokeninfo and bound to our client ids. */
+function accessTokens(config: GoogleConfig, { deps, limits }: ExtensionContext): Judge {
+  const clients = new Set([config.clientId, ...(config.additionalClientIds ?? [])]);
+  const refusal = hostedDomainRefusal(config);
   const mapping = compileMapping(config, ['hd']);
-  const hostedDomainRefusal = (hd: unknown) =>
-    domains && !(typeof hd === 'string' && domains.has(hd)) ? 'hosted domain not accepted' : undefined;
-
-  const verifier = new JwksVerifier({
-    deps,
-    policy: Object.freeze({ issuers: [...GOOGLE_ISSUERS], audience: clients, algorithms: ['RS256'], clockToleranceSeconds: config.clockSkewSeconds }),
-    mapping,
-    check: (payload: JWTPayload) => hostedDomainRefusal(payload.hd),
-    claims: withVerifiedEmail,
-    jwksUri: JWKS_URI,
-    cacheSeconds: config.jwksCacheSeconds,
-    cooldownSeconds: config.jwksCooldownSeconds,
-    fetchOptions: options,
-  });
-
-  const validateAccessToken = opaqueValidator({
+  const validate = opaqueValidator({
     deps,
     config,
     check: async (token) => {
       const info = await tokeninfo(deps, 'access_token', token, limits);
-      if (!clientSet.has(info.aud as string) && !clientSet.has(info.azp as string)) throw new TokenRejected('audience not accepted');
+      if (info === undefined) return refuse('token not accepted by the identity provider');
+      if (!clients.has(info.aud as string) && !clients.has(info.azp as string)) return refuse('audience not accepted');
       let hd: unknown;
-      if (domains) {
+      if (config.hostedDomain !== undefined) {
         // tokeninfo does not say which Workspace the account belongs to; userinfo does.
         hd = asRecord(await getWithBearer(deps.fetch, USERINFO, token, limits))?.hd;
-        const refusal = hostedDomainRefusal(hd);
-        if (refusal !== undefined) throw new TokenRejected(refusal);
+        const refused = refusal(hd);
+        if (refused !== undefined) return refuse(refused);
       }
       const exp = Number(info.exp ?? NaN);
       const expiresIn = Number(info.expires_in ?? NaN);
@@ -96,54 +74,57 @@ export function createGoogleProvider(config: GoogleConfig, deps: ProviderDeps, o
         ...(hd === undefined ? {} : { hd }),
         exp: Number.isFinite(exp) ? exp : Number.isFinite(expiresIn) ? Math.floor(deps.clock.now() / 1000) + expiresIn : undefined,
       });
-      const mapped = toIdentity(claims, mapping, deps.id);
-      if (!mapped.ok) throw new TokenRejected(mapped.description);
-      const { provider: _provider, ...identity } = mapped.identity;
-      return { identity };
+      return fromMapping(toIdentity(claims, mapping, deps.id));
     },
   });
-  const other = async (credential: Credential): Promise<AuthResult> =>
-    config.accessTokens && credential.scheme === 'bearer' && credential.secret.startsWith(ACCESS_TOKEN_PREFIX)
-      ? validateAccessToken(credential.secret)
-      : { outcome: 'not_responsible' };
-
-  const { clientSecret } = config;
-  return new JwksProvider({
-    id: deps.id,
-    kind: 'google',
-    verifier,
-    other,
-    inspect: (token) => tokeninfo(deps, token.startsWith(ACCESS_TOKEN_PREFIX) ? 'access_token' : 'id_token', token, limits),
-    oauthClient: async () => ({
-      authorizationEndpoint: 'https://accounts.google.com/o/oauth2/v2/auth',
-      tokenEndpoint: 'https://oauth2.googleapis.com/token',
-      clientId: config.clientId,
-      ...(clientSecret === undefined ? {} : { clientSecret }),
-      clientAuth: 'basic',
-      scope: config.scope,
-    }),
-  });
+  return (credential) =>
+    config.accessTokens && credential.scheme === 'bearer' && credential.secret.startsWith(ACCESS_TOKEN_PREFIX) ? validate(credential.secret) : undefined;
 }
 
-/** POST the token in a form, so it never appears in a URL (and so in no access log). */
-async function tokeninfo(deps: ProviderDeps, kind: 'access_token' | 'id_token', token: string, limits: Limits): Promise<Record<string, unknown>> {
+/** POST the token in a form, so it never appears in a URL (and so in no access log); undefined when the answer is no object. */
+async function tokeninfo(
+  deps: ProviderDeps,
+  kind: 'access_token' | 'id_token',
+  token: string,
+  limits: Limits,
+): Promise<Record<string, unknown> | undefined> {
   const answer = await fetchJson(deps.fetch, TOKENINFO, {
     ...limits,
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ [kind]: token }),
   });
-  const record = asRecord(answer);
-  if (record === undefined) throw new TokenRejected('token not accepted by the identity provider');
-  return record;
+  return asRecord(answer);
 }
 
-const googlePlugin: ProviderPlugin<GoogleConfig> = {
+/** The `google` plugin: Google's issuers and keys, ID tokens for our client ids, access tokens by tokeninfo. */
+const googlePlugin = oidcPreset({
   kind: 'google',
   description: 'Google ID tokens (JWKS) and access tokens (tokeninfo), bound to the OAuth client id, optional Workspace domain',
   configSchema: googleConfigSchema,
-  secretFields: ['clientSecret'],
-  create: (config, deps) => createGoogleProvider(config, deps),
-};
+  issuer: () => GOOGLE_ISSUERS,
+  endpoints: () => ({ jwks: JWKS_URI, authorization: 'https://accounts.google.com/o/oauth2/v2/auth', token: 'https://oauth2.googleapis.com/token' }),
+  audience: (config) => [config.clientId, ...(config.additionalClientIds ?? [])],
+  keepClaims: ['hd'],
+  check: (config) => {
+    const refusal = hostedDomainRefusal(config);
+    return (payload) => refusal(payload.hd);
+  },
+  readClaims: withVerifiedEmail,
+  extend: (config, context) => ({
+    after: accessTokens(config, context),
+    inspect: async (token) =>
+      asObject(await tokeninfo(context.deps, token.startsWith(ACCESS_TOKEN_PREFIX) ? 'access_token' : 'id_token', token, context.limits), 'POST tokeninfo'),
+  }),
+});
+
+/**
+ * Build a `google` provider.
+ * @example
+ * ```ts
+ * createGoogleProvider(googleConfigSchema.parse({ clientId: '123-abc.apps.googleusercontent.com', hostedDomain: 'example.com' }), deps);
+ * ```
+ */
+export const createGoogleProvider = googlePlugin.create;
 
 export default googlePlugin;

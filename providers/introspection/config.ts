@@ -1,7 +1,6 @@
 // Configuration of the `introspection` provider kind: any RFC 7662 token introspection endpoint.
 import { z } from 'zod';
-import { claimPaths, clientAuth, endpoint, oneOrMore, requiredScopes, scopeString } from '../shared/config-fields.js';
-import { secretField, timeoutField } from '../shared/userinfo.js';
+import { claimPaths, clientAuth, endpoint, oneOrMore, requiredScopes, scopeString, secretField, timeoutField } from '../sdk/index.js';
 
 const serviceAccount = z.strictObject({
   username: z.string().min(1),

@@ -3,7 +3,7 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import {
   asymmetricAlgorithm, claimPaths, clockSkewSeconds, oneOrMore, requiredScopes,
-} from '../shared/config-fields.js';
+} from '../sdk/index.js';
 
 const HMAC_BYTES: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 };
 const EC_ALGORITHM: Readonly<Record<string, string>> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };

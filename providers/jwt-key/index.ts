@@ -1,20 +1,16 @@
 // The `jwt-key` provider kind: JWTs signed with a key the admin configured (public key or shared secret).
 import { errors, type JWSHeaderParameters } from 'jose';
-import type { Credential } from '../../core/access.js';
-import { looksLikeJwt } from '../../core/jwt.js';
-import type { AuthResult, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
-import { asList } from '../shared/config-fields.js';
-import { compileMapping } from '../shared/identity-mapping.js';
-import { bearerJwtOf, jwtValidator, type JwtVerify } from '../shared/jwt.js';
+import {
+  asList, bearerJwtOf, compileMapping, composeProvider, defineProvider, jwtValidator, looksLikeJwt, tokenJudge,
+  type ComposedProvider, type Credential, type JwtVerify, type ProviderDeps,
+} from '../sdk/index.js';
 import { jwtKeyConfigSchema, resolveKey, type JwtKeyConfig } from './config.js';
 
 export { jwtKeyConfigSchema, type JwtKeyConfig } from './config.js';
 
-const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
-
 /** Knobs for tests and embedding; the gateway uses the defaults. */
 export interface JwtKeyProviderOptions {
-  /** The signature and claim check (default: the shared `verifyJwt`). */
+  /** The signature and claim check (default: the SDK's `verifyJwt`). */
   readonly verify?: JwtVerify;
 }
 
@@ -29,7 +25,7 @@ export interface JwtKeyProviderOptions {
  * ```
  * @throws {TypeError} when the configuration was not validated (unreadable key).
  */
-export function createJwtKeyProvider(config: JwtKeyConfig, deps: ProviderDeps, options: JwtKeyProviderOptions = {}): Provider {
+export function createJwtKeyProvider(config: JwtKeyConfig, deps: ProviderDeps, options: JwtKeyProviderOptions = {}): ComposedProvider {
   const resolved = resolveKey(config);
   if (!resolved.ok) throw new TypeError(`jwt-key: ${resolved.path}: ${resolved.message}`);
   const { key, kid, algorithms } = resolved;
@@ -57,25 +53,14 @@ export function createJwtKeyProvider(config: JwtKeyConfig, deps: ProviderDeps, o
     config.issuer === undefined
       ? credential.scheme === 'bearer' && looksLikeJwt(credential.secret) ? credential.secret : undefined
       : bearerJwtOf(credential, issuerSet);
-  return {
-    id: deps.id,
-    kind: 'jwt-key',
-    ...(issuers.length === 0 ? {} : { issuers: Object.freeze(issuers) }),
-    status: () => ({ ready: true }),
-    async authenticate(credential) {
-      const token = owns(credential);
-      return token === undefined ? NOT_RESPONSIBLE : validate(token);
-    },
-  };
+  return composeProvider({ id: deps.id, kind: 'jwt-key', issuers, judges: [tokenJudge(owns, validate)] }, {});
 }
 
 /** The `jwt-key` plugin. */
-const jwtKeyPlugin: ProviderPlugin<JwtKeyConfig> = {
+export default defineProvider({
   kind: 'jwt-key',
   description: 'JWTs signed with a configured public key (PEM or JWK) or shared HMAC secret',
   configSchema: jwtKeyConfigSchema,
   secretFields: ['secret'],
   create: (config, deps) => createJwtKeyProvider(config, deps),
-};
-
-export default jwtKeyPlugin;
+});

@@ -1,13 +1,6 @@
 // The `keycloak` provider kind: access tokens of one Keycloak realm, verified against the realm's JWKS.
 import { z } from 'zod';
-import type { ProviderDeps, ProviderPlugin } from '../../core/provider.js';
-import {
-  asList, asymmetricAlgorithm, claimPaths, clientAuth, clockSkewSeconds, issuerUrl, jwksCacheSeconds,
-  jwksCooldownSeconds, oneOrMore, requiredScopes, scopeString,
-} from '../shared/config-fields.js';
-import { compileMapping } from '../shared/identity-mapping.js';
-import { getWithBearer, JwksProvider, limitsOf } from '../shared/jwks-provider.js';
-import { JwksVerifier, type KeyFetchOptions } from '../shared/jwt.js';
+import { clientFields, issuerUrl, jwtFields, oidcPreset, oneOrMore } from '../sdk/index.js';
 
 export const keycloakConfigSchema = z
   .strictObject({
@@ -18,20 +11,10 @@ export const keycloakConfigSchema = z
     audience: oneOrMore('audience').optional(),
     /** Accepted `azp` values: the clients whose tokens are taken. */
     authorizedParties: z.array(z.string().min(1)).min(1, 'give at least one client id').optional(),
-    algorithms: z.array(asymmetricAlgorithm).min(1, 'give at least one algorithm').default(['RS256']),
-    clockSkewSeconds,
-    usernameClaim: claimPaths.default('preferred_username'),
-    emailClaim: claimPaths.default('email'),
     /** Merged: top-level groups (group-membership mapper) and realm roles; add `resource_access.<client>.roles` for client roles. */
-    groupsClaim: claimPaths.default(['groups', 'realm_access.roles']),
-    requiredScopes,
-    jwksCacheSeconds,
-    jwksCooldownSeconds,
+    ...jwtFields({ algorithms: ['RS256'], groupsClaim: ['groups', 'realm_access.roles'] }),
     /** For the fetch-token helper. */
-    clientId: z.string().min(1).optional(),
-    clientSecret: z.string().min(1).optional(),
-    clientAuth: clientAuth.default('basic'),
-    scope: scopeString.default('openid profile email'),
+    ...clientFields({ clientAuth: 'basic', scope: 'openid profile email' }),
   })
   .refine((c) => c.audience !== undefined || c.authorizedParties !== undefined, {
     path: ['audience'],
@@ -44,6 +27,28 @@ export type KeycloakConfig = z.output<typeof keycloakConfigSchema>;
 export const keycloakIssuer = (config: Pick<KeycloakConfig, 'baseUrl' | 'realm'>): string =>
   `${config.baseUrl.replace(/\/+$/, '')}/realms/${config.realm}`;
 
+/** The `keycloak` plugin: the realm's issuer and endpoints, and Keycloak's token type and authorized party. */
+const keycloakPlugin = oidcPreset({
+  kind: 'keycloak',
+  description: 'Keycloak realm access tokens verified against the realm JWKS; groups and realm/client roles',
+  configSchema: keycloakConfigSchema,
+  issuer: keycloakIssuer,
+  endpoints: (config) => {
+    const oidc = `${keycloakIssuer(config)}/protocol/openid-connect`;
+    return { jwks: `${oidc}/certs`, userinfo: `${oidc}/userinfo`, authorization: `${oidc}/auth`, token: `${oidc}/token` };
+  },
+  keepClaims: ['typ'],
+  check: (config) => {
+    const parties = config.authorizedParties === undefined ? undefined : new Set(config.authorizedParties);
+    return (payload) => {
+      // Keycloak names its token type in the payload: ID and refresh tokens are not API credentials.
+      if (payload.typ !== undefined && payload.typ !== 'Bearer') return 'token type not accepted';
+      if (parties && !(typeof payload.azp === 'string' && parties.has(payload.azp))) return 'authorized party not accepted';
+      return undefined;
+    };
+  },
+});
+
 /**
  * Build a `keycloak` provider.
  * @example
@@ -51,58 +56,6 @@ export const keycloakIssuer = (config: Pick<KeycloakConfig, 'baseUrl' | 'realm'>
  * createKeycloakProvider(keycloakConfigSchema.parse({ baseUrl: 'https://sso.example.com', realm: 'corp', audience: 'portcullis' }), deps);
  * ```
  */
-export function createKeycloakProvider(config: KeycloakConfig, deps: ProviderDeps, options: KeyFetchOptions = {}): JwksProvider {
-  const issuer = keycloakIssuer(config);
-  const oidc = `${issuer}/protocol/openid-connect`;
-  const parties = config.authorizedParties === undefined ? undefined : new Set(config.authorizedParties);
-  const limits = limitsOf(options);
-  const verifier = new JwksVerifier({
-    deps,
-    policy: Object.freeze({
-      issuers: [issuer],
-      ...(config.audience === undefined ? {} : { audience: asList(config.audience) }),
-      algorithms: config.algorithms,
-      clockToleranceSeconds: config.clockSkewSeconds,
-    }),
-    mapping: compileMapping(config, ['typ']),
-    check: (payload) => {
-      // Keycloak names its token type in the payload: ID and refresh tokens are not API credentials.
-      if (payload.typ !== undefined && payload.typ !== 'Bearer') return 'token type not accepted';
-      if (parties && !(typeof payload.azp === 'string' && parties.has(payload.azp))) return 'authorized party not accepted';
-      return undefined;
-    },
-    jwksUri: `${oidc}/certs`,
-    cacheSeconds: config.jwksCacheSeconds,
-    cooldownSeconds: config.jwksCooldownSeconds,
-    fetchOptions: options,
-  });
-  const { clientId, clientSecret } = config;
-  return new JwksProvider({
-    id: deps.id,
-    kind: 'keycloak',
-    verifier,
-    inspect: (token) => getWithBearer(deps.fetch, `${oidc}/userinfo`, token, limits),
-    ...(clientId === undefined
-      ? {}
-      : {
-          oauthClient: async () => ({
-            authorizationEndpoint: `${oidc}/auth`,
-            tokenEndpoint: `${oidc}/token`,
-            clientId,
-            ...(clientSecret === undefined ? {} : { clientSecret }),
-            clientAuth: config.clientAuth,
-            scope: config.scope,
-          }),
-        }),
-  });
-}
-
-const keycloakPlugin: ProviderPlugin<KeycloakConfig> = {
-  kind: 'keycloak',
-  description: 'Keycloak realm access tokens verified against the realm JWKS; groups and realm/client roles',
-  configSchema: keycloakConfigSchema,
-  secretFields: ['clientSecret'],
-  create: (config, deps) => createKeycloakProvider(config, deps),
-};
+export const createKeycloakProvider = keycloakPlugin.create;
 
 export default keycloakPlugin;

@@ -1,7 +1,6 @@
 // Configuration of the `meetup` provider kind (Meetup OAuth 2 tokens, GraphQL API).
 import { z } from 'zod';
-import { claimPaths, endpoint, scopeString } from '../shared/config-fields.js';
-import { secretField, timeoutField } from '../shared/userinfo.js';
+import { claimPaths, endpoint, scopeString, secretField, timeoutField } from '../sdk/index.js';
 
 export const meetupConfigSchema = z.strictObject({
   /** Meetup's GraphQL endpoint (the older `https://api.meetup.com/gql` still works where it is served). */

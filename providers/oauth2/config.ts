@@ -1,7 +1,6 @@
 // Configuration of the `oauth2` provider kind: any OAuth 2.0 server with a userinfo-style endpoint.
 import { z } from 'zod';
-import { claimPaths, clientAuth, endpoint, scopeString } from '../shared/config-fields.js';
-import { secretField, timeoutField } from '../shared/userinfo.js';
+import { claimPaths, clientAuth, endpoint, scopeString, secretField, timeoutField } from '../sdk/index.js';
 
 export const oauth2ConfigSchema = z.strictObject({
   /** Called with the bearer token for every token not in the cache: 2xx = valid, 401/403 = not valid. */

@@ -1,8 +1,6 @@
 // The `oidc-discovery` provider kind: an OpenID issuer configured by its URL and our audience; everything else discovered.
 import { z } from 'zod';
-import type { ProviderDeps, ProviderPlugin } from '../../core/provider.js';
-import { oidcClientFields, oidcConfigSchema, OidcProvider, type OidcConfig, type OidcProviderOptions } from '../oidc/index.js';
-import { ASYMMETRIC_ALGORITHMS, claimPaths, issuerUrl, oneOrMore, requiredScopes } from '../shared/config-fields.js';
+import { ASYMMETRIC_ALGORITHMS, claimPaths, issuerUrl, oidcClientFields, oidcPreset, oneOrMore, requiredScopes } from '../sdk/index.js';
 
 export const oidcDiscoveryConfigSchema = z.strictObject({
   /** Exact `iss`; discovery at `${issuer}/.well-known/openid-configuration` gives the keys and endpoints. */
@@ -18,28 +16,22 @@ export const oidcDiscoveryConfigSchema = z.strictObject({
 
 export type OidcDiscoveryConfig = z.output<typeof oidcDiscoveryConfigSchema>;
 
-/** The full `oidc` configuration this kind stands for: every asymmetric algorithm, keys by discovery, default timings. */
-export function toOidcConfig(config: OidcDiscoveryConfig): OidcConfig {
-  return oidcConfigSchema.parse({ ...config, algorithms: [...ASYMMETRIC_ALGORITHMS] });
-}
+/** The `oidc` kind with every asymmetric algorithm, keys and endpoints by discovery, default timings. */
+const oidcDiscoveryPlugin = oidcPreset({
+  kind: 'oidc-discovery',
+  description: 'Any OpenID Connect issuer from its URL alone: keys, algorithms and endpoints discovered',
+  configSchema: oidcDiscoveryConfigSchema,
+  issuer: (config) => config.issuer,
+  algorithms: ASYMMETRIC_ALGORITHMS,
+});
 
 /**
- * Build an `oidc-discovery` provider (an `oidc` provider whose keys and endpoints all come from discovery).
+ * Build an `oidc-discovery` provider.
  * @example
  * ```ts
  * createOidcDiscoveryProvider(oidcDiscoveryConfigSchema.parse({ issuer: 'https://idp.example.com', audience: 'api://gw' }), deps);
  * ```
  */
-export function createOidcDiscoveryProvider(config: OidcDiscoveryConfig, deps: ProviderDeps, options: OidcProviderOptions = {}): OidcProvider {
-  return new OidcProvider(toOidcConfig(config), deps, { ...options, kind: 'oidc-discovery' });
-}
-
-const oidcDiscoveryPlugin: ProviderPlugin<OidcDiscoveryConfig> = {
-  kind: 'oidc-discovery',
-  description: 'Any OpenID Connect issuer from its URL alone: keys, algorithms and endpoints discovered',
-  configSchema: oidcDiscoveryConfigSchema,
-  secretFields: ['clientSecret'],
-  create: (config, deps) => createOidcDiscoveryProvider(config, deps),
-};
+export const createOidcDiscoveryProvider = oidcDiscoveryPlugin.create;
 
 export default oidcDiscoveryPlugin;

@@ -1,26 +1,6 @@
 // Configuration of the `oidc` provider kind: what an admin may set, checked once when configured.
 import { z } from 'zod';
-import {
-  ASYMMETRIC_ALGORITHMS, asymmetricAlgorithm, claimPaths, clientAuth, clockSkewSeconds, endpoint, issuerUrl,
-  jwksCacheSeconds, jwksCooldownSeconds, oneOrMore, requiredScopes, scopeString,
-} from '../shared/config-fields.js';
-
-export { isAcceptableEndpoint } from '../shared/config-fields.js';
-
-/** Asymmetric JWS algorithms only: a shared secret (HS*) or `none` can never verify an IdP token. */
-export const OIDC_ALGORITHMS = ASYMMETRIC_ALGORITHMS;
-export type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
-
-/** Optional OAuth client fields for the admin's fetch-token helper (endpoints come from discovery). */
-export const oidcClientFields = {
-  clientId: z.string().min(1).optional(),
-  /** Secret field: encrypted at rest, masked in answers. */
-  clientSecret: z.string().min(1).optional(),
-  /** How the client authenticates at the token endpoint (default `basic`). */
-  clientAuth: clientAuth.optional(),
-  /** Scopes the fetch-token helper requests (default `openid profile email`). */
-  scope: scopeString.optional(),
-};
+import { endpoint, issuerUrl, jwtFields, oidcClientFields, oneOrMore } from '../sdk/index.js';
 
 export const oidcConfigSchema = z.strictObject({
   /** Exact `iss` value of the tokens; also the base of OpenID discovery. */
@@ -29,18 +9,7 @@ export const oidcConfigSchema = z.strictObject({
   audience: oneOrMore('audience'),
   /** Signing keys; when absent, read from `${issuer}/.well-known/openid-configuration`. */
   jwksUri: endpoint('jwksUri').optional(),
-  algorithms: z.array(asymmetricAlgorithm).min(1, 'give at least one algorithm').default(['RS256', 'ES256']),
-  clockSkewSeconds,
-  /** Dot path(s); when no claim is present the username is `sub`. */
-  usernameClaim: claimPaths.default('preferred_username'),
-  emailClaim: claimPaths.default('email'),
-  /** Dot path(s) to a string (one group) or an array of strings; several paths are merged. */
-  groupsClaim: claimPaths.default('groups'),
-  /** Scopes every token must carry (`scope` string or `scp` array). */
-  requiredScopes,
-  jwksCacheSeconds,
-  /** Least time between two key fetches caused by tokens with unknown key ids. */
-  jwksCooldownSeconds,
+  ...jwtFields({ algorithms: ['RS256', 'ES256'] }),
   ...oidcClientFields,
 });
 

@@ -1,7 +1,6 @@
 // Configuration of the `slack` provider kind (Sign in with Slack, OpenID Connect).
 import { z } from 'zod';
-import { claimPaths, issuerUrl, scopeString } from '../shared/config-fields.js';
-import { secretField, timeoutField } from '../shared/userinfo.js';
+import { claimPaths, issuerUrl, scopeString, secretField, timeoutField } from '../sdk/index.js';
 
 export const slackConfigSchema = z.strictObject({
   /** Only users of this workspace (`https://slack.com/team_id`, `T…`) are accepted. */

@@ -1,9 +1,8 @@
 // The `slack` provider kind: Sign in with Slack user tokens, validated by openid.connect.userInfo.
-import type { Credential } from '../../core/access.js';
-import { fetchJson, UpstreamHttpError } from '../../core/http.js';
-import type { AuthResult, OAuthClient, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
-import { opaqueValidator, TokenRejected, type OpaqueCheck } from '../shared/opaque.js';
-import { asObject, bearer, compileAttributes, identityFrom, limitsOf, NOT_RESPONSIBLE, type AttributeMapping } from '../shared/userinfo.js';
+import {
+  accepted, asObject, bearer, bearerMatching, compileAttributes, fetchJson, identityFrom, oauthClientOf, oauthPreset, refuse,
+  UpstreamHttpError, answerOf, type Answered, type Limits, type OpaqueSetup, type ProviderDeps,
+} from '../sdk/index.js';
 import { slackConfigSchema, type SlackConfig } from './config.js';
 
 export { slackConfigSchema, type SlackConfig } from './config.js';
@@ -16,86 +15,53 @@ const REFUSALS = new Set([
   'invalid_auth', 'not_authed', 'token_revoked', 'token_expired', 'account_inactive', 'missing_scope', 'no_permission', 'user_not_found',
 ]);
 
-export class SlackProvider implements Provider {
-  readonly kind = 'slack';
-  readonly id: string;
-  private readonly base: string;
-  private readonly userinfoUrl: string;
-  private readonly mapping: AttributeMapping;
-  private readonly limits: { timeoutMs: number; maxBytes: number };
-  private readonly validate: (token: string) => Promise<AuthResult>;
-
-  constructor(private readonly config: SlackConfig, private readonly deps: ProviderDeps) {
-    this.id = deps.id;
-    this.base = config.baseUrl.replace(/\/+$/, '');
-    this.userinfoUrl = `${this.base}/api/openid.connect.userInfo`;
-    this.limits = limitsOf(config);
-    this.mapping = compileAttributes({ subject: 'sub', username: config.usernameClaim, email: config.emailClaim, groups: config.groupsClaim });
-    this.validate = opaqueValidator({ deps, config, check: (token) => this.check(token) });
-  }
-
-  status() {
-    return { ready: true };
-  }
-
-  /** Slack user tokens only; bot and app tokens cannot sign anybody in. */
-  authenticate(credential: Credential): Promise<AuthResult> {
-    if (credential.scheme !== 'bearer' || !USER_TOKEN.test(credential.secret)) return Promise.resolve(NOT_RESPONSIBLE);
-    return this.validate(credential.secret);
-  }
-
-  /**
-   * The raw userInfo answer of an accepted token.
-   * @throws {UpstreamHttpError} with status 401 when Slack answers `ok: false` for the token.
-   */
-  async inspect(token: string): Promise<unknown> {
-    try {
-      return await this.userInfo(token);
-    } catch (err) {
-      if (err instanceof TokenRejected) throw new UpstreamHttpError('http_status', `POST ${this.userinfoUrl}: ${err.description}`, { status: 401 });
-      throw err;
-    }
-  }
-
-  async oauthClient(): Promise<OAuthClient | undefined> {
-    if (this.config.clientId === undefined) return undefined;
-    return {
-      authorizationEndpoint: `${this.base}/openid/connect/authorize`,
-      tokenEndpoint: `${this.base}/api/openid.connect.token`,
-      clientId: this.config.clientId,
-      ...(this.config.clientSecret === undefined ? {} : { clientSecret: this.config.clientSecret }),
-      clientAuth: 'body',
-      scope: this.config.scope,
-      ...(this.config.teamId === undefined ? {} : { extraAuthorizeParams: { team: this.config.teamId } }),
-    };
-  }
-
-  private async check(token: string): Promise<OpaqueCheck> {
-    const info = await this.userInfo(token);
-    if (this.config.teamId !== undefined && info[TEAM_ID] !== this.config.teamId) {
-      throw new TokenRejected('token belongs to another Slack workspace');
-    }
-    return { identity: identityFrom(info, this.mapping, `POST ${this.userinfoUrl}`, { keep: ['sub', TEAM_ID] }) };
-  }
+/** Slack user tokens only (bot and app tokens cannot sign anybody in), asked at userInfo. */
+function slackSetup(config: SlackConfig, deps: ProviderDeps, limits: Limits): OpaqueSetup {
+  const base = config.baseUrl.replace(/\/+$/, '');
+  const where = `POST ${base}/api/openid.connect.userInfo`;
+  const mapping = compileAttributes({ subject: 'sub', username: config.usernameClaim, email: config.emailClaim, groups: config.groupsClaim });
 
   /** Slack answers HTTP 200 with `{ok: false, error}` for refused tokens. */
-  private async userInfo(token: string): Promise<Record<string, unknown>> {
-    const where = `POST ${this.userinfoUrl}`;
-    const answer = asObject(await fetchJson(this.deps.fetch, this.userinfoUrl, { ...this.limits, method: 'POST', headers: bearer(token) }), where);
-    if (answer['ok'] === true) return answer;
+  const userInfo = async (token: string): Promise<Answered> => {
+    const answer = asObject(await fetchJson(deps.fetch, `${base}/api/openid.connect.userInfo`, { ...limits, method: 'POST', headers: bearer(token) }), where);
+    if (answer['ok'] === true) return { outcome: 'answer', answer };
     const error = typeof answer['error'] === 'string' ? answer['error'] : 'no error code';
-    if (REFUSALS.has(error)) throw new TokenRejected(`token not accepted by Slack (${error})`);
+    if (REFUSALS.has(error)) return refuse(`token not accepted by Slack (${error})`);
     throw new UpstreamHttpError('malformed', `${where}: answered ok=false (${error.slice(0, 40)})`);
-  }
+  };
+
+  return {
+    owns: bearerMatching(USER_TOKEN),
+    check: async (token) => {
+      const info = await userInfo(token);
+      if (info.outcome !== 'answer') return info;
+      if (config.teamId !== undefined && info.answer[TEAM_ID] !== config.teamId) return refuse('token belongs to another Slack workspace');
+      return accepted(identityFrom(info.answer, mapping, where, { keep: ['sub', TEAM_ID] }));
+    },
+    /**
+     * The raw userInfo answer of an accepted token.
+     * @throws {UpstreamHttpError} with status 401 when Slack answers `ok: false` for the token.
+     */
+    inspect: async (token) => answerOf(await userInfo(token), where),
+    oauthClient: async () =>
+      config.clientId === undefined
+        ? undefined
+        : oauthClientOf({
+            authorizationEndpoint: `${base}/openid/connect/authorize`,
+            tokenEndpoint: `${base}/api/openid.connect.token`,
+            clientId: config.clientId,
+            clientSecret: config.clientSecret,
+            clientAuth: 'body',
+            scope: config.scope,
+            extraAuthorizeParams: config.teamId === undefined ? undefined : { team: config.teamId },
+          }),
+  };
 }
 
 /** The `slack` plugin: Sign in with Slack (OpenID Connect) user tokens. */
-const slackPlugin: ProviderPlugin<SlackConfig> = {
+export default oauthPreset({
   kind: 'slack',
   description: 'Sign in with Slack user tokens, validated by openid.connect.userInfo, optionally limited to one workspace',
   configSchema: slackConfigSchema,
-  secretFields: ['clientSecret'],
-  create: (config, deps) => new SlackProvider(config, deps),
-};
-
-export default slackPlugin;
+  setup: slackSetup,
+});

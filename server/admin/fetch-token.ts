@@ -4,7 +4,7 @@ import { GatewayError } from '../../core/errors.js';
 import { fetchJson, UpstreamHttpError } from '../../core/http.js';
 import type { Clock } from '../../core/clock.js';
 import type { HttpFetch, OAuthClient } from '../../core/provider.js';
-import { clientAuthentication } from '../../providers/shared/oauth-client.js';
+import { clientAuthentication } from '../../providers/sdk/index.js';
 
 /** How long an admin has to finish logging in at the provider. */
 const FLOW_TTL_MS = 10 * 60 * 1000;

@@ -1,4 +1,5 @@
-// End-to-end: a provider installed as an npm package (test/fixtures/portcullis-provider-example) and named under `plugins`.
+// End-to-end: a provider installed as an npm package (test/fixtures/portcullis-provider-example, a ZITADEL preset on the
+// provider SDK) and named under `plugins`, against a real OpenID provider standing in for the ZITADEL instance.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -6,16 +7,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { expect } from 'chai';
-import examplePlugin, { hashToken, type ExampleConfig } from 'portcullis-provider-example';
+import examplePlugin, { type ExampleConfig } from 'portcullis-provider-example';
 
 import type { ProviderPlugin } from '../../core/provider.js';
 import { isProviderPlugin, loadPluginPackages } from '../../providers/registry.js';
 import { admin, asEcho, call, configureProvider } from './fixtures/http.js';
-import { CLI, freePort, runCli, startGateway, stopAll, storeFor, type Gateway } from './fixtures/processes.js';
+import type { OpClient } from './fixtures/op.js';
+import { CLI, freePort, runCli, startGateway, startOp, stopAll, storeFor, type Gateway, type ProcessHandle } from './fixtures/processes.js';
+import { E2E_CLIENT, RESOURCE, clientCredentialsToken, forgeJwt, generateSigningKey, type SigningKey } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
 const PACKAGE = 'portcullis-provider-example';
-const KIND = 'example-header-token';
+const KIND = 'example-zitadel';
+/** ZITADEL's claims: the project roles (an object keyed by role name) and the user's organisation. */
+const ROLES = 'urn:zitadel:iam:org:project:roles';
+const ORGANIZATION = 'urn:zitadel:iam:user:resourceowner:id';
+
+/** A machine user of another organisation of the same instance. */
+const OTHER_ORG_CLIENT: OpClient = { ...E2E_CLIENT, client_id: 'e2e-other-org', client_secret: 'e2e-other-org-secret-that-is-long-enough-01' };
 
 // Compile-time proof that the package's own typings satisfy the plugin contract.
 const typed: ProviderPlugin<ExampleConfig> = examplePlugin;
@@ -36,10 +45,21 @@ describe('a provider installed as an npm package', function () {
     return dir;
   };
   let upstream: Upstream;
+  let op: ProcessHandle & { issuer: string };
+  let key: SigningKey;
 
   before(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the server (npx tsc -p tsconfig.json) first`);
     upstream = await startUpstream();
+    key = await generateSigningKey('zitadel-k1');
+    op = await startOp({
+      jwks: { keys: [key.privateJwk] },
+      clients: [E2E_CLIENT, OTHER_ORG_CLIENT],
+      tokenClaims: {
+        [E2E_CLIENT.client_id]: { preferred_username: 'carol', [ROLES]: { ops: { '1001': 'acme.example' }, qa: { '1001': 'acme.example' } }, [ORGANIZATION]: '1001' },
+        [OTHER_ORG_CLIENT.client_id]: { preferred_username: 'mallory', [ROLES]: { ops: { '2002': 'other.example' } }, [ORGANIZATION]: '2002' },
+      },
+    });
   });
 
   after(async () => {
@@ -52,18 +72,26 @@ describe('a provider installed as an npm package', function () {
     expect(isProviderPlugin(typed)).to.equal(true);
     const [loaded] = await loadPluginPackages([PACKAGE]);
     expect(loaded?.kind).to.equal(KIND);
-    expect(loaded?.configSchema['~standard'].vendor).to.equal(PACKAGE);
+    expect(loaded, 'the package default export').to.equal(examplePlugin);
+    expect(loaded?.configSchema['~standard'].vendor, "built with the SDK's config fields").to.equal('zod');
   });
 
   describe('a gateway with `plugins: [portcullis-provider-example]`', () => {
-    const token = `ex_${randomUUID()}`;
-    const config = { prefix: 'ex_', tokens: { [hashToken(token)]: { username: 'carol', groups: ['ops', 'qa'] } } };
+    let token: string;
     let gateway: Gateway;
+    /** Signed with a key of the same id that the instance never published. */
+    const forged = async () => {
+      const impostor = await generateSigningKey(key.kid);
+      const now = Math.floor(Date.now() / 1000);
+      return forgeJwt({ iss: op.issuer, aud: RESOURCE, sub: 'carol', iat: now, exp: now + 300 }, { key: impostor.privateKey, kid: key.kid });
+    };
 
     before(async () => {
+      const config = { baseUrl: op.issuer, projectId: RESOURCE, organizationId: '1001' };
       const dataDir = await newDataDir(`plugins:\n  - ${PACKAGE}\n`);
       gateway = await startGateway({ dataDir, upstream: upstream.url, env: { PORTCULLIS_ADMIN_TOKEN: `pca_e2e_${randomUUID()}` } });
       await configureProvider(gateway, 'ex', { kind: KIND, config, enabled: true, order: 0 });
+      token = await clientCredentialsToken(op.issuer, E2E_CLIENT, RESOURCE);
     });
 
     it('lists the configured provider with the package kind', async () => {
@@ -83,16 +111,25 @@ describe('a provider installed as an npm package', function () {
       expect(echo.headers.authorization, 'the gateway credential is not forwarded').to.equal(undefined);
     });
 
-    it('refuses an unknown token with its prefix: 401 invalid_token', async () => {
+    it('refuses a token of the instance its keys did not sign: 401 invalid_token', async () => {
       const before = upstream.requests.length;
-      const res = await call(`${gateway.url}/plugin/unknown`, { headers: { authorization: `Bearer ex_${randomUUID()}` } });
+      const res = await call(`${gateway.url}/plugin/unknown`, { headers: { authorization: `Bearer ${await forged()}` } });
       expect(res.status, res.text).to.equal(401);
       expect(res.json).to.include({ error: 'invalid_token' });
       expect(res.headers['www-authenticate']).to.match(/^Bearer\b/).and.include('error="invalid_token"');
       expect(upstream.requests.length).to.equal(before);
     });
 
-    it('leaves a token without its prefix to others (none here): 401, nothing proxied', async () => {
+    it("refuses a user of another organisation through the preset's check: 401 invalid_token", async () => {
+      const before = upstream.requests.length;
+      const other = await clientCredentialsToken(op.issuer, OTHER_ORG_CLIENT, RESOURCE);
+      const res = await call(`${gateway.url}/plugin/other-org`, { headers: { authorization: `Bearer ${other}` } });
+      expect(res.status, res.text).to.equal(401);
+      expect(res.json).to.include({ error: 'invalid_token' });
+      expect(upstream.requests.length).to.equal(before);
+    });
+
+    it('leaves a token of another issuer to others (none here): 401, nothing proxied', async () => {
       const before = upstream.requests.length;
       const res = await call(`${gateway.url}/plugin/foreign`, { headers: { authorization: `Bearer zz_${randomUUID()}` } });
       expect(res.status, res.text).to.equal(401);
@@ -107,21 +144,21 @@ describe('a provider installed as an npm package', function () {
       expect(body.result.outcome).to.equal('identity');
       expect(body.result.identity?.username).to.equal('carol');
       expect(body.decision).to.include({ allow: true, status: 200 });
-      const unknown = await admin(gateway, 'POST', '/providers/ex/test', { scheme: 'Bearer', token: 'ex_unknown' });
-      expect(unknown.json).to.deep.include({ result: { outcome: 'failure', code: 'invalid_token', description: 'unknown example token' } });
+      const unknown = await admin(gateway, 'POST', '/providers/ex/test', { scheme: 'Bearer', token: await forged() });
+      expect(unknown.json).to.deep.include({ result: { outcome: 'failure', code: 'invalid_token', description: 'signature invalid' } });
     });
 
     it("answers 400 with field errors when the config fails the package's own schema", async () => {
       const res = await admin(gateway, 'PUT', '/providers/ex-bad', {
         kind: KIND,
-        config: { prefix: 'has space', tokens: { 'not-a-hash': { username: '' } }, extra: true },
+        config: { baseUrl: 'http://zitadel.example.com', projectId: '', groupsClaim: 'a..b', extra: true },
         enabled: true,
         order: 1,
       });
       expect(res.status, res.text).to.equal(400);
       const fields = (res.json as { fields?: FieldError[] }).fields ?? [];
       const paths = fields.map((f) => f.path);
-      expect(paths).to.include.members(['config.prefix', 'config.extra', 'config.tokens["not-a-hash"]', 'config.tokens["not-a-hash"].username']);
+      expect(paths).to.include.members(['config.baseUrl', 'config.projectId', 'config.groupsClaim', 'config.extra']);
       expect((await admin(gateway, 'GET', '/providers/ex-bad')).status, 'nothing was configured').to.equal(404);
     });
   });

@@ -5,7 +5,7 @@ import nock from 'nock';
 import { ManualClock } from '../../core/clock.js';
 import { validateWith } from '../../core/validate.js';
 import googlePlugin, { createGoogleProvider, googleConfigSchema } from '../../providers/google/index.js';
-import type { JwksProvider } from '../../providers/shared/jwks-provider.js';
+import type { JwksProvider } from '../../providers/sdk/index.js';
 import {
   bearer, expectFailure, expectNotResponsible, identityOf, idleScheduler, issuePaths, jwks, makeDeps, makeKey, outages,
   signWith, T0, type FetchLimits, type TestKey,

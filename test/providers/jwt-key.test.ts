@@ -9,7 +9,7 @@ import { SecretBox } from '../../core/secrets.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import { validateWith } from '../../core/validate.js';
 import jwtKeyPlugin, { createJwtKeyProvider, jwtKeyConfigSchema } from '../../providers/jwt-key/index.js';
-import { verifyJwt, type JwtVerify } from '../../providers/shared/jwt.js';
+import { verifyJwt, type JwtVerify } from '../../providers/sdk/index.js';
 import { request } from '../fixtures/requests.js';
 import { bearer, expectFailure, expectNotResponsible, identityOf, issuePaths, makeDeps, makeKey, signWith, T0, type TestKey } from './jwt-kit.js';
 

@@ -7,7 +7,7 @@ import { IdentityCache } from '../../core/identity-cache.js';
 import { silentLogger } from '../../core/logger.js';
 import type { AuthResult, ProviderDeps } from '../../core/provider.js';
 import type nock from 'nock';
-import type { Scheduler } from '../../providers/shared/jwks.js';
+import type { Scheduler } from '../../providers/sdk/index.js';
 
 export const T0 = Date.UTC(2030, 0, 1);
 

@@ -6,7 +6,7 @@ import { ManualClock } from '../../core/clock.js';
 import { UpstreamHttpError } from '../../core/http.js';
 import { validateWith } from '../../core/validate.js';
 import keycloakPlugin, { createKeycloakProvider, keycloakConfigSchema } from '../../providers/keycloak/index.js';
-import type { JwksProvider } from '../../providers/shared/jwks-provider.js';
+import type { JwksProvider } from '../../providers/sdk/index.js';
 import {
   bearer, expectFailure, expectNotResponsible, identityOf, idleScheduler, issuePaths, jwks, makeDeps, makeKey, outages,
   signWith, T0, type FetchLimits, type TestKey,

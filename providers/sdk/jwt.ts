@@ -7,6 +7,7 @@ import type { Credential } from '../../core/access.js';
 import type { Clock } from '../../core/clock.js';
 import { looksLikeJwt, unverifiedIssuer } from '../../core/jwt.js';
 import type { AuthFailureCode, AuthResult, ProviderDeps, ProviderStatus } from '../../core/provider.js';
+import { NOT_RESPONSIBLE } from './contract.js';
 import { toIdentity, type ClaimMapping } from './identity-mapping.js';
 import { JwksKeySet, KeysUnavailableError, type DiscoveredMetadata, type Scheduler } from './jwks.js';
 import { reuseVerified } from './verified-reuse.js';
@@ -161,7 +162,6 @@ export interface JwtValidatorOptions {
   readonly verify?: JwtVerify;
 }
 
-const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
 
 /**
  * Build the per-token validation of a JWT provider: verify, check, map. Every JWT kind goes

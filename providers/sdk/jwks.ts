@@ -5,6 +5,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { HttpFetch } from '../../core/provider.js';
 import { isAcceptableEndpoint } from './config-fields.js';
+import { limitsOf } from './http.js';
 
 /** Timers behind the start-up retry; injectable so tests fire retries by hand. */
 export interface Scheduler {
@@ -110,7 +111,7 @@ export class JwksKeySet {
   constructor(private readonly opts: KeySetOptions) {
     this.jwksUri = opts.jwksUri;
     this.scheduler = opts.scheduler ?? timerScheduler;
-    this.http = { timeoutMs: opts.timeoutMs ?? 5_000, maxBytes: opts.maxBytes ?? 512 * 1024, signal: this.closing.signal };
+    this.http = { ...limitsOf(opts), signal: this.closing.signal };
   }
 
   /** Keys are held (possibly stale). */

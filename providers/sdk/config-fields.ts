@@ -71,6 +71,57 @@ export const clientAuth = z.enum(['basic', 'body']);
 /** Space-separated scopes requested by the admin's fetch-token helper. */
 export const scopeString = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'must be space-separated scope tokens');
 
+/** Optional OAuth client fields for the admin's fetch-token helper (endpoints come from discovery). */
+export const oidcClientFields = {
+  clientId: z.string().min(1).optional(),
+  /** Secret field: encrypted at rest, masked in answers. */
+  clientSecret: z.string().min(1).optional(),
+  /** How the client authenticates at the token endpoint (default `basic`). */
+  clientAuth: clientAuth.optional(),
+  /** Scopes the fetch-token helper requests (default `openid profile email`). */
+  scope: scopeString.optional(),
+};
+
+/**
+ * The verification and claim fields of a JWT kind, in this order and named as in the `oidc` kind;
+ * the kind chooses its default algorithms and groups claim.
+ * @example
+ * ```ts
+ * z.strictObject({ tenant: z.string(), audience: oneOrMore('audience'), ...jwtFields({ algorithms: ['RS256'] }) });
+ * ```
+ */
+export function jwtFields(defaults: { readonly algorithms: readonly AsymmetricAlgorithm[]; readonly groupsClaim?: string | string[] }) {
+  return {
+    algorithms: z.array(asymmetricAlgorithm).min(1, 'give at least one algorithm').default([...defaults.algorithms]),
+    clockSkewSeconds,
+    /** Dot path(s); when no claim is present the username is `sub`. */
+    usernameClaim: claimPaths.default('preferred_username'),
+    emailClaim: claimPaths.default('email'),
+    /** Dot path(s) to a string (one group) or an array of strings; several paths are merged. */
+    groupsClaim: claimPaths.default(defaults.groupsClaim ?? 'groups'),
+    /** Scopes every token must carry (`scope` string or `scp` array). */
+    requiredScopes,
+    jwksCacheSeconds,
+    /** Least time between two key fetches caused by tokens with unknown key ids. */
+    jwksCooldownSeconds,
+  };
+}
+
+/** OAuth client fields for the admin's fetch-token helper, with the kind's defaults (endpoints come from the kind). */
+export const clientFields = (defaults: { readonly clientAuth: 'basic' | 'body'; readonly scope: string }) => ({
+  clientId: z.string().min(1).optional(),
+  /** Secret field: encrypted at rest, masked in answers. */
+  clientSecret: z.string().min(1).optional(),
+  clientAuth: clientAuth.default(defaults.clientAuth),
+  scope: scopeString.default(defaults.scope),
+});
+
+/** Per-call timeout of outbound calls, in ms. */
+export const timeoutField = z.number().int().min(10).max(60_000).default(5_000);
+
+/** A secret config field (list it in the plugin's `secretFields`). */
+export const secretField = z.string().min(1, 'must not be empty');
+
 /** A list of one value or the value itself, as a readonly array. */
 export function asList<T>(value: T | readonly T[] | undefined): readonly T[] {
   if (value === undefined) return [];

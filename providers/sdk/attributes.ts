@@ -1,42 +1,8 @@
-// Pieces shared by the provider kinds that ask an IdP about an opaque token: config fields, answer checks, attribute mapping.
-import { z } from 'zod';
-import type { Credential, Identity } from '../../core/access.js';
+// Mapping a provider's answer about a token (userinfo, /user, introspection) to an Identity, by configured attribute paths.
+import type { Identity } from '../../core/access.js';
 import { claimString, claimStrings, compileClaimPath, type ClaimPath } from '../../core/claims.js';
-import { looksLikeJwt } from '../../core/jwt.js';
 import { UpstreamHttpError } from '../../core/http.js';
-import type { AuthResult } from '../../core/provider.js';
 import { asList } from './config-fields.js';
-
-export const NOT_RESPONSIBLE: AuthResult = Object.freeze({ outcome: 'not_responsible' });
-
-/** Largest provider answer accepted (userinfo, introspection, org lists). */
-export const MAX_ANSWER_BYTES = 256 * 1024;
-
-/** Per-call timeout of outbound calls, in ms. */
-export const timeoutField = z.number().int().min(10).max(60_000).default(5_000);
-
-export const secretField = z.string().min(1, 'must not be empty');
-
-/** Outbound limits for fetchJson from a validated config. */
-export const limitsOf = (config: { readonly timeoutMs: number }) => ({ timeoutMs: config.timeoutMs, maxBytes: MAX_ANSWER_BYTES });
-
-/** True when the credential is a bearer token that is not shaped like a JWT. */
-export function isOpaqueBearer(credential: Credential): boolean {
-  return credential.scheme === 'bearer' && credential.secret !== '' && !looksLikeJwt(credential.secret);
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * The answer as a JSON object.
- * @throws {UpstreamHttpError} `malformed` (a provider problem: 503) when it is anything else.
- */
-export function asObject(answer: unknown, where: string): Record<string, unknown> {
-  if (isRecord(answer)) return answer;
-  throw new UpstreamHttpError('malformed', `${where}: answer is not a JSON object`);
-}
 
 /** A non-empty string, or a finite number as its decimal text (GitHub and Meetup ids are numbers). */
 export function scalarString(value: unknown): string | undefined {
@@ -121,5 +87,3 @@ export function identityFrom(
     claims,
   };
 }
-
-export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
