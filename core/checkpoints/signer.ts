@@ -25,9 +25,8 @@ interface Anchor {
   /** The position and chain length the last checkpoint signed. */
   readonly position: Position;
   readonly count: number;
-  /** Where that checkpoint's own event is, and its stream revision (the next append expects it). */
+  /** Where that checkpoint's own event is. */
   readonly eventPosition: Position;
-  readonly revision: number;
   readonly signedAtMs: number;
 }
 
@@ -49,8 +48,10 @@ interface Tally {
  */
 export class CheckpointSigner {
   #anchor: Anchor | undefined;
+  /** Revision of the checkpoint stream's last event: the next append expects it, so no second signer interleaves. */
+  #revision: number | undefined;
   #tally: Tally = { count: 0 };
-  #startedMs: number;
+  readonly #startedMs: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
   #inFlight = 0;
@@ -131,17 +132,14 @@ export class CheckpointSigner {
   async #load(): Promise<void> {
     const [event] = await this.store.readStream(CHECKPOINT_STREAM, { direction: 'backwards', maxCount: 1 });
     const checkpoint = event && parseSignedCheckpoint(event.data);
-    this.#anchor =
-      event && checkpoint
-        ? {
-            position: checkpoint.position,
-            count: checkpoint.count,
-            eventPosition: event.position,
-            revision: event.revision,
-            signedAtMs: Date.parse(checkpoint.time),
-          }
-        : undefined;
-    if (event && !checkpoint) throw new TypeError(`the last event of stream ${CHECKPOINT_STREAM} is not a checkpoint`);
+    this.#revision = event?.revision;
+    this.#anchor = event && checkpoint
+      ? { position: checkpoint.position, count: checkpoint.count, eventPosition: event.position, signedAtMs: Date.parse(checkpoint.time) }
+      : undefined;
+    if (event && !checkpoint) {
+      // Counting from the first event gives the right count all the same; verify reports the event.
+      this.logger.warn({ position: event.position }, `the last event of stream ${CHECKPOINT_STREAM} is not a checkpoint; counting the chain from its first event`);
+    }
     this.#tally = { count: 0 };
     this.#loaded = true;
   }
@@ -187,9 +185,10 @@ export class CheckpointSigner {
       CHECKPOINT_STREAM,
       [{ id: randomUUID(), type: CHECKPOINT_SIGNED, data: checkpoint, metadata: { actor: 'system' } }],
       // Durable: see the class comment. The expected revision keeps a second signer from interleaving.
-      { expectedRevision: this.#anchor?.revision ?? 'no_stream', durable: true },
+      { expectedRevision: this.#revision ?? 'no_stream', durable: true },
     );
-    this.#anchor = { position: last.position, count: checkpoint.count, eventPosition: result.position, revision: result.nextRevision, signedAtMs: now };
+    this.#anchor = { position: last.position, count: checkpoint.count, eventPosition: result.position, signedAtMs: now };
+    this.#revision = result.nextRevision;
     this.#tally = { count: 0 };
     this.logger.debug({ position: checkpoint.position, count: checkpoint.count, keyId: checkpoint.keyId }, 'signed a checkpoint');
     return checkpoint;

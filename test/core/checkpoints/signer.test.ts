@@ -163,6 +163,15 @@ describe('CheckpointSigner', () => {
     expect(await signer.tick()).to.deep.include({ count: 5 });
   });
 
+  it('keeps signing when the last event of its stream is not a checkpoint, counting the chain from the first event', async () => {
+    await append(3);
+    await store.append(CHECKPOINT_STREAM, [{ id: 'junk', type: CHECKPOINT_SIGNED, data: { not: 'a checkpoint' } }]);
+    await append(3);
+    const signed = await signerOn().tick();
+    expect(signed).to.deep.include({ count: 7 });
+    expect((await store.readStream(CHECKPOINT_STREAM)).map((e) => e.revision)).to.deep.equal([0, 1]);
+  });
+
   it('refuses options that could never sign', () => {
     expect(() => signerOn(store, { everyEvents: 0, everySeconds: 1 })).to.throw(TypeError);
     expect(() => signerOn(store, { everyEvents: 1, everySeconds: 0 })).to.throw(TypeError);
