@@ -20,6 +20,12 @@ export const processConfigSchema = z
     redis: z.string().optional(),
     /** 32 random bytes, base64: seals provider secrets. Default: generated into the data directory. */
     secretKey: z.string().optional(),
+    /** Path of the Ed25519 key (PEM) that signs checkpoints. Default: checkpoint.key in the data directory, generated on first start. */
+    checkpointKey: z.string().min(1).optional(),
+    /** Sign a checkpoint once this many events were appended since the last one... */
+    checkpointEveryEvents: z.number().int().min(1).max(100_000_000).default(100_000),
+    /** ...or once this many seconds have passed since the last one, if anything was appended. */
+    checkpointEverySeconds: z.number().int().min(1).max(86_400).default(60),
     plugins: z.array(z.string().min(1)).default([]),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Upstream answer deadline before the gateway gives up with 504. */
@@ -45,6 +51,7 @@ const ENV: Record<string, keyof ProcessConfig> = {
   PORTCULLIS_ADMIN_TOKEN: 'adminToken',
   PORTCULLIS_REDIS: 'redis',
   PORTCULLIS_SECRET_KEY: 'secretKey',
+  PORTCULLIS_CHECKPOINT_KEY: 'checkpointKey',
   PORTCULLIS_LOG_LEVEL: 'logLevel',
 };
 

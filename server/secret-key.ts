@@ -5,14 +5,19 @@ import type { Logger } from '../core/logger.js';
 import { SecretBox } from '../core/secrets.js';
 import { sqliteFile } from '../core/store/open.js';
 
+/** Where keys made on first start go: the SQLite file's directory, or ./data for other stores. */
+export function dataDirectory(storeUrl: string): string {
+  const db = sqliteFile(storeUrl);
+  return db ? dirname(db) : resolve('data');
+}
+
 /**
  * `secretKey` when configured; otherwise `secret.key` in the data directory (the SQLite file's
  * directory, or ./data), created on first start with a warning to back it up.
  */
 export function loadSecretBox(configured: string | undefined, storeUrl: string, logger: Logger): SecretBox {
   if (configured) return SecretBox.fromEncodedKey(configured);
-  const db = sqliteFile(storeUrl);
-  const file = join(db ? dirname(db) : resolve('data'), 'secret.key');
+  const file = join(dataDirectory(storeUrl), 'secret.key');
   if (existsSync(file)) return SecretBox.fromEncodedKey(readFileSync(file, 'utf8'));
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${SecretBox.generateEncodedKey()}\n`, { mode: 0o600, flag: 'wx' });

@@ -11,6 +11,7 @@ import { SqliteAppendThread } from '../core/store/sqlite-append-thread.js';
 import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin/app.js';
+import { startCheckpointSigner } from './runtime/checkpoint-signing.js';
 import { splitHostPort, type ProcessConfig } from './config.js';
 import { startEchoUpstream } from './gateway/echo-upstream.js';
 import { createGatewayApp } from './gateway/app.js';
@@ -96,6 +97,16 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
   }
 }
 
+/** `start()`, or when it throws, `close()` what was opened before it and rethrow. */
+export async function startOrClose<T>(start: () => T, close: () => Promise<void>): Promise<T> {
+  try {
+    return start();
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 /**
  * Create the admin token on first start and print it once; returns it when it was just created.
  * Called once the listeners are bound, so a start that cannot listen creates no token.
@@ -167,6 +178,10 @@ export const redactStore = (url: string): string => url.replace(/\/\/[^@/]*@/, '
 /** One process: both listeners here (`serve --workers 1`, the default). */
 export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
   const { store, runtime } = await startCore(config, logger);
+  const signer = await startOrClose(() => startCheckpointSigner(config, store, logger), async () => {
+    await runtime.close();
+    await store.close();
+  });
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet (rate limits come with the rate-limit stage)');
   const upstream = await resolveUpstream(config, logger);
 
@@ -175,6 +190,8 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
   const stop = async (): Promise<void> => {
     await drain([gatewayServer, adminServer]);
     await runtime.close();
+    // After the last audit flush: the final checkpoint covers it.
+    await signer.stop();
     await proxy.close();
     upstream.close();
     await store.close();

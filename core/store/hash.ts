@@ -126,36 +126,64 @@ export type ChainVerification =
   | { readonly ok: true; readonly count: number; readonly head?: string }
   | { readonly ok: false; readonly count: number; readonly position: Position; readonly reason: string };
 
+/**
+ * The seam for retention: an event whose prevHash is not the hash of the event stored before it
+ * is a break, unless a recorded drop accounts for exactly that gap. `before` is the last event
+ * checked (undefined at the start of the store), `after` the event whose link does not meet it.
+ * Returns how many dropped events the gap stands for when a drop bridges it, else undefined.
+ */
+export type GapBridge = (gap: { readonly before: RecordedEvent | undefined; readonly after: RecordedEvent }) => { readonly dropped: number } | undefined;
+
+/** No drop is recorded: every gap is a break. */
+export const noBridgedGaps: GapBridge = () => undefined;
+
+export interface ChainVerifyOptions {
+  /** Called after each page with the number of events checked so far. */
+  readonly onProgress?: (checked: number) => void;
+  /** Accepts the gaps retention left (see {@link GapBridge}); by default none. */
+  readonly acceptGap?: GapBridge;
+  /**
+   * Called with each event whose link and hash check out, and the chain's length through it
+   * (the events stored so far plus those bridged gaps stand for). A returned reason stops the
+   * walk and fails it at that event, as a broken link would.
+   */
+  readonly onEvent?: (e: RecordedEvent, length: number) => string | undefined;
+}
+
 const PAGE_SIZE = 1000;
 
 /**
  * Read the whole global order and check every link and every hash.
  * `count` is the number of events checked, including the failing one.
- * Known limitation: deleted streams leave a gap in the chain until deletion anchors exist.
  */
-export async function verifyChain(
-  store: EventStore,
-  opts: { onProgress?: (checked: number) => void } = {},
-): Promise<ChainVerification> {
-  let prevHash = '';
+export async function verifyChain(store: Pick<EventStore, 'readAll'>, opts: ChainVerifyOptions = {}): Promise<ChainVerification> {
+  const acceptGap = opts.acceptGap ?? noBridgedGaps;
+  let previous: RecordedEvent | undefined;
   let after: Position | undefined;
   let count = 0;
+  let bridged = 0;
   for (;;) {
     const page = await store.readAll({ after, maxCount: PAGE_SIZE });
     for (const e of page) {
       count += 1;
-      if (e.prevHash !== prevHash) {
-        const reason = count === 1 ? 'first event does not start the chain' : 'prevHash does not match the previous event';
-        return { ok: false, count, position: e.position, reason };
+      if (e.prevHash !== (previous?.hash ?? '')) {
+        const gap = acceptGap({ before: previous, after: e });
+        if (gap === undefined) {
+          const reason = previous === undefined ? 'first event does not start the chain' : 'prevHash does not match the previous event';
+          return { ok: false, count, position: e.position, reason };
+        }
+        bridged += gap.dropped;
       }
       if (hashEvent(e.prevHash, e) !== e.hash) {
         return { ok: false, count, position: e.position, reason: 'hash does not match the event content' };
       }
-      prevHash = e.hash;
+      const problem = opts.onEvent?.(e, count + bridged);
+      if (problem !== undefined) return { ok: false, count, position: e.position, reason: problem };
+      previous = e;
       after = e.position;
     }
     opts.onProgress?.(count);
     if (page.length < PAGE_SIZE) break;
   }
-  return count === 0 ? { ok: true, count } : { ok: true, count, head: prevHash };
+  return previous === undefined ? { ok: true, count } : { ok: true, count, head: previous.hash };
 }

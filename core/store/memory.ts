@@ -6,6 +6,8 @@ import {
   type AppendOptions,
   type AppendResult,
   type Checkpoint,
+  type CountEventsOptions,
+  type EventCount,
   type EventMetadata,
   type EventStore,
   type NewEvent,
@@ -119,6 +121,15 @@ export class MemoryEventStore implements EventStore {
   async headPosition(): Promise<Position | undefined> {
     this.#open();
     return this.#events.at(-1)?.position;
+  }
+
+  async countEvents(options: CountEventsOptions = {}): Promise<EventCount> {
+    this.#open();
+    const after = options.after === undefined ? 0 : parsePosition(options.after);
+    const from = firstAfter(this.#events, after);
+    const count = Math.min(limitOf(options.maxCount), this.#events.length - from);
+    const last = this.#events[from + count - 1];
+    return count > 0 && last ? { count, last: { position: last.position, hash: last.hash } } : { count: 0 };
   }
 
   async deleteStream(stream: string): Promise<void> {

@@ -121,6 +121,20 @@ export interface SubscribeOptions {
   readonly onSkipped?: (position: Position) => void;
 }
 
+/** What {@link EventStore.countEvents} found: how many events, and the last of them. */
+export interface EventCount {
+  readonly count: number;
+  /** The last event counted, by position and hash; absent when none was. */
+  readonly last?: { readonly position: Position; readonly hash: string };
+}
+
+export interface CountEventsOptions {
+  /** Exclusive: count events strictly after this position. Omit to start at the beginning. */
+  readonly after?: Position;
+  /** Count at most this many (the first ones after `after`). */
+  readonly maxCount?: number;
+}
+
 /** Projection checkpoints: a snapshot of a projection's state at a position. */
 export interface Checkpoint {
   readonly position: Position;
@@ -151,6 +165,13 @@ export interface EventStore {
 
   /** Position of the last stored event, or undefined for an empty store. */
   headPosition(): Promise<Position | undefined>;
+
+  /**
+   * Count stored events in global order after `after`, at most `maxCount`, and name the last one
+   * counted, without reading their content: how the checkpoint signer follows the chain's length
+   * and head cheaply, a chunk at a time.
+   */
+  countEvents(options?: CountEventsOptions): Promise<EventCount>;
 
   /** Delete a whole stream (retention of day-partitioned access streams). */
   deleteStream(stream: string): Promise<void>;

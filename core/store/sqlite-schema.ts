@@ -68,7 +68,11 @@ export function prepareStatements(db: Database.Database) {
     readBackward: db.prepare<{ stream: string; from: number; limit: number }, EventRow>(
       `SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision <= @from ORDER BY revision DESC LIMIT @limit`,
     ),
-    // One statement for any number of prefixes: they arrive as a JSON array (NULL = no filter).
+    // Positions only (the rowid): counting reads no event's content, however large.
+    countAfter: db.prepare<[after: number, limit: number], { count: number; last: number | null }>(
+      'SELECT count(*) AS count, max(position) AS last FROM (SELECT position FROM events WHERE position > ? ORDER BY position LIMIT ?)',
+    ),
+    hashAt: db.prepare<[position: number], { hash: string }>('SELECT hash FROM events WHERE position = ?'),
     deleteStream: db.prepare<[string]>('DELETE FROM events WHERE stream = ?'),
     loadCheckpoint: db.prepare<[string], { position: number; state: string }>(
       'SELECT position, state FROM checkpoints WHERE name = ?',

@@ -11,6 +11,8 @@ import {
   type AppendOptions,
   type AppendResult,
   type Checkpoint,
+  type CountEventsOptions,
+  type EventCount,
   type EventMetadata,
   type EventStore,
   type NewEvent,
@@ -95,6 +97,8 @@ export class SqliteEventStore implements EventStore {
   readonly #readAll = new Map<string, Database.Statement<unknown[], EventRow>>();
   readonly #clock: Clock;
   readonly #appendTx: (stream: string, events: readonly SerializedEvent[], options: AppendOptions) => AppendResult;
+  /** One read transaction, so the count and the last event's hash come from the same snapshot. */
+  readonly #countTx: (after: number, limit: number) => EventCount;
   #durable = true;
   #closed = false;
   readonly #file: string;
@@ -145,6 +149,11 @@ export class SqliteEventStore implements EventStore {
     const tx = db.transaction((stream: string, events: readonly SerializedEvent[], opts: AppendOptions, idsAreNew: boolean) =>
       this.#appendInTransaction(stream, events, opts, idsAreNew),
     );
+    this.#countTx = db.transaction((after: number, limit: number): EventCount => {
+      const { count, last } = this.#sql.countAfter.get(after, limit) ?? { count: 0, last: null };
+      const hash = last === null ? undefined : this.#sql.hashAt.get(last)?.hash;
+      return count > 0 && last !== null && hash !== undefined ? { count, last: { position: toPosition(last), hash } } : { count: 0 };
+    });
     // IMMEDIATE takes the write lock before reading the head, so no other process can slip in between.
     this.#appendTx = (stream, events, opts) => {
       // An append with an expected revision looks its ids up first: a retry of one that was
@@ -269,6 +278,12 @@ export class SqliteEventStore implements EventStore {
       const head = this.#sql.headPosition.get()?.position;
       return head === null || head === undefined ? undefined : toPosition(head);
     });
+  }
+
+  async countEvents(options: CountEventsOptions = {}): Promise<EventCount> {
+    const after = options.after === undefined ? 0 : parsePosition(options.after);
+    const limit = sqlLimit(limitOf(options.maxCount));
+    return this.#run(() => this.#countTx(after, limit));
   }
 
   async deleteStream(stream: string): Promise<void> {

@@ -7,6 +7,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Position } from '../../core/store/port.js';
 import { commandContext, parseIfMatch, type AdminState } from './context.js';
+import { registerCheckpointRoutes } from './checkpoints.js';
 import { CALLBACK_PATH, registerProviderRoutes } from './providers.js';
 import { registerTokenRoutes } from './tokens.js';
 import { FetchTokenFlows } from './fetch-token.js';
@@ -87,6 +88,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
 
   registerProviderRoutes(api, open, { runtime, flows: new FetchTokenFlows(runtime.fetch, runtime.clock) });
   registerTokenRoutes(api, { runtime });
+  registerCheckpointRoutes(api, { store: runtime.store });
 
   api.get('/events', async (ctx) => {
     const after = typeof ctx.query.after === 'string' && ctx.query.after !== '' ? ctx.query.after : undefined;

@@ -1,4 +1,5 @@
 // The commands of `portcullis`, in the order `portcullis --help` lists them: adding a command is adding its entry here.
+import { CHECKPOINTS_COMMANDS } from './checkpoints.js';
 import type { CommandLine, CommandSpec } from './command-line.js';
 import { APPLY_COMMAND, EXPORT_COMMAND } from './config-as-code.js';
 import { SERVE_COMMAND } from './serve.js';
@@ -6,6 +7,6 @@ import { TOKENS_COMMANDS } from './tokens.js';
 import { VERIFY_COMMAND } from './verify.js';
 import { packageVersion } from './version.js';
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS];
+export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, ...CHECKPOINTS_COMMANDS, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS];
 
 export const PORTCULLIS: CommandLine = { table: COMMANDS, version: packageVersion };

@@ -8,11 +8,12 @@ import { LocalRateLimiter } from '../../core/rate-limit.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { sqliteFile } from '../../core/store/open.js';
 import { createAdminApp } from '../admin/app.js';
+import { startCheckpointSigner } from '../runtime/checkpoint-signing.js';
 import { messageType, type FailedMessage, type ListeningMessage, type StartMessage, type SyncMessage, type SyncedMessage } from './protocol.js';
 import { answerRateLimits } from './rate-limit.js';
 import type { ProcessConfig } from '../config.js';
 import {
-  DRAIN_MS, announceAdminToken, drain, listen, printNextStep, redactStore, resolveUpstream, startCore, type RunningGateway,
+  DRAIN_MS, announceAdminToken, drain, listen, printNextStep, redactStore, resolveUpstream, startCore, startOrClose, type RunningGateway,
 } from '../serve.js';
 
 export interface ClusterOptions {
@@ -89,10 +90,15 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   const core = await startCore(config, logger, { rateLimiter: limiter, propagate });
   const { store } = core;
   runtime = core.runtime;
+  // Here, in the primary only: the workers append, one signer per store anchors what they wrote.
+  const signer = await startOrClose(() => startCheckpointSigner(config, store, logger), async () => {
+    await core.runtime.close();
+    await store.close();
+  });
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet: workers share rate limits through the primary');
   const upstream = await resolveUpstream(config, logger);
 
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.js', import.meta.url)), args: [] });
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('../worker.js', import.meta.url)), args: [] });
   let stopping = false;
   let workerConfig = config;
   const deaths: number[] = [];
@@ -177,6 +183,8 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
 
   const closeCore = async (): Promise<void> => {
     await runtime?.close();
+    // The workers have flushed their audit by now (stopWorkers comes first): the final checkpoint covers it.
+    await signer.stop();
     upstream.close();
     await store.close();
   };

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
+import { CHECKPOINT_STREAM } from '../../core/checkpoints/checkpoint.js';
+import { verifyHistory } from '../../core/checkpoints/verify-history.js';
 import { ACCESS_STREAM_PREFIX } from '../../core/events.js';
 import { SqliteEventStore } from '../../core/store/sqlite.js';
 import { WORKER_HEADER } from '../../server/cluster/worker.js';
@@ -152,7 +154,7 @@ describe('serve --workers 2 (node:cluster) end to end', function () {
     expect(gateway.stdout.join('\n')).to.match(/gateway worker died; starting a replacement/);
   });
 
-  it('exits cleanly on SIGTERM with every request of every worker in the audit log', async () => {
+  it('exits cleanly on SIGTERM with every request of every worker in the audit log, and a last signed checkpoint over all of it', async () => {
     const exit = await gateway.stop('SIGTERM', 20_000);
     expect(exit).to.deep.equal({ code: 0, signal: null });
     const store = SqliteEventStore.open(join(dataDir, 'portcullis.db'), { readonly: true });
@@ -166,6 +168,12 @@ describe('serve --workers 2 (node:cluster) end to end', function () {
         after = page.at(-1)!.position;
       }
       expect(decided).to.equal(sent);
+      // The primary signed last, after both workers flushed: its checkpoint covers every event before its own.
+      const [checkpoint] = await store.readStream(CHECKPOINT_STREAM, { direction: 'backwards', maxCount: 1 });
+      const head = await store.headPosition();
+      expect(checkpoint?.position).to.equal(head);
+      expect((checkpoint?.data as { position: string }).position).to.equal(String(Number(head) - 1));
+      expect(await verifyHistory(store)).to.deep.include({ ok: true });
     } finally {
       await store.close();
     }

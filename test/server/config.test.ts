@@ -41,6 +41,8 @@ describe('server/config loadProcessConfig', () => {
       identityFailureCacheSeconds: 5,
       identityCacheMaxEntries: 100_000,
       auditMaxBuffered: 100_000,
+      checkpointEveryEvents: 100_000,
+      checkpointEverySeconds: 60,
     });
   });
 
@@ -73,6 +75,8 @@ describe('server/config loadProcessConfig', () => {
       identityFailureCacheSeconds: 5,
       identityCacheMaxEntries: 100_000,
       auditMaxBuffered: 100_000,
+      checkpointEveryEvents: 100_000,
+      checkpointEverySeconds: 60,
     });
   });
 
@@ -135,6 +139,16 @@ describe('server/config loadProcessConfig', () => {
     const err = loadError(undefined);
     expect(err.message).to.match(/\bidentityCacheMaxEntries: /);
     expect(err.message).to.match(/\bauditMaxBuffered: /);
+  });
+
+  it('reads where the checkpoint key is (file or PORTCULLIS_CHECKPOINT_KEY) and how often to sign, refusing intervals out of range', () => {
+    write('portcullis.yaml', 'checkpointKey: /etc/portcullis/checkpoint.key\ncheckpointEveryEvents: 5000\ncheckpointEverySeconds: 300\n');
+    expect(loadProcessConfig(undefined, {}, dir)).to.deep.include({ checkpointKey: '/etc/portcullis/checkpoint.key', checkpointEveryEvents: 5000, checkpointEverySeconds: 300 });
+    expect(loadProcessConfig(undefined, { PORTCULLIS_CHECKPOINT_KEY: '/run/keys/cp.key' }, dir).checkpointKey).to.equal('/run/keys/cp.key');
+    write('portcullis.yaml', 'checkpointEveryEvents: 0\ncheckpointEverySeconds: 86401\n');
+    const err = loadError(undefined);
+    expect(err.message).to.match(/\bcheckpointEveryEvents: /);
+    expect(err.message).to.match(/\bcheckpointEverySeconds: /);
   });
 
   it('names an unknown key', () => {

@@ -1,6 +1,14 @@
 // The contract every event store adapter must meet; each adapter's test file runs it once.
+import { generateKeyPairSync } from 'node:crypto';
+
 import { expect } from 'chai';
 
+import { CHECKPOINT_SIGNED, checkpointKey } from '../../../core/checkpoints/checkpoint.js';
+import { CheckpointSigner } from '../../../core/checkpoints/signer.js';
+import { readCheckpoints } from '../../../core/checkpoints/stored.js';
+import { verifyHistory } from '../../../core/checkpoints/verify-history.js';
+import { ManualClock } from '../../../core/clock.js';
+import { silentLogger } from '../../../core/logger.js';
 import { hashEvent, verifyChain } from '../../../core/store/hash.js';
 import {
   WrongExpectedRevisionError,
@@ -256,6 +264,56 @@ export function eventStoreContract(
       const result = await verifyChain(store, { onProgress: (n) => progress.push(n) });
       expect(result).to.deep.equal({ ok: true, count: 3, head: events[2]?.hash });
       expect(progress.at(-1)).to.equal(3);
+    });
+
+    it('counts events after a position, at most maxCount, naming the last by position and hash', async () => {
+      expect(await store.countEvents()).to.deep.equal({ count: 0 });
+      await store.append('s-1', [ev('a'), ev('b')]);
+      await store.append('s-2', [ev('c'), ev('d'), ev('e')], { durable: false });
+      const all = await store.readAll();
+      const tip = (e: RecordedEvent | undefined) => ({ position: e?.position, hash: e?.hash });
+      expect(await store.countEvents()).to.deep.equal({ count: 5, last: tip(all[4]) });
+      expect(await store.countEvents({ maxCount: 2 })).to.deep.equal({ count: 2, last: tip(all[1]) });
+      expect(await store.countEvents({ after: all[1]?.position })).to.deep.equal({ count: 3, last: tip(all[4]) });
+      expect(await store.countEvents({ after: all[1]?.position, maxCount: 1 })).to.deep.equal({ count: 1, last: tip(all[2]) });
+      expect(await store.countEvents({ after: all[4]?.position })).to.deep.equal({ count: 0 });
+      expect(await store.countEvents({ maxCount: 0 })).to.deep.equal({ count: 0 });
+      for (const bad of [{ after: 'x' as Position }, { maxCount: -1 }, { maxCount: 1.5 }]) {
+        let error: unknown;
+        await store.countEvents(bad).catch((err: unknown) => (error = err));
+        expect(error, JSON.stringify(bad)).to.be.instanceOf(TypeError);
+      }
+    });
+
+    it('counts around a deleted stream: only the events still stored', async () => {
+      await store.append('keep-1', [ev('k1')]);
+      await store.append('drop-1', [ev('d1'), ev('d2')]);
+      await store.append('keep-1', [ev('k2')]);
+      await store.deleteStream('drop-1');
+      const [k1, k2] = await store.readAll();
+      expect(await store.countEvents()).to.deep.equal({ count: 2, last: { position: k2?.position, hash: k2?.hash } });
+      expect(await store.countEvents({ after: k1?.position })).to.deep.equal({ count: 1, last: { position: k2?.position, hash: k2?.hash } });
+    });
+
+    it('keeps signed checkpoints in the chain, and verify checks them against the events they name', async () => {
+      const key = checkpointKey(generateKeyPairSync('ed25519').privateKey);
+      const clock = new ManualClock(Date.UTC(2024, 0, 1));
+      const signer = new CheckpointSigner(store, key, clock, silentLogger, { everyEvents: 3, everySeconds: 60 });
+      await store.append('s-1', [ev('a'), ev('b'), ev('c')], { durable: false });
+      const first = await signer.tick();
+      await store.append('s-2', [ev('d')]);
+      clock.advance(60_000);
+      const second = await signer.tick();
+      const events = await store.readAll();
+      expect(events.map((e) => e.type)).to.deep.equal(['Tested', 'Tested', 'Tested', CHECKPOINT_SIGNED, 'Tested', CHECKPOINT_SIGNED]);
+      expect(first).to.include({ position: events[2]?.position, count: 3, hash: events[2]?.hash });
+      // The second covers the first checkpoint's own event too.
+      expect(second).to.include({ position: events[4]?.position, count: 5, hash: events[4]?.hash });
+      const exported = (await readCheckpoints(store, 0, 10)).checkpoints;
+      expect(exported).to.deep.equal([first, second]);
+      const result = await verifyHistory(store, { exported });
+      expect(result).to.deep.include({ ok: true, events: 6 });
+      expect(result.checkpoints).to.deep.equal({ stored: 2, file: 2, matched: 4, keyIds: [key.keyId], anchoredThrough: events[4]?.position });
     });
 
     it('deletes a stream without reusing its positions', async () => {
