@@ -98,7 +98,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet: workers share rate limits through the primary');
   const upstream = await resolveUpstream(config, logger);
 
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('../worker.js', import.meta.url)), args: [] });
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.js', import.meta.url)), args: [] });
   let stopping = false;
   let workerConfig = config;
   const deaths: number[] = [];
