@@ -10,6 +10,7 @@ import {
   type Position,
   type RecordedEvent,
 } from '../../../core/store/port.js';
+import { replayMatchesLive } from './replay-contract.js';
 
 export function ev(id: string, data: unknown = { n: id }, type = 'Tested'): NewEvent {
   return { id, type, data };
@@ -43,11 +44,13 @@ async function conflict(promise: Promise<unknown>): Promise<WrongExpectedRevisio
 const ids = (events: readonly RecordedEvent[]): string[] => events.map((e) => e.id);
 const asNumbers = (events: readonly RecordedEvent[]): number[] => events.map((e) => Number(e.position));
 
+/** Every adapter's test file calls this once: the store contract, and replay against the live projections on that store. */
 export function eventStoreContract(
   name: string,
   make: () => Promise<EventStore>,
   cleanup?: () => Promise<void> | void,
 ): void {
+  replayMatchesLive(name, make, cleanup);
   describe(`${name}: event store contract`, () => {
     let store: EventStore;
 
