@@ -33,11 +33,11 @@ const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,
 export function parseAsOf(text: string): AsOf {
   const value = text.trim();
   if (/^\d+$/.test(value)) {
-    if (!POSITION.test(value) || !Number.isSafeInteger(Number(value))) throw invalid(value, 'not a position the store hands out');
+    if (!POSITION.test(value) || !Number.isSafeInteger(Number(value))) throw invalid('not a position the store hands out');
     return { kind: 'position', position: value as Position };
   }
   const time = parseIsoTime(value);
-  if (!time.ok) throw invalid(value, TIME.test(value) ? time.why : 'give an ISO 8601 time such as 2024-05-01T10:00:00Z, or a store position');
+  if (!time.ok) throw invalid(TIME.test(value) ? time.why : 'give an ISO 8601 time such as 2024-05-01T10:00:00Z, or a store position');
   return { kind: 'time', time: time.time };
 }
 
@@ -58,8 +58,8 @@ export function parseIsoTime(value: string): { ok: true; time: number } | { ok: 
   return { ok: true, time: local + ms - offsetMinutes * 60_000 };
 }
 
-const invalid = (value: string, why: string): AsOfError =>
-  new AsOfError('invalid_as_of', `asOf ${JSON.stringify(value.slice(0, 64))}: ${why}`);
+/** The value is never quoted back: whatever was pasted there (a token, say) stays out of answers and logs. */
+const invalid = (why: string): AsOfError => new AsOfError('invalid_as_of', `asOf: ${why}`);
 
 /** How an AsOf reads in messages and answers: the position, or the instant in UTC. */
 export const describeAsOf = (asOf: AsOf): string => (asOf.kind === 'position' ? `position ${asOf.position}` : new Date(asOf.time).toISOString());

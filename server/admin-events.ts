@@ -32,7 +32,7 @@ function names(param: string, values: readonly string[] | undefined): readonly s
   if (values === undefined) return undefined;
   if (values.length > MAX_NAMES) throw new ValidationError(`at most ${MAX_NAMES} values of ${param}`, [{ path: param, message: 'too many values' }]);
   const bad = values.find((v) => !NAME.test(v));
-  if (bad !== undefined) throw new ValidationError(`${param} ${JSON.stringify(bad.slice(0, 64))} is not a name`, [{ path: param, message: 'letters, digits and _ . : $ -' }]);
+  if (bad !== undefined) throw new ValidationError(`a value of ${param} is not a name`, [{ path: param, message: 'letters, digits and _ . : $ -' }]);
   return values;
 }
 

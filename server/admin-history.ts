@@ -32,7 +32,7 @@ export function registerHistoryRoutes(api: Router<AdminState>, { store, secretFi
     if (from !== undefined && to !== undefined && from > to) throw new ValidationError('from must not be after to', [{ path: 'from', message: 'after to' }]);
     const unknown = query.type?.find((t) => !HISTORY_TYPES.includes(t));
     if (unknown !== undefined) {
-      throw new ValidationError(`type ${JSON.stringify(unknown.slice(0, 64))} is not in the history`, [{ path: 'type', message: `one of: ${HISTORY_TYPES.join(', ')}` }]);
+      throw new ValidationError('a value of type is not an event type of the history', [{ path: 'type', message: `one of: ${HISTORY_TYPES.join(', ')}` }]);
     }
     if (query.actor !== undefined && query.actor.length > 256) throw new ValidationError('actor is too long', [{ path: 'actor', message: 'at most 256 characters' }]);
     ctx.body = await readHistory(

@@ -1,4 +1,4 @@
-// Query strings of the admin API's read routes, checked strictly: a parameter a route does not take, or one given twice, is a 400 naming it.
+// Query strings of the admin API's read routes, checked strictly: a parameter a route does not take, or one given twice, is a 400.
 import type { ParsedUrlQuery } from 'node:querystring';
 import { ValidationError } from '../core/errors.js';
 import type { Position } from '../core/store/port.js';
@@ -11,7 +11,7 @@ export type QueryValues<S extends QueryShape> = { readonly [K in keyof S]?: S[K]
 /**
  * The route's parameters by name. An empty value counts as absent (`?after=` is the first page).
  *
- * @throws ValidationError (400 invalid_request) naming the unknown or repeated parameter.
+ * @throws ValidationError (400 invalid_request) for an unknown parameter (never quoted back) or a repeated one.
  */
 export function strictQuery<S extends QueryShape>(query: ParsedUrlQuery, shape: S): QueryValues<S> {
   const out: Record<string, string | readonly string[]> = {};
@@ -19,8 +19,9 @@ export function strictQuery<S extends QueryShape>(query: ParsedUrlQuery, shape: 
   for (const [name, value] of Object.entries(query)) {
     const kind = Object.hasOwn(shape, name) ? shape[name] : undefined;
     if (kind === undefined) {
-      throw new ValidationError(`unknown query parameter ${JSON.stringify(name.slice(0, 64))}`, [
-        { path: name.slice(0, 64), message: known.length ? `not a parameter of this route (it takes: ${known.join(', ')})` : 'this route takes no parameters' },
+      // The name is not quoted back: a credential pasted into a URL must not come back in the answer.
+      throw new ValidationError(known.length ? `unknown query parameter: this route takes ${known.join(', ')}` : 'this route takes no query parameters', [
+        { path: 'query', message: 'unknown parameter' },
       ]);
     }
     const values = (Array.isArray(value) ? value : [value ?? '']).filter((v) => v !== '');

@@ -23,7 +23,7 @@ export async function runReplay(config: ProcessConfig, command: ReplayCommand, o
   try {
     asOf = command.asOf === undefined ? undefined : parseAsOf(command.asOf);
   } catch (err) {
-    if (err instanceof AsOfError) throw new UsageError(`replay: --as-of: ${err.message.replace(/^asOf /, '')}`);
+    if (err instanceof AsOfError) throw new UsageError(`replay: --as-of: ${err.message.replace(/^asOf: /, '')}`);
     throw err;
   }
   const plugins = new PluginRegistry([...builtinPlugins, ...(await loadPluginPackages(config.plugins))]);
