@@ -112,7 +112,7 @@ export class ConfigCommands {
     const currentPlain = current && this.secrets ? openSecretFields(current.config, secretFields, this.secrets) : current?.config;
     const unchanged = JSON.stringify([current?.kind, currentPlain, current?.enabled, current?.order]) === JSON.stringify([kind, plain, enabled, order]);
     if (current && unchanged) return current;
-    const sealed = secretFields.length ? this.requireSecrets().sealFields(plain, secretFields) : plain;
+    const sealed = secretFields.length ? this.seal(plain, secretFields, current?.kind === kind ? current : undefined) : plain;
     const data = { id, kind, config: sealed, enabled, order };
     await this.append(providerStream(id), { type: 'ProviderConfigured', data }, current ? expectedAfter(current.revision) : 'any', ifMatch, ctx);
     const record = this.projection.state.providers[id];
@@ -141,6 +141,21 @@ export class ConfigCommands {
     });
     if (issues.length) throw new ValidationError('the provider configuration is not valid', issues);
     return result;
+  }
+
+  /**
+   * Seal the secret fields; one equal to the stored secret keeps its stored ciphertext, so the
+   * event (and the history's diff) shows a secret as changed only when it did.
+   */
+  private seal(plain: JsonObject, secretFields: readonly string[], current: ProviderRecord | undefined): JsonObject {
+    const secrets = this.requireSecrets();
+    const sealed = secrets.sealFields(plain, secretFields);
+    if (!current) return sealed;
+    const stored = openSecretFields(current.config, secretFields, secrets);
+    return mapSecretFields(sealed, secretFields, (value, path) => {
+      const kept = getPath(current.config, path);
+      return getPath(stored, path) === getPath(plain, path) && typeof kept === 'string' ? kept : value;
+    });
   }
 
   private requireSecrets(): SecretSealer {

@@ -40,6 +40,11 @@ export function matchesPrefixes(stream: string, prefixes: readonly string[] | un
   return prefixes === undefined || prefixes.some((p) => stream.startsWith(p));
 }
 
+/** No filter matches every type; an empty list matches nothing. */
+export function matchesTypes(type: string, types: readonly string[] | undefined): boolean {
+  return types === undefined || types.includes(type);
+}
+
 export function toPosition(sequence: number): Position {
   return String(sequence) as Position;
 }

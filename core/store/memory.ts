@@ -25,6 +25,7 @@ import {
   checkStreamName,
   limitOf,
   matchesPrefixes,
+  matchesTypes,
   parsePosition,
   toPosition,
 } from './checks.js';
@@ -105,11 +106,18 @@ export class MemoryEventStore implements EventStore {
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     this.#open();
     const after = options.after === undefined ? 0 : parsePosition(options.after);
+    const before = options.before === undefined ? Number.POSITIVE_INFINITY : parsePosition(options.before);
     const limit = limitOf(options.maxCount);
     const result: RecordedEvent[] = [];
-    for (let i = firstAfter(this.#events, after); i < this.#events.length && result.length < limit; i++) {
-      const e = this.#events[i] as RecordedEvent;
-      if (matchesPrefixes(e.stream, options.streamPrefixes) && matchesData(e.data, options.dataEquals)) result.push(e);
+    const matches = (e: RecordedEvent): boolean =>
+      matchesPrefixes(e.stream, options.streamPrefixes) && matchesTypes(e.type, options.types) && matchesData(e.data, options.dataEquals);
+    // [first, end): the events strictly between `after` and `before`.
+    const first = firstAfter(this.#events, after);
+    const end = before === Number.POSITIVE_INFINITY ? this.#events.length : firstAfter(this.#events, before - 1);
+    if (options.direction === 'backwards') {
+      for (let i = end - 1; i >= first && result.length < limit; i--) if (matches(this.#events[i]!)) result.push(this.#events[i]!);
+    } else {
+      for (let i = first; i < end && result.length < limit; i++) if (matches(this.#events[i]!)) result.push(this.#events[i]!);
     }
     return result;
   }

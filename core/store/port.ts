@@ -85,9 +85,15 @@ export interface ReadStreamOptions {
 export interface ReadAllOptions {
   /** Exclusive: events strictly after this position. Omit to start at the beginning. */
   readonly after?: Position;
+  /** Exclusive: events strictly before this position. Omit to read up to the head. */
+  readonly before?: Position;
+  /** `backwards`: newest first (the history views page from the head down). Default forwards. */
+  readonly direction?: Direction;
   readonly maxCount?: number;
   /** Only events whose stream name starts with one of these prefixes. */
   readonly streamPrefixes?: readonly string[];
+  /** Only events of these types; an empty list matches nothing. */
+  readonly types?: readonly string[];
   /** Only events whose data holds this string at this path; adapters filter inside the store where they can. */
   readonly dataEquals?: DataEquals;
 }
@@ -153,7 +159,7 @@ export interface EventStore {
   /** Read one stream. A stream that does not exist yields nothing. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
 
-  /** Read the global order forwards, after an exclusive position. */
+  /** Read the global order between exclusive positions, forwards (default) or backwards. */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
 
   /**

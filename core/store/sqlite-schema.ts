@@ -86,15 +86,26 @@ export function prepareStatements(db: Database.Database) {
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
+/** The shape of a readAll filter: what decides its statement's text (values are bound). */
+export interface ReadAllShape {
+  /** Stream prefixes (0: any stream). */
+  readonly prefixes: number;
+  readonly dataMatch: boolean;
+  /** Event types (undefined: any type). */
+  readonly types: number | undefined;
+  readonly backwards: boolean;
+}
+
 /**
- * The readAll statement for a filter shape: `prefixes` stream prefixes (0: any stream) and
- * maybe a data match. Its parameters, in order: after, then (length, prefix) per prefix, then
- * (needle, path, value) for the data match, then limit. Built per shape, because a filter
- * evaluated per row (a JSON array of prefixes, say) would cost every reader on every row.
+ * The readAll statement for a filter shape. Its parameters, in order: after, before, then
+ * (length, prefix) per prefix, then (needle, path, value) for the data match, then each type,
+ * then limit. Built per shape, because a filter evaluated per row (a JSON array of prefixes,
+ * say) would cost every reader on every row.
  */
-export function readAllSql(prefixes: number, dataMatch: boolean): string {
+export function readAllSql({ prefixes, dataMatch, types, backwards }: ReadAllShape): string {
   const streams = prefixes === 0 ? '' : ` AND (${Array.from({ length: prefixes }, () => 'substr(stream, 1, ?) = ?').join(' OR ')})`;
   // instr() rules rows out cheaply before json_extract() parses the ones that may match.
   const data = dataMatch ? ' AND instr(data, ?) > 0 AND json_extract(data, ?) = ?' : '';
-  return `SELECT ${COLUMNS} FROM events WHERE position > ?${streams}${data} ORDER BY position LIMIT ?`;
+  const typeIn = types === undefined ? '' : ` AND type IN (${Array.from({ length: types }, () => '?').join(', ')})`;
+  return `SELECT ${COLUMNS} FROM events WHERE position > ? AND position < ?${streams}${data}${typeIn} ORDER BY position${backwards ? ' DESC' : ''} LIMIT ?`;
 }

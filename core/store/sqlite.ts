@@ -23,7 +23,7 @@ import {
   type SerializedEvent,
   type SubscribeOptions,
 } from './port.js';
-import { SCHEMA_VERSION, createSchema, prepareStatements, readAllSql, type EventRow, type Statements } from './sqlite-schema.js';
+import { SCHEMA_VERSION, createSchema, prepareStatements, readAllSql, type EventRow, type ReadAllShape, type Statements } from './sqlite-schema.js';
 import { AppendNotifier, catchUp } from './subscription.js';
 import { checkExpectedRevision, checkNewEvents, checkStreamName, limitOf, parsePosition, toPosition } from './checks.js';
 
@@ -238,10 +238,12 @@ export class SqliteEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const after = options.after === undefined ? 0 : parsePosition(options.after);
+    const before = options.before === undefined ? Number.MAX_SAFE_INTEGER : parsePosition(options.before);
     const limit = sqlLimit(limitOf(options.maxCount));
     const prefixes = options.streamPrefixes ?? [];
     const match = options.dataEquals;
-    const params: (number | string)[] = [after];
+    const types = options.types;
+    const params: (number | string)[] = [after, before];
     // substr() counts characters, as [...prefix] does.
     for (const prefix of prefixes) params.push([...prefix].length, prefix);
     if (match) {
@@ -251,16 +253,19 @@ export class SqliteEventStore implements EventStore {
       // SQLite's JSON path with quoted labels: any key, dots included.
       params.push(`$${match.path.map((key) => `.${JSON.stringify(key)}`).join('')}`, match.value);
     }
+    if (types !== undefined) params.push(...types);
     params.push(limit);
     if (options.streamPrefixes !== undefined && prefixes.length === 0) return [];
-    return this.#run(() => this.#readAllStatement(prefixes.length, match !== undefined).all(...params).map(toRecorded));
+    if (types !== undefined && types.length === 0) return [];
+    const shape: ReadAllShape = { prefixes: prefixes.length, dataMatch: match !== undefined, types: types?.length, backwards: options.direction === 'backwards' };
+    return this.#run(() => this.#readAllStatement(shape).all(...params).map(toRecorded));
   }
 
-  #readAllStatement(prefixes: number, dataMatch: boolean): Database.Statement<unknown[], EventRow> {
-    const key = `${prefixes}:${dataMatch}`;
+  #readAllStatement(shape: ReadAllShape): Database.Statement<unknown[], EventRow> {
+    const key = `${shape.prefixes}:${shape.dataMatch}:${shape.types ?? '-'}:${shape.backwards}`;
     let statement = this.#readAll.get(key);
     if (!statement) {
-      statement = this.#db.prepare<unknown[], EventRow>(readAllSql(prefixes, dataMatch));
+      statement = this.#db.prepare<unknown[], EventRow>(readAllSql(shape));
       this.#readAll.set(key, statement);
     }
     return statement;

@@ -2,13 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { ValidationError, UnauthorizedError, NotFoundError } from '../../core/errors.js';
+import { UnauthorizedError, NotFoundError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { Position } from '../../core/store/port.js';
 import { commandContext, parseIfMatch, type AdminState } from './context.js';
 import { registerCheckpointRoutes } from './checkpoints.js';
+import { registerEventRoutes } from './events.js';
+import { registerHistoryRoutes } from './history.js';
 import { CALLBACK_PATH, registerProviderRoutes } from './providers.js';
+import { registerStateRoutes } from './state.js';
 import { registerTokenRoutes } from './tokens.js';
 import { FetchTokenFlows } from './fetch-token.js';
 import { jsonBody } from '../json-body.js';
@@ -90,18 +92,16 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   registerTokenRoutes(api, { runtime });
   registerCheckpointRoutes(api, { store: runtime.store });
 
-  api.get('/events', async (ctx) => {
-    const after = typeof ctx.query.after === 'string' && ctx.query.after !== '' ? ctx.query.after : undefined;
-    if (after !== undefined && !(/^(0|[1-9]\d{0,15})$/.test(after) && Number.isSafeInteger(Number(after)))) {
-      throw new ValidationError('after must be a position from an earlier page', [{ path: 'after', message: 'not a position' }]);
-    }
-    const limit = ctx.query.limit === undefined ? 100 : Number(ctx.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new ValidationError('limit must be an integer from 1 to 1000', [{ path: 'limit', message: 'out of range' }]);
-    }
-    const events = await runtime.store.readAll({ ...(after ? { after: after as Position } : {}), maxCount: limit });
-    ctx.body = { events, next: events.at(-1)?.position ?? after ?? null };
+  const secretFieldsOf = (kind: string): readonly string[] => runtime.plugins.get(kind)?.secretFields ?? [];
+  registerStateRoutes(api, {
+    store: runtime.store,
+    config: () => runtime.projection.state,
+    tokens: () => runtime.tokens.state,
+    secretFieldsOf,
+    clock: runtime.clock,
   });
+  registerHistoryRoutes(api, { store: runtime.store, secretFieldsOf });
+  registerEventRoutes(api, { store: runtime.store });
 
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());

@@ -1,5 +1,5 @@
 // `portcullis tokens list` as a table for people: one line per token, never its secret or hash.
-import type { TokenView } from '../token-view.js';
+import type { TokenFacts } from '../../core/tokens/token-facts.js';
 
 const COLUMNS = ['ID', 'OWNER', 'NAME', 'KIND', 'STATE', 'EXPIRES', 'LAST USED'] as const;
 const MAX_CELL = 40;
@@ -9,10 +9,15 @@ const when = (iso: string | null, none: string): string => (iso === null ? none 
 
 const cell = (text: string): string => (text.length > MAX_CELL ? `${text.slice(0, MAX_CELL - 1)}…` : text);
 
-export function formatTokenTable(tokens: readonly TokenView[]): string {
+/** `lastUsed: false` leaves out the LAST USED column (a replayed state knows no use). */
+export function formatTokenTable(tokens: readonly (TokenFacts & { readonly lastUsedAt?: string | null })[], { lastUsed = true } = {}): string {
   if (tokens.length === 0) return 'no tokens\n';
-  const rows = tokens.map((t) => [t.id, cell(t.owner), cell(t.name), t.kind, t.state, when(t.expiresAt, 'never'), when(t.lastUsedAt, '-')]);
-  const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
+  const titles = lastUsed ? COLUMNS : COLUMNS.slice(0, -1);
+  const rows = tokens.map((t) => {
+    const row = [t.id, cell(t.owner), cell(t.name), t.kind, t.state, when(t.expiresAt, 'never')];
+    return lastUsed ? [...row, when(t.lastUsedAt ?? null, '-')] : row;
+  });
+  const widths = titles.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  return `${[line(COLUMNS), ...rows.map(line)].join('\n')}\n`;
+  return `${[line(titles), ...rows.map(line)].join('\n')}\n`;
 }

@@ -2,7 +2,7 @@
 // expected status and error code, leave an AccessDecided event, echo no secret, and leave the gateway serving.
 import { expect } from 'chai';
 
-import { adminApi, adminViaGateway } from './corpus/admin.js';
+import { adminApi, adminReadViews, adminViaGateway } from './corpus/admin.js';
 import { authorizationHeaders } from './corpus/authorization.js';
 import { credentialsElsewhere } from './corpus/credentials-elsewhere.js';
 import { deepJson } from './corpus/deep-json.js';
@@ -36,6 +36,7 @@ export const ATTACKS: readonly AttackCategory[] = [
   forwardAuthEnvoy,
   credentialsElsewhere,
   adminApi,
+  adminReadViews,
   adminViaGateway,
   reservedSpellings,
   headerFlood,

@@ -18,6 +18,7 @@ import {
   type Position,
   type RecordedEvent,
 } from '../../../core/store/port.js';
+import { replayMatchesLive } from './replay-contract.js';
 
 export function ev(id: string, data: unknown = { n: id }, type = 'Tested'): NewEvent {
   return { id, type, data };
@@ -51,11 +52,13 @@ async function conflict(promise: Promise<unknown>): Promise<WrongExpectedRevisio
 const ids = (events: readonly RecordedEvent[]): string[] => events.map((e) => e.id);
 const asNumbers = (events: readonly RecordedEvent[]): number[] => events.map((e) => Number(e.position));
 
+/** Every adapter's test file calls this once: the store contract, and replay against the live projections on that store. */
 export function eventStoreContract(
   name: string,
   make: () => Promise<EventStore>,
   cleanup?: () => Promise<void> | void,
 ): void {
+  replayMatchesLive(name, make, cleanup);
   describe(`${name}: event store contract`, () => {
     let store: EventStore;
 
@@ -210,6 +213,32 @@ export function eventStoreContract(
           ['a', 'b', 'c', 'd', 'e', 't1'],
         );
         expect(ids(await store.readAll({ streamPrefixes: ['access-'], after: all[5]?.position }))).to.deep.equal(['x2']);
+      });
+
+      it('reads all before an exclusive position, forwards or backwards (newest first), with a limit and stream prefixes', async () => {
+        await store.append('access-2024-01-01', [ev('x1')]);
+        await store.append('tokens-9', [ev('t1')]);
+        await store.append('access-2024-01-02', [ev('x2')]);
+        const all = await store.readAll();
+        expect(ids(await store.readAll({ direction: 'backwards' }))).to.deep.equal(['x2', 't1', 'x1', 'e', 'd', 'c', 'b', 'a']);
+        expect(ids(await store.readAll({ before: all[5]?.position }))).to.deep.equal(['a', 'b', 'c', 'd', 'e']);
+        expect(ids(await store.readAll({ direction: 'backwards', before: all[5]?.position, maxCount: 2 }))).to.deep.equal(['e', 'd']);
+        expect(ids(await store.readAll({ direction: 'backwards', after: all[1]?.position, before: all[5]?.position }))).to.deep.equal(['e', 'd', 'c']);
+        expect(ids(await store.readAll({ direction: 'backwards', streamPrefixes: ['access-', 'tokens-'], maxCount: 2 }))).to.deep.equal(['x2', 't1']);
+        expect(ids(await store.readAll({ direction: 'backwards', before: all[0]?.position }))).to.deep.equal([]);
+        expect(ids(await store.readAll({ before: '0' as Position }))).to.deep.equal([]);
+        // A position past the head bounds nothing.
+        expect(ids(await store.readAll({ direction: 'backwards', before: String(Number(all[7]!.position) + 10) as Position, maxCount: 1 }))).to.deep.equal(['x2']);
+      });
+
+      it('reads all of some event types only, in either direction; an empty list matches nothing', async () => {
+        await store.append('tokens-9', [ev('t1', {}, 'TokenIssued'), ev('t2', {}, 'TokenRevoked')]);
+        await store.append('settings', [ev('p1', {}, 'SettingsChanged')]);
+        expect(ids(await store.readAll({ types: ['TokenRevoked', 'SettingsChanged'] }))).to.deep.equal(['t2', 'p1']);
+        expect(ids(await store.readAll({ types: ['Tested'], direction: 'backwards', maxCount: 2 }))).to.deep.equal(['e', 'd']);
+        expect(ids(await store.readAll({ types: ['TokenIssued', 'TokenRevoked'], streamPrefixes: ['settings'] }))).to.deep.equal([]);
+        expect(ids(await store.readAll({ types: [] }))).to.deep.equal([]);
+        expect(ids(await store.readAll({ types: ['NoSuchType'] }))).to.deep.equal([]);
       });
 
       it('reads all whose data holds a string at a path, with stream prefixes and a limit', async () => {

@@ -32,6 +32,10 @@ const ENDPOINTS: readonly (readonly [string, string, string?])[] = [
   ['PUT', '/api/v1/providers/evil', '{"kind":"static","config":{"tokens":{}}}'],
   ['DELETE', '/api/v1/providers/idp'],
   ['GET', '/api/v1/events'],
+  ['GET', '/api/v1/events?type=AccessDecided'],
+  ['GET', '/api/v1/state'],
+  ['GET', '/api/v1/state?asOf=1'],
+  ['GET', '/api/v1/history'],
 ];
 
 const json = (body: string | undefined) => (body === undefined ? [] : ([['Content-Type', 'application/json']] as const));
@@ -54,7 +58,7 @@ const adminCases: AttackCase[] = [
   { name: 'admin token in a cookie', request: { target: 'admin', path: '/api/v1/settings', headers: [['Cookie', 'admin_token={{ADMIN}}']] }, expect: unauthorized },
   { name: 'admin token in X-Portcullis-Debug', request: { target: 'admin', path: '/api/v1/settings', headers: [['X-Portcullis-Debug', '{{ADMIN}}']] }, expect: unauthorized },
   // @koa/router matches routes case-insensitively; the token check must hold for every spelling of the prefix.
-  ...['/API/V1/SETTINGS', '/API/v1/settings', '/api/V1/settings', '/Api/v1/settings', '/API/V1/events', '/API/V1/providers', '/api/v1/SETTINGS'].map(
+  ...['/API/V1/SETTINGS', '/API/v1/settings', '/api/V1/settings', '/Api/v1/settings', '/API/V1/events', '/API/V1/providers', '/api/v1/SETTINGS', '/API/V1/STATE', '/Api/v1/state?asOf=1', '/API/V1/history'].map(
     (path): AttackCase => ({ name: `GET ${path} (case variant) without a token`, request: { target: 'admin', path }, expect: unauthorized }),
   ),
   {
@@ -124,5 +128,29 @@ const viaGateway: AttackCase[] = [
   },
 ];
 
+/**
+ * The read views with the admin token, given a credential where a value or a parameter name
+ * belongs: refused with a stable code, and the credential is not quoted back.
+ */
+const readViews: AttackCase[] = [
+  ['/api/v1/state?asOf={{CLIENT_SECRET}}', 'invalid_as_of'],
+  ['/api/v1/state?asOf={{ADMIN}}', 'invalid_as_of'],
+  ['/api/v1/state?asOf=2024-05-01T10:00:00Z&asOf={{OPAQUE}}', 'invalid_request'],
+  ['/api/v1/state?{{ADMIN}}=1', 'invalid_request'],
+  ['/api/v1/history?type={{CLIENT_SECRET}}', 'invalid_request'],
+  ['/api/v1/history?from={{VALID}}', 'invalid_request'],
+  ['/api/v1/history?before={{OPAQUE}}', 'invalid_request'],
+  ['/api/v1/history?{{CLIENT_SECRET}}', 'invalid_request'],
+  ['/api/v1/events?type={{ADMIN}}%20x', 'invalid_request'],
+  ['/api/v1/events?stream={{CLIENT_SECRET}}/', 'invalid_request'],
+  ['/api/v1/events?after={{OPAQUE}}', 'invalid_request'],
+  ['/api/v1/events?{{ADMIN}}', 'invalid_request'],
+].map(([path, error]): AttackCase => ({
+  name: `GET ${path} with the admin token: ${error}, the credential not quoted back`,
+  request: { target: 'admin', path: path!, headers: [['Authorization', 'Bearer {{ADMIN}}']] },
+  expect: { status: 400, error: error! },
+}));
+
 export const adminApi: AttackCategory = { name: 'admin API without or with a wrong admin token', cases: adminCases };
+export const adminReadViews: AttackCategory = { name: 'admin read views (state, history, events) given credentials as values', cases: readViews };
 export const adminViaGateway: AttackCategory = { name: 'admin API sought through the gateway port', cases: viaGateway };
