@@ -1,0 +1,79 @@
+// The statements of the PostgreSQL store, for one schema; kept apart from the logic that runs them.
+import { quoteIdent } from './postgres-schema.js';
+
+export interface EventRow {
+  /** bigint: pg hands it over as a decimal string, which is what a Position is. */
+  position: string;
+  id: string;
+  stream: string;
+  revision: number;
+  type: string;
+  time: string;
+  data: unknown;
+  metadata: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+const COLUMNS = 'position, id, stream, revision, type, time, data, metadata, prev_hash, hash';
+
+export function statements(schema: string) {
+  const s = quoteIdent(schema);
+  return {
+    /**
+     * Every writer takes the chain head's row lock first and keeps it to its commit: appends
+     * follow one another, so positions are handed out in commit order and each event's
+     * prevHash is the hash of the event before it.
+     */
+    lockHead: `SELECT position, hash FROM ${s}.chain_head FOR UPDATE`,
+    /**
+     * Run after lockHead, in a statement of its own: its snapshot then sees everything the
+     * previous holder of the lock committed. Also the database's clock, for the events' time.
+     */
+    streamState: `SELECT
+        (SELECT max(revision) FROM ${s}.events WHERE stream = $1) AS revision,
+        (SELECT coalesce(json_agg(json_build_object('id', id, 'stream', stream, 'position', position::text)), '[]')
+           FROM ${s}.events WHERE id = ANY($2::text[])) AS stored,
+        to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now`,
+    storedIds: `SELECT id FROM ${s}.events WHERE id = ANY($1::text[]) LIMIT 1`,
+    /** The rows, the new head, and a NOTIFY that PostgreSQL delivers only if the transaction commits. */
+    insert: `WITH inserted AS (
+        INSERT INTO ${s}.events (${COLUMNS})
+        SELECT p, i, st, r, t, tm, d::json, m::json, ph, h
+          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+            AS u(p, i, st, r, t, tm, d, m, ph, h)
+      ), head AS (
+        UPDATE ${s}.chain_head SET position = $11::bigint, hash = $12::text
+      )
+      SELECT pg_notify($13::text, $11::bigint::text)`,
+    headPosition: `SELECT max(position)::text AS position FROM ${s}.events`,
+    readForward: `SELECT ${COLUMNS} FROM ${s}.events WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+    readBackward: `SELECT ${COLUMNS} FROM ${s}.events WHERE stream = $1 AND revision <= $2 ORDER BY revision DESC LIMIT $3`,
+    deleteStream: `DELETE FROM ${s}.events WHERE stream = $1`,
+    /** After a deletion, the chain continues from the last event left (as on SQLite); positions are never reused. */
+    resetHeadHash: `UPDATE ${s}.chain_head SET hash = coalesce((SELECT hash FROM ${s}.events ORDER BY position DESC LIMIT 1), '')`,
+    loadCheckpoint: `SELECT position::text AS position, state FROM ${s}.checkpoints WHERE name = $1`,
+    saveCheckpoint: `INSERT INTO ${s}.checkpoints (name, position, state) VALUES ($1, $2, $3)
+      ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state`,
+    readAll: (prefixes: boolean, dataMatch: boolean) => readAllSql(s, prefixes, dataMatch),
+  };
+}
+
+export type Statements = ReturnType<typeof statements>;
+
+/**
+ * Parameters, in order: after, limit (NULL: none), then the prefixes (a text[]) when filtered
+ * by stream, then (needle, path, value) for the data match.
+ */
+function readAllSql(s: string, prefixes: boolean, dataMatch: boolean): string {
+  let n = 2;
+  const where = ['position > $1'];
+  if (prefixes) where.push(`stream ^@ ANY($${++n}::text[])`);
+  if (dataMatch) {
+    // The stored text has no whitespace (canonical JSON), so a match contains this needle:
+    // strpos() rules rows out before the JSON is parsed for the ones that may match.
+    const [needle, path, value] = [++n, ++n, ++n];
+    where.push(`strpos(data::text, $${needle}) > 0`, `json_typeof(data #> $${path}::text[]) = 'string'`, `data #>> $${path}::text[] = $${value}`);
+  }
+  return `SELECT ${COLUMNS} FROM ${s}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`;
+}
