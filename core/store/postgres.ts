@@ -87,7 +87,8 @@ export class PostgresEventStore implements EventStore, HistoryImport {
       connectionString: target.connectionString,
       max: target.poolSize,
       connectionTimeoutMillis: target.connectTimeoutMs,
-      application_name: 'portcullis',
+      // Names the schema, so an operator can tell each store's connections apart in pg_stat_activity.
+      application_name: `portcullis ${target.schema}`,
       lock_timeout: options.lockTimeoutMs ?? 5000,
       // A node that hangs inside an append must not hold every other node's appends for long.
       idle_in_transaction_session_timeout: 60_000,
