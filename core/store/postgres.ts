@@ -42,6 +42,12 @@ export interface PostgresStoreOptions {
   readonly clock?: Clock;
 }
 
+/** The last position handed out and the hash the next event chains to. */
+interface ChainHead {
+  readonly position: bigint;
+  readonly hash: string;
+}
+
 /** An append's rows, column by column, as the insert statement takes them. */
 interface Rows {
   positions: string[];
@@ -153,8 +159,7 @@ export class PostgresEventStore implements EventStore, HistoryImport {
   async appendSerialized(stream: string, events: readonly SerializedEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     checkStreamName(stream);
     checkNewEvents(events);
-    const result = await this.#transaction(options.durable ?? true, async (client) => {
-      const head = await this.#lockHead(client);
+    const result = await this.#underChainLock(options.durable ?? true, async (client, head) => {
       const state = await client.query<{ revision: number | null; stored: { id: string; stream: string; position: string }[]; now: string }>(
         this.#sql.streamState,
         [stream, events.map((e) => e.id)],
@@ -194,8 +199,7 @@ export class PostgresEventStore implements EventStore, HistoryImport {
   /** {@link HistoryImport.importRecorded}: one transaction, each event checked against the chain before it is written. */
   async importRecorded(events: readonly RecordedEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.#transaction(true, async (client) => {
-      const head = await this.#lockHead(client);
+    await this.#underChainLock(true, async (client, head) => {
       const taken = await client.query<{ id: string }>(this.#sql.storedIds, [events.map((e) => e.id)]);
       const clash = taken.rows[0]?.id;
       if (clash !== undefined) {
@@ -269,8 +273,7 @@ export class PostgresEventStore implements EventStore, HistoryImport {
 
   async deleteStream(stream: string): Promise<void> {
     // Under the chain head's lock: an append in flight must not take a deleted event as its predecessor.
-    await this.#transaction(true, async (client) => {
-      await this.#lockHead(client);
+    await this.#underChainLock(true, async (client) => {
       await client.query(this.#sql.deleteStream, [stream]);
       await client.query(this.#sql.resetHeadHash);
     });
@@ -294,13 +297,6 @@ export class PostgresEventStore implements EventStore, HistoryImport {
     await this.#pool.end().catch(() => undefined);
   }
 
-  async #lockHead(client: pg.PoolClient): Promise<{ position: bigint; hash: string }> {
-    const { rows } = await client.query<{ position: string; hash: string }>(this.#sql.lockHead);
-    const head = rows[0];
-    if (head === undefined) throw new StoreUnavailableError(`the chain head of the event store in ${this.where} is missing`);
-    return { position: BigInt(head.position), hash: head.hash };
-  }
-
   async #insert(client: pg.PoolClient, rows: Rows): Promise<void> {
     const last = rows.positions.length - 1;
     await client.query(this.#sql.insert, [
@@ -318,8 +314,11 @@ export class PostgresEventStore implements EventStore, HistoryImport {
     }
   }
 
-  /** Run `work` in a transaction; `durable: false` commits without waiting for the WAL to reach the disk. */
-  async #transaction<T>(durable: boolean, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Run `work` in a transaction that holds the chain head's row lock from its first statement to
+   * its commit; `durable: false` commits without waiting for the WAL to reach the disk.
+   */
+  async #underChainLock<T>(durable: boolean, work: (client: pg.PoolClient, head: ChainHead) => Promise<T>): Promise<T> {
     this.#open();
     let client: pg.PoolClient;
     try {
@@ -329,8 +328,11 @@ export class PostgresEventStore implements EventStore, HistoryImport {
     }
     let broken: Error | undefined;
     try {
-      await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit = off');
-      const result = await work(client);
+      // One round trip (no parameters, so several statements may share it): the lock is taken at once.
+      const begun = (await client.query(`${durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit = off'}; ${this.#sql.lockHead}`)) as unknown as pg.QueryResult[];
+      const row = begun.at(-1)?.rows[0] as { position: string; hash: string } | undefined;
+      if (row === undefined) throw new StoreUnavailableError(`the chain head of the event store in ${this.where} is missing`);
+      const result = await work(client, { position: BigInt(row.position), hash: row.hash });
       await client.query('COMMIT');
       return result;
     } catch (err) {
