@@ -2,10 +2,11 @@
 import type { CommandLine, CommandSpec } from './command-line.js';
 import { APPLY_COMMAND, EXPORT_COMMAND } from './config-as-code.js';
 import { SERVE_COMMAND } from './serve.js';
+import { STORE_MIGRATE_COMMAND } from './store-migrate.js';
 import { TOKENS_COMMANDS } from './tokens.js';
 import { VERIFY_COMMAND } from './verify.js';
 import { packageVersion } from './version.js';
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS];
+export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, STORE_MIGRATE_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS];
 
 export const PORTCULLIS: CommandLine = { table: COMMANDS, version: packageVersion };
