@@ -1,4 +1,5 @@
-// The statements of the PostgreSQL store, for one schema; kept apart from the logic that runs them.
+// The statements of the PostgreSQL store, for one schema, and the rows they take and give; kept apart from the logic that runs them.
+import type { EventMetadata, Position, RecordedEvent } from './port.js';
 import { quoteIdent } from './postgres-schema.js';
 
 export interface EventRow {
@@ -76,4 +77,48 @@ function readAllSql(s: string, prefixes: boolean, dataMatch: boolean): string {
     where.push(`strpos(data::text, $${needle}) > 0`, `json_typeof(data #> $${path}::text[]) = 'string'`, `data #>> $${path}::text[] = $${value}`);
   }
   return `SELECT ${COLUMNS} FROM ${s}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`;
+}
+
+/** An append's rows, column by column, as the insert statement takes them. */
+export interface Rows {
+  positions: string[];
+  ids: string[];
+  streams: string[];
+  revisions: number[];
+  types: string[];
+  times: string[];
+  data: string[];
+  metadata: string[];
+  prevHashes: string[];
+  hashes: string[];
+}
+
+export const emptyRows = (): Rows => ({ positions: [], ids: [], streams: [], revisions: [], types: [], times: [], data: [], metadata: [], prevHashes: [], hashes: [] });
+
+export function addRow(rows: Rows, r: { position: string; id: string; stream: string; revision: number; type: string; time: string; data: string; metadata: string; prevHash: string; hash: string }): void {
+  rows.positions.push(r.position);
+  rows.ids.push(r.id);
+  rows.streams.push(r.stream);
+  rows.revisions.push(r.revision);
+  rows.types.push(r.type);
+  rows.times.push(r.time);
+  rows.data.push(r.data);
+  rows.metadata.push(r.metadata);
+  rows.prevHashes.push(r.prevHash);
+  rows.hashes.push(r.hash);
+}
+
+export function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    stream: row.stream,
+    revision: row.revision,
+    position: row.position as Position,
+    time: row.time,
+    data: row.data,
+    metadata: row.metadata as EventMetadata,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
 }

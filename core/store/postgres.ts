@@ -8,14 +8,13 @@ import { HistoryImportError, type HistoryImport } from './import.js';
 import { mapPostgresError } from './postgres-errors.js';
 import { AppendListener } from './postgres-listener.js';
 import { checkSchema, migrateSchema } from './postgres-schema.js';
-import { statements, type EventRow, type Statements } from './postgres-sql.js';
+import { addRow, emptyRows, statements, toRecorded, type EventRow, type Rows, type Statements } from './postgres-sql.js';
 import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
 import {
   StoreUnavailableError,
   type AppendOptions,
   type AppendResult,
   type Checkpoint,
-  type EventMetadata,
   type EventStore,
   type NewEvent,
   type Position,
@@ -47,22 +46,6 @@ interface ChainHead {
   readonly position: bigint;
   readonly hash: string;
 }
-
-/** An append's rows, column by column, as the insert statement takes them. */
-interface Rows {
-  positions: string[];
-  ids: string[];
-  streams: string[];
-  revisions: number[];
-  types: string[];
-  times: string[];
-  data: string[];
-  metadata: string[];
-  prevHashes: string[];
-  hashes: string[];
-}
-
-const emptyRows = (): Rows => ({ positions: [], ids: [], streams: [], revisions: [], types: [], times: [], data: [], metadata: [], prevHashes: [], hashes: [] });
 
 /**
  * Ordering: a writer locks the single row of `chain_head` before anything else and holds it to
@@ -354,19 +337,6 @@ export function channelOf(schema: string): string {
   return `${schema}.appended`;
 }
 
-function addRow(rows: Rows, r: { position: string; id: string; stream: string; revision: number; type: string; time: string; data: string; metadata: string; prevHash: string; hash: string }): void {
-  rows.positions.push(r.position);
-  rows.ids.push(r.id);
-  rows.streams.push(r.stream);
-  rows.revisions.push(r.revision);
-  rows.types.push(r.type);
-  rows.times.push(r.time);
-  rows.data.push(r.data);
-  rows.metadata.push(r.metadata);
-  rows.prevHashes.push(r.prevHash);
-  rows.hashes.push(r.hash);
-}
-
 /** PostgreSQL reads LIMIT NULL as "no limit". */
 function sqlLimit(limit: number): number | null {
   return Number.isFinite(limit) ? limit : null;
@@ -379,19 +349,4 @@ function openError(err: unknown, where: string): unknown {
   const e = mapped as { message?: unknown; code?: unknown };
   const code = typeof e.code === 'string' ? ` (${e.code})` : '';
   return new StoreUnavailableError(`PostgreSQL event store at ${where} cannot be opened: ${String(e.message)}${code}`, { cause: err });
-}
-
-function toRecorded(row: EventRow): RecordedEvent {
-  return {
-    id: row.id,
-    type: row.type,
-    stream: row.stream,
-    revision: row.revision,
-    position: row.position as Position,
-    time: row.time,
-    data: row.data,
-    metadata: row.metadata as EventMetadata,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
 }
