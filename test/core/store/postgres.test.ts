@@ -123,8 +123,10 @@ describe('PostgresEventStore', () => {
       await Promise.all([open(), open(), open()]);
       const versions = await withClient((c) => c.query<{ version: number }>(`SELECT version FROM "${schema}".schema_version`));
       expect(versions.rows.map((r) => r.version)).to.deep.equal([SCHEMA_VERSION]);
-      const reopened = await open();
+      const reopened = await openEventStore(storeUrl(schema));
+      expect(reopened).to.be.instanceOf(PostgresEventStore);
       await reopened.append('s-1', [ev('a')]);
+      await reopened.close();
       expect((await (await open()).readAll()).map((e) => e.id)).to.deep.equal(['a']);
     });
 
