@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
+import { expandBlocks } from '../core/decision-log/reader.js';
 import { ValidationError, UnauthorizedError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Runtime } from '../core/runtime.js';
@@ -107,8 +108,14 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new ValidationError('limit must be an integer from 1 to 1000', [{ path: 'limit', message: 'out of range' }]);
     }
+    const expand = ctx.query.expand;
+    if (expand !== undefined && expand !== 'decisions') {
+      throw new ValidationError('expand takes one value: decisions', [{ path: 'expand', message: 'unknown value' }]);
+    }
     const events = await runtime.store.readAll({ ...(after ? { after: after as Position } : {}), maxCount: limit });
-    ctx.body = { events, next: events.at(-1)?.position ?? after ?? null };
+    // Expanded, each decision block is one entry per decision, and `limit` counts entries (blocks are never split).
+    const page = expand ? await expandBlocks(runtime.store, events, limit) : { entries: events, last: events.at(-1)?.position };
+    ctx.body = { events: page.entries, next: page.last ?? after ?? null };
   });
 
   app.use(open.routes()).use(open.allowedMethods());

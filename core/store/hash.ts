@@ -1,6 +1,8 @@
 // The hash chain over the global order: any edit or deletion in the middle of the history breaks it.
 import { hash } from 'node:crypto';
 
+import { checkBlock } from '../decision-log/verify.js';
+import { BLOCK_EVENT } from '../decision-log/record.js';
 import type { EventStore, NewEvent, Position, RecordedEvent, SerializedEvent } from './port.js';
 
 /**
@@ -129,7 +131,8 @@ export type ChainVerification =
 const PAGE_SIZE = 1000;
 
 /**
- * Read the whole global order and check every link and every hash.
+ * Read the whole global order and check every link and every hash, and every decision block's
+ * decisions against its event (core/decision-log/verify.ts).
  * `count` is the number of events checked, including the failing one.
  * Known limitation: deleted streams leave a gap in the chain until deletion anchors exist.
  */
@@ -151,6 +154,8 @@ export async function verifyChain(
       if (hashEvent(e.prevHash, e) !== e.hash) {
         return { ok: false, count, position: e.position, reason: 'hash does not match the event content' };
       }
+      const badBlock = e.type === BLOCK_EVENT ? await checkBlock(store, e) : undefined;
+      if (badBlock !== undefined) return { ok: false, count, position: e.position, reason: badBlock };
       prevHash = e.hash;
       after = e.position;
     }
