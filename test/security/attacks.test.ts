@@ -1,10 +1,11 @@
 // The attack suite: every corpus entry is sent over a real socket to the gateway (or admin) listener and must get its
-// expected status and error code, leave an AccessDecided event, echo no secret, and leave the gateway serving.
+// expected status and error code, leave one recorded decision, echo no secret, and leave the gateway serving.
 import { expect } from 'chai';
 
 import { adminApi, adminViaGateway } from './corpus/admin.js';
 import { authorizationHeaders } from './corpus/authorization.js';
 import { credentialsElsewhere } from './corpus/credentials-elsewhere.js';
+import { decisionLog } from './corpus/decision-log.js';
 import { forwardAuth } from './corpus/forward-auth.js';
 import { forwardedRealIp, forwardedTrusted, forwardedUntrusted } from './corpus/forwarded.js';
 import { jwtAttacks, jwtControls } from './corpus/jwt.js';
@@ -12,6 +13,7 @@ import { pathAttacks } from './corpus/paths.js';
 import { smuggling } from './corpus/smuggling.js';
 import type { AttackCategory } from './corpus/types.js';
 import { BASE_SETTINGS, Harness } from './harness.js';
+import { decisionEntries } from '../server/fixtures.js';
 
 /** The attack corpus, by category (controls are not attacks and are not counted). */
 export const ATTACKS: readonly AttackCategory[] = [
@@ -26,6 +28,7 @@ export const ATTACKS: readonly AttackCategory[] = [
   credentialsElsewhere,
   adminApi,
   adminViaGateway,
+  decisionLog,
 ];
 const CONTROLS: readonly AttackCategory[] = [jwtControls];
 
@@ -70,19 +73,22 @@ describe('security: attack suite', function () {
       expect(harness.unexpected.map(String)).to.deep.equal([]);
     });
 
-    it('stored no secret in clear: not the tokens presented, the admin token nor the client secret', async () => {
-      for (const event of await harness.store.readAll()) {
+    it('stored no secret in clear: not the tokens presented, the admin token nor the client secret, in no event and no decision', async () => {
+      await harness.runtime.audit.flush();
+      const decisions = await decisionEntries(harness.store);
+      expect(decisions.length, 'decisions recorded').to.be.greaterThan(0);
+      for (const event of [...(await harness.store.readAll()), ...decisions]) {
         const text = JSON.stringify(event);
         for (const secret of harness.secrets()) {
-          expect(text.includes(secret), `${secret.slice(0, 10)}… in event ${event.type} of ${event.stream}: ${text.slice(0, 600)}`).to.equal(false);
+          expect(text.includes(secret), `${secret.slice(0, 10)}… in ${event.type} of ${event.stream}: ${text.slice(0, 600)}`).to.equal(false);
         }
       }
     });
 
     it('keeps credentials out of the audited path of a refused request (fragment, path parameters)', async () => {
       await harness.runtime.audit.flush();
-      const leaked = (await harness.store.readAll({ streamPrefixes: ['access-'] }))
-        .map((e) => (e.data as { path: string }).path)
+      const leaked = (await decisionEntries(harness.store))
+        .map((e) => e.data.path)
         .filter((path) => harness.secrets().some((s) => path.includes(s)));
       expect(leaked.map((p) => `${p.slice(0, 40)}…`)).to.deep.equal([]);
     });

@@ -10,6 +10,7 @@ import {
   type Position,
   type RecordedEvent,
 } from '../../../core/store/port.js';
+import { decisionLogContract } from './decision-log-contract.js';
 
 export function ev(id: string, data: unknown = { n: id }, type = 'Tested'): NewEvent {
   return { id, type, data };
@@ -364,5 +365,7 @@ export function eventStoreContract(
         expect(aborted).to.deep.equal([]);
       });
     });
+
+    decisionLogContract(() => store);
   });
 }
