@@ -5,7 +5,7 @@
 // fields, groups, stage names) are interned per batch, so the table is emptied at every seal and
 // never outgrows one batch, whatever a flood of distinct values; paths, request ids and addresses
 // are copied as bytes into the record's own slice of the byte section.
-import type { AccessRequest, Decision, TraceEntry } from '../access.js';
+import type { AccessRequest, Decision } from '../access.js';
 import {
   ALLOW_BIT,
   CREDENTIAL_SHIFT,
@@ -31,7 +31,18 @@ import {
   TRACE_STAGES,
   regions,
 } from './layout.js';
-import { MAX_BLOCK_DECISIONS } from './record.js';
+import { MAX_BLOCK_DECISIONS, type DecisionRecord, type TraceStep } from './record.js';
+
+/** What a record takes from a request: an AccessRequest is one. */
+export type RecordedRequest = Pick<AccessRequest, 'id' | 'method' | 'path' | 'host' | 'clientIp' | 'peerIp' | 'time'> & {
+  readonly credential?: { readonly scheme: NonNullable<AccessRequest['credential']>['scheme'] };
+};
+
+/** What a record takes from a decision: a Decision is one. */
+export type RecordedDecision = Pick<Decision, 'allow' | 'status' | 'reason' | 'stage'> & {
+  readonly trace: readonly TraceStep[];
+  readonly identity?: Pick<NonNullable<Decision['identity']>, 'subject' | 'username' | 'provider' | 'groups' | 'tokenId'>;
+};
 
 const DAY_MS = 86_400_000;
 
@@ -54,7 +65,7 @@ export function groupsText(groups: readonly string[]): string {
   return JSON.stringify(kept);
 }
 
-const outcomeCode = (step: TraceEntry): number => (step.outcome === 'pass' ? 1 : step.outcome === 'allow' ? 2 : 3);
+const outcomeCode = (step: TraceStep): number => (step.outcome === 'pass' ? 1 : step.outcome === 'allow' ? 2 : 3);
 
 export class DecisionBatch {
   readonly capacity: number;
@@ -107,7 +118,7 @@ export class DecisionBatch {
    * UTC day than the batch's, so that a block never spans two day partitions): seal, then add
    * again. An empty batch always takes it.
    */
-  add(request: AccessRequest, decision: Decision): boolean {
+  add(request: RecordedRequest, decision: RecordedDecision): boolean {
     const n = this.n;
     const day = Math.floor(request.time / DAY_MS);
     if (n > 0) {
@@ -155,6 +166,12 @@ export class DecisionBatch {
     u32[w + LENGTHS_IPS] = clientLength | (this.put(request.peerIp, MAX_CHARS.ip) << 16);
     this.n = n + 1;
     return true;
+  }
+
+  /** {@link add} for a decision as the log returns it (tools and tests that store records). */
+  addRecord(record: DecisionRecord): boolean {
+    const { credential, requestId, ...rest } = record;
+    return this.add({ ...rest, id: requestId, ...(credential ? { credential: { scheme: credential } } : {}) }, record);
   }
 
   /** The records as a compact batch (layout.ts) that the caller owns; this batch is empty again. */

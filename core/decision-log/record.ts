@@ -48,11 +48,13 @@ export interface DecisionRecord {
   readonly trace: readonly TraceStep[];
 }
 
-/** A block as a store takes it: `id` (the block event's id) makes a retried append a no-op. */
-export interface DecisionBlock {
+/**
+ * A block as a store takes it: a batch sealed by DecisionBatch (layout.ts), 1 to 4096 decisions
+ * of one UTC day in recording order; `id` (the block event's id) makes a retried append a no-op.
+ */
+export interface SealedBlock {
   readonly id: string;
-  /** 1 to 4096 decisions of one UTC day, in the order they were recorded. */
-  readonly decisions: readonly DecisionRecord[];
+  readonly batch: ArrayBuffer;
 }
 
 /** Data of an AccessDecisionsRecorded event: what the chain needs to vouch for the block's decisions. */

@@ -2,33 +2,22 @@
 import type { AccessRequest, Decision } from '../access.js';
 import { timeOrderedId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import type { AppendResult, EventStore } from '../store/port.js';
+import type { DecisionLogStore, EventStore } from '../store/port.js';
 import { DecisionBatch } from './batch.js';
-import { decodeBatch } from './decode.js';
-import { MAX_BLOCK_DECISIONS } from './record.js';
-
-/** A sealed batch on its way to the store; `id` (its event's) makes a retried block a no-op. */
-export interface SealedBlock {
-  readonly id: string;
-  readonly batch: ArrayBuffer;
-}
+import { MAX_BLOCK_DECISIONS, type SealedBlock } from './record.js';
 
 /**
- * Where sealed batches go: a store, directly or through its append thread. The blocks of one
- * call are stored in one transaction, in order. The batches stay the caller's and readable (a
- * failed call is made again).
+ * Where sealed batches go: a store's decision log, directly or through its append thread. The
+ * blocks of one call are stored in one transaction, in order. The batches stay the caller's and
+ * readable (a failed call is made again).
  */
-export interface BlockSink {
-  appendBlocks(blocks: readonly SealedBlock[]): Promise<AppendResult>;
+export interface BlockSink extends Pick<DecisionLogStore, 'appendBlocks'> {
   close(): Promise<void>;
 }
 
-/** A sink that decodes batches on this thread and stores them through the store's decision log (the memory store, tests). */
+/** The store's own decision log as a sink, on this thread (the memory store, tests). */
 export function storeSink(store: Pick<EventStore, 'decisions'>): BlockSink {
-  return {
-    appendBlocks: (blocks) => store.decisions.appendBlocks(blocks.map(({ id, batch }) => ({ id, decisions: decodeBatch(batch) }))),
-    close: () => Promise.resolve(),
-  };
+  return { appendBlocks: (blocks) => store.decisions.appendBlocks(blocks), close: () => Promise.resolve() };
 }
 
 /**

@@ -1,12 +1,8 @@
 // The decision log in the in-memory store: blocks' decisions by block position, beside their events.
+import { BatchView } from '../decision-log/batch-view.js';
 import { blockEvent } from '../decision-log/block-event.js';
-import {
-  addressKey,
-  type DecisionBlock,
-  type DecisionQuery,
-  type DecisionRecord,
-  type StoredDecision,
-} from '../decision-log/record.js';
+import { decodeBatch } from '../decision-log/decode.js';
+import { addressKey, type DecisionQuery, type DecisionRecord, type SealedBlock, type StoredDecision } from '../decision-log/record.js';
 import { limitOf, parsePosition, toPosition } from './checks.js';
 import { deepFreeze } from './freeze.js';
 import type { AppendResult, DecisionLogStore, NewEvent, Position } from './port.js';
@@ -22,16 +18,14 @@ export class MemoryDecisionLog implements DecisionLogStore {
 
   constructor(private readonly host: MemoryBlockHost) {}
 
-  async appendBlocks(blocks: readonly DecisionBlock[]): Promise<AppendResult> {
+  async appendBlocks(blocks: readonly SealedBlock[]): Promise<AppendResult> {
     if (blocks.length === 0) throw new TypeError('appendBlocks needs at least one block');
-    // Checked before the first is stored, as one transaction would.
-    const events = blocks.map((block) => ({ ...blockEvent(block), decisions: block.decisions }));
+    // Every block checked and decoded before the first is stored, as one transaction would.
+    const decoded = blocks.map(({ id, batch }) => ({ ...blockEvent(id, new BatchView(batch)), decisions: deepFreeze(decodeBatch(batch)) }));
     let result: AppendResult | undefined;
-    for (const { stream, event, decisions } of events) {
-      // A JSON round trip, frozen: what the SQLite adapter would hand back, immune to the writer's objects.
-      const copy = deepFreeze(JSON.parse(JSON.stringify(decisions)) as DecisionRecord[]);
+    for (const { stream, event, decisions } of decoded) {
       result = this.host.appendEvent(stream, event, (position) => {
-        if (!this.#blocks.has(position)) this.#blocks.set(position, copy);
+        if (!this.#blocks.has(position)) this.#blocks.set(position, decisions);
       });
     }
     return result!;

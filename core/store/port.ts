@@ -1,5 +1,5 @@
 // The event store port: EventStoreDB's model (streams, revisions, one global order) for every adapter.
-import type { DecisionBlock, DecisionQuery, StoredDecision } from '../decision-log/record.js';
+import type { DecisionQuery, SealedBlock, StoredDecision } from '../decision-log/record.js';
 
 /** Where an append expects the stream to be. A number is the revision of the stream's last event. */
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number;
@@ -177,9 +177,9 @@ export interface DecisionLogStore {
    * decisions, all in one transaction (a crash leaves all of them or none; several blocks share
    * the commit's cost). A block whose id is already stored is not stored again. The result is
    * the last block's.
-   * @throws TypeError for no block, or a block that is empty, too large or spans two UTC days
+   * @throws TypeError for no block, or one that is not a sealed batch, is empty or spans two UTC days
    */
-  appendBlocks(blocks: readonly DecisionBlock[]): Promise<AppendResult>;
+  appendBlocks(blocks: readonly SealedBlock[]): Promise<AppendResult>;
 
   /** Decisions in address order (backwards: newest first), narrowed by the query. */
   read(query?: DecisionQuery): Promise<StoredDecision[]>;

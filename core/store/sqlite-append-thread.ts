@@ -1,7 +1,8 @@
 // Stores decision blocks in a SQLite store from a worker thread: decoding, hashing and inserting leave the event loop that serves requests.
 import { Worker } from 'node:worker_threads';
 
-import type { BlockSink, SealedBlock } from '../decision-log/writer.js';
+import type { SealedBlock } from '../decision-log/record.js';
+import type { BlockSink } from '../decision-log/writer.js';
 import { StoreUnavailableError, type AppendResult } from './port.js';
 
 export interface BlockRequest {

@@ -1,7 +1,6 @@
 // The worker thread behind SqliteAppendThread: its own connection to the store file, storing the blocks the main thread sends.
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { decodeBatch } from '../decision-log/decode.js';
 import { StoreUnavailableError } from './port.js';
 import { SqliteEventStore } from './sqlite.js';
 import type { BlockReply, BlockRequest } from './sqlite-append-thread.js';
@@ -16,7 +15,7 @@ port.on('message', (request: BlockRequest | 'close') => {
     return;
   }
   Promise.resolve()
-    .then(() => store.decisions.appendBlocks(request.blocks.map(({ id, batch }) => ({ id, decisions: decodeBatch(batch) }))))
+    .then(() => store.decisions.appendBlocks(request.blocks))
     .then(
       (result) => port.postMessage({ id: request.id, result } satisfies BlockReply),
       (err: unknown) =>

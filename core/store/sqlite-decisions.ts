@@ -1,16 +1,16 @@
 // The decision log in the SQLite store: a block's event and its decision rows in one transaction, and reads that resolve them back.
 import type Database from 'better-sqlite3';
 
-import { groupsText } from '../decision-log/batch.js';
+import { BatchView, Own } from '../decision-log/batch-view.js';
 import { blockEvent } from '../decision-log/block-event.js';
 import { Packer, unpackIp, unpackRequestId } from '../decision-log/compact.js';
 import {
   BLOCK_EVENT,
   MAX_BLOCK_DECISIONS,
   addressKey,
-  type DecisionBlock,
   type DecisionQuery,
   type DecisionRecord,
+  type SealedBlock,
   type StoredDecision,
   type TraceOutcome,
   type TraceStep,
@@ -32,7 +32,6 @@ export interface BlockHost {
   read<T>(work: () => T): T;
 }
 
-const OUTCOME_CODES: Record<TraceOutcome, number> = { pass: 1, allow: 2, deny: 3 };
 const OUTCOMES: readonly (TraceOutcome | undefined)[] = [undefined, 'pass', 'allow', 'deny'];
 const NO_ADDRESS = Number.MAX_SAFE_INTEGER;
 
@@ -42,7 +41,7 @@ export class SqliteDecisionLog implements DecisionLogStore {
   readonly #strings: SqliteStrings;
   readonly #host: BlockHost;
   readonly #reads = new Map<string, Database.Statement<unknown[], DecisionRow>>();
-  readonly #appendTx: (blocks: readonly { stream: string; event: SerializedEvent; decisions: readonly DecisionRecord[] }[]) => AppendResult;
+  readonly #appendTx: (blocks: readonly { stream: string; event: SerializedEvent; view: BatchView }[]) => AppendResult;
   /** One per packed column of a row: each binds its own scratch buffer. */
   readonly #packers = { clientIp: new Packer(), peerIp: new Packer(), requestId: new Packer() };
   readonly #details = new DetailWriter();
@@ -56,11 +55,11 @@ export class SqliteDecisionLog implements DecisionLogStore {
     this.#host = host;
     this.#sql = prepareDecisionStatements(db);
     this.#strings = new SqliteStrings(this.#sql);
-    const tx = db.transaction((blocks: readonly { stream: string; event: SerializedEvent; decisions: readonly DecisionRecord[] }[]) => {
+    const tx = db.transaction((blocks: readonly { stream: string; event: SerializedEvent; view: BatchView }[]) => {
       let last: AppendResult | undefined;
-      for (const { stream, event, decisions } of blocks) {
+      for (const { stream, event, view } of blocks) {
         const { result, fresh } = host.appendEvent(stream, event);
-        if (fresh) this.#insertRows(Number(result.position), decisions);
+        if (fresh) this.#insertRows(Number(result.position), view);
         last = result;
       }
       return last!;
@@ -68,11 +67,12 @@ export class SqliteDecisionLog implements DecisionLogStore {
     this.#appendTx = (blocks) => tx.immediate(blocks);
   }
 
-  async appendBlocks(blocks: readonly DecisionBlock[]): Promise<AppendResult> {
+  async appendBlocks(blocks: readonly SealedBlock[]): Promise<AppendResult> {
     if (blocks.length === 0) throw new TypeError('appendBlocks needs at least one block');
-    const prepared = blocks.map((block) => {
-      const { stream, event } = blockEvent(block);
-      return { stream, event: serializeEvent(event), decisions: block.decisions };
+    const prepared = blocks.map(({ id, batch }) => {
+      const view = new BatchView(batch);
+      const { stream, event } = blockEvent(id, view);
+      return { stream, event: serializeEvent(event), view };
     });
     return this.#host.write(() => {
       let committed = false;
@@ -121,56 +121,70 @@ export class SqliteDecisionLog implements DecisionLogStore {
     }
   }
 
-  #insertRows(position: number, decisions: readonly DecisionRecord[]): void {
-    const s = (text: string): number => this.#strings.intern(text);
+  /**
+   * A block's rows, read straight from its sealed batch: each string the batch interned is
+   * looked up in the store once per block, and no object is built per decision.
+   */
+  #insertRows(position: number, view: BatchView): void {
+    const ids = new Map<number, number>();
+    const id = (ref: number): number => {
+      let stored = ids.get(ref);
+      if (stored === undefined) ids.set(ref, (stored = this.#strings.intern(view.text(ref))));
+      return stored;
+    };
     const { clientIp, peerIp, requestId } = this.#packers;
-    // Decisions decoded from one batch share their groups and trace arrays: each is encoded once.
-    const groupIds = new Map<readonly string[], number>();
-    const traces = new Map<readonly TraceStep[], { id: number; outcomes: number }>();
+    // Decisions that went the same way through the stages share the id of their stage list;
+    // most follow one that did, so the list is looked up only when it changes.
+    const stageLists = new Map<string, number>();
     let first = Number.POSITIVE_INFINITY;
     let last = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < decisions.length; i++) {
-      const d = decisions[i]!;
-      const id = d.identity;
-      let groups: number | null = null;
-      if (id) {
-        groups = groupIds.get(id.groups) ?? s(groupsText(id.groups));
-        groupIds.set(id.groups, groups);
-      }
-      let trace = traces.get(d.trace);
-      if (trace === undefined) {
-        let outcomes = 0;
-        for (let k = 0; k < d.trace.length; k++) outcomes += OUTCOME_CODES[d.trace[k]!.outcome] * 4 ** k;
-        trace = { id: s(JSON.stringify(d.trace.map((step) => step.stage))), outcomes };
-        traces.set(d.trace, trace);
-      }
+    let previous = -1;
+    let trace = 0;
+    for (let i = 0; i < view.count; i++) {
+      const time = view.time(i);
+      if (previous < 0 || !view.sameStages(i, previous)) trace = this.#stageListId(view, i, stageLists);
+      previous = i;
+      const subject = view.subject(i);
+      const client = view.ownRange(i, Own.ClientIp);
+      const peer = view.ownRange(i, Own.PeerIp);
+      const samePeer = view.bytes.compare(view.bytes, client[0], client[1], peer[0], peer[1]) === 0;
       this.#sql.insert.run(
         addressKey(position, i),
-        d.time,
-        id ? s(id.username) : null,
-        id?.tokenId !== undefined ? s(id.tokenId) : null,
-        id ? s(id.provider) : null,
-        d.allow ? 1 : 0,
-        d.status,
-        s(d.reason),
-        s(d.method),
-        d.path,
-        clientIp.ip(d.clientIp),
-        this.#details.write({
-          ...(d.credential !== undefined ? { credential: d.credential } : {}),
-          host: s(d.host),
-          stage: s(d.stage),
-          trace: trace.id,
-          outcomes: trace.outcomes,
-          ...(id ? { subject: s(id.subject), groups: groups! } : {}),
-          requestId: requestId.requestId(d.requestId),
-          ...(d.peerIp !== d.clientIp ? { peerIp: peerIp.ip(d.peerIp) } : {}),
-        }),
+        time,
+        subject !== 0 ? id(view.username(i)) : null,
+        subject !== 0 && view.token(i) !== 0 ? id(view.token(i)) : null,
+        subject !== 0 ? id(view.provider(i)) : null,
+        view.allow(i) ? 1 : 0,
+        view.status(i),
+        id(view.reason(i)),
+        id(view.method(i)),
+        view.own(i, Own.Path),
+        clientIp.ip(view.own(i, Own.ClientIp)),
+        this.#details.write(
+          view.credential(i),
+          id(view.host(i)),
+          id(view.stage(i)),
+          trace,
+          view.outcomes(i),
+          subject !== 0 ? id(subject) : 0,
+          subject !== 0 ? id(view.groups(i)) : 0,
+          requestId.requestId(view.own(i, Own.RequestId)),
+          samePeer ? undefined : peerIp.ip(view.own(i, Own.PeerIp)),
+        ),
       );
-      if (d.time < first) first = d.time;
-      if (d.time > last) last = d.time;
+      if (time < first) first = time;
+      if (time > last) last = time;
     }
-    this.#sql.insertBlock.run(position, first, last, decisions.length);
+    this.#sql.insertBlock.run(position, first, last, view.count);
+  }
+
+  #stageListId(view: BatchView, i: number, known: Map<string, number>): number {
+    const names: string[] = [];
+    for (let k = 0; k < view.steps(i); k++) names.push(view.text(view.stageOfStep(i, k)));
+    const text = JSON.stringify(names);
+    let id = known.get(text);
+    if (id === undefined) known.set(text, (id = this.#strings.intern(text)));
+    return id;
   }
 
   /** The address range a query can touch, or undefined when it touches none. */

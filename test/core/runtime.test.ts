@@ -5,7 +5,8 @@ import { systemClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { Runtime } from '../../core/runtime.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
-import { storeSink, type SealedBlock } from '../../core/decision-log/writer.js';
+import type { SealedBlock } from '../../core/decision-log/record.js';
+import { storeSink } from '../../core/decision-log/writer.js';
 import { StoreUnavailableError } from '../../core/store/port.js';
 import { request } from '../fixtures/requests.js';
 

@@ -7,7 +7,7 @@ import type { Runtime } from '../../core/runtime.js';
 import type { MemoryEventStore } from '../../core/store/memory.js';
 import type { RecordedEvent } from '../../core/store/port.js';
 import { createAdminApp } from '../../server/admin.js';
-import { sampleDecision } from '../fixtures/decisions.js';
+import { sampleDecision, sealedBlock } from '../fixtures/decisions.js';
 import { ADMIN_TOKEN, configureStatic, listen, startRuntime, tokenHash, type Listening } from './fixtures.js';
 
 interface Call {
@@ -393,10 +393,8 @@ describe('server/admin', () => {
 
     it('GET /events?expand=decisions shows each decision block as one entry per decision; limit counts entries, blocks stay whole', async () => {
       await call('patch', '/api/v1/settings', { body: { enabled: true } });
-      const block = (id: string, n: number) => ({
-        id,
-        decisions: Array.from({ length: n }, (_, i) => sampleDecision({ requestId: `${id}-${i}`, time: Date.UTC(2026, 0, 5) + i })),
-      });
+      const block = (id: string, n: number) =>
+        sealedBlock(id, Array.from({ length: n }, (_, i) => sampleDecision({ requestId: `${id}-${i}`, time: Date.UTC(2026, 0, 5) + i })));
       const { position: first } = await store.decisions.appendBlocks([block('b1', 3)]);
       const { position: second } = await store.decisions.appendBlocks([block('b2', 2)]);
 

@@ -3,16 +3,20 @@ import { createHash } from 'node:crypto';
 
 import { expect } from 'chai';
 
+import { DecisionBatch } from '../../../core/decision-log/batch.js';
+import { BatchView } from '../../../core/decision-log/batch-view.js';
 import { blockEvent } from '../../../core/decision-log/block-event.js';
+import { decodeBatch } from '../../../core/decision-log/decode.js';
+import { RECORD_BYTES, regions } from '../../../core/decision-log/layout.js';
 import { Packer, unpackIp, unpackRequestId } from '../../../core/decision-log/compact.js';
-import { blockDigest } from '../../../core/decision-log/digest.js';
+import { batchDigest, blockDigest } from '../../../core/decision-log/digest.js';
 import type { DecisionRecord } from '../../../core/decision-log/record.js';
-import { sampleDecision } from '../../fixtures/decisions.js';
+import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
 
 describe('core/decision-log/block-event and digest', () => {
   it('makes one AccessDecisionsRecorded event in the stream of the block’s UTC day, with count, times and digest', () => {
-    const decisions = [sampleDecision(), sampleDecision({ time: Date.UTC(2026, 0, 5, 23, 59, 59, 999) })];
-    const { stream, event } = blockEvent({ id: 'b1', decisions });
+    const decisions = [sampleDecision({ time: Date.UTC(2026, 0, 5, 23, 59, 59, 999) }), sampleDecision()];
+    const { stream, event } = blockEvent('b1', new BatchView(sealedBlock('b1', decisions).batch));
     expect(stream).to.equal('access-2026-01-05');
     expect(event).to.deep.equal({
       id: 'b1',
@@ -22,10 +26,24 @@ describe('core/decision-log/block-event and digest', () => {
     });
   });
 
-  it('refuses an empty block, one of more than 4096 decisions, and one spanning two UTC days', () => {
-    expect(() => blockEvent({ id: 'e', decisions: [] })).to.throw(TypeError);
-    expect(() => blockEvent({ id: 'e', decisions: Array.from({ length: 4097 }, () => sampleDecision()) })).to.throw(TypeError);
-    expect(() => blockEvent({ id: 'e', decisions: [sampleDecision(), sampleDecision({ time: Date.UTC(2026, 0, 6) })] })).to.throw(TypeError);
+  it('refuses an empty batch, and one whose decisions span two UTC days (crafted: the writer never seals one)', () => {
+    expect(() => blockEvent('e', new BatchView(new DecisionBatch(1).seal()))).to.throw(TypeError);
+    const { batch } = sealedBlock('b', [sampleDecision(), sampleDecision()]);
+    const { recordsAt } = regions(2, 0);
+    new Float64Array(batch, recordsAt + RECORD_BYTES, 1)[0] = Date.UTC(2026, 0, 6);
+    expect(() => blockEvent('b', new BatchView(batch))).to.throw(TypeError, /one UTC day/);
+  });
+
+  it('gives the same digest from a sealed batch’s bytes as from its decisions read back', () => {
+    const decisions = [
+      sampleDecision(),
+      sampleDecision({ credential: undefined, identity: undefined, trace: [], allow: false, status: 401 }),
+      sampleDecision({ credential: 'basic', path: '/ü/☃/𝔰', host: 'hôte', identity: { subject: 's', username: 'ü', provider: 'gateway', groups: [], tokenId: 't' } }),
+      sampleDecision({ credential: 'api_key', requestId: 'lone \ud800 surrogate', identity: { subject: 'x'.repeat(3000), username: 'u', provider: 'p', groups: ['a', 'b,"c"', 'ä'] } }),
+      sampleDecision({ trace: Array.from({ length: 20 }, (_, i) => ({ stage: `s${i}`, outcome: (['pass', 'allow', 'deny'] as const)[i % 3]! })) }),
+    ];
+    const { batch } = sealedBlock('b', decisions);
+    expect(batchDigest(new BatchView(batch))).to.equal(blockDigest(decodeBatch(batch)));
   });
 
   it('has a digest that changes with any field of any decision, with their order, and with their number', () => {

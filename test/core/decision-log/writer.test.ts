@@ -3,7 +3,8 @@ import { expect } from 'chai';
 
 import type { Decision } from '../../../core/access.js';
 import { decodeBatch } from '../../../core/decision-log/decode.js';
-import { DecisionLogWriter, storeSink, type BlockSink, type SealedBlock } from '../../../core/decision-log/writer.js';
+import type { SealedBlock } from '../../../core/decision-log/record.js';
+import { DecisionLogWriter, storeSink, type BlockSink } from '../../../core/decision-log/writer.js';
 import { silentLogger } from '../../../core/logger.js';
 import { MemoryEventStore } from '../../../core/store/memory.js';
 import { StoreUnavailableError, type AppendResult } from '../../../core/store/port.js';

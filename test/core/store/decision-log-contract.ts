@@ -1,11 +1,12 @@
 // The decision log's part of the store contract (run by eventStoreContract for every adapter): blocks, their events, reads, verify.
 import { expect } from 'chai';
 
+import { DecisionBatch } from '../../../core/decision-log/batch.js';
 import { blockDigest } from '../../../core/decision-log/digest.js';
 import type { DecisionRecord, StoredDecision } from '../../../core/decision-log/record.js';
 import { verifyChain } from '../../../core/store/hash.js';
 import type { EventStore } from '../../../core/store/port.js';
-import { sampleDecision } from '../../fixtures/decisions.js';
+import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 5);
@@ -48,7 +49,7 @@ export function decisionLogContract(store: () => EventStore): void {
         }),
         sampleDecision({ clientIp: 'unknown', peerIp: '2001:DB8::1', identity: undefined, credential: undefined, trace: [] }),
       ];
-      const result = await store().decisions.appendBlocks([{ id: 'block-1', decisions }]);
+      const result = await store().decisions.appendBlocks([sealedBlock('block-1', decisions)]);
       const [event] = await store().readStream('access-2026-01-05');
       expect(event).to.deep.include({ id: 'block-1', type: 'AccessDecisionsRecorded', position: result.position, revision: 0 });
       expect(event?.data).to.deep.equal({ count: 3, digest: blockDigest(decisions), first: '2026-01-05T09:00:00.000Z', last: '2026-01-05T09:00:00.000Z' });
@@ -60,12 +61,12 @@ export function decisionLogContract(store: () => EventStore): void {
     });
 
     it('stores a retried block once, and several blocks of one call in order', async () => {
-      const first = await store().decisions.appendBlocks([{ id: 'b1', decisions: day('a', 0, 2) }]);
-      expect(await store().decisions.appendBlocks([{ id: 'b1', decisions: day('a', 0, 2) }])).to.deep.equal(first);
+      const first = await store().decisions.appendBlocks([sealedBlock('b1', day('a', 0, 2))]);
+      expect(await store().decisions.appendBlocks([sealedBlock('b1', day('a', 0, 2))])).to.deep.equal(first);
       const last = await store().decisions.appendBlocks([
-        { id: 'b1', decisions: day('a', 0, 2) },
-        { id: 'b2', decisions: day('b', 0, 1) },
-        { id: 'b3', decisions: day('c', 0, 1) },
+        sealedBlock('b1', day('a', 0, 2)),
+        sealedBlock('b2', day('b', 0, 1)),
+        sealedBlock('b3', day('c', 0, 1)),
       ]);
       expect(ids(await store().decisions.read())).to.deep.equal(['a0', 'a1', 'b0', 'c0']);
       expect((await store().readAll()).map((e) => e.id)).to.deep.equal(['b1', 'b2', 'b3']);
@@ -73,8 +74,9 @@ export function decisionLogContract(store: () => EventStore): void {
     });
 
     it('stores nothing of a call with a bad block: no event, no decision', async () => {
-      const twoDays = [sampleDecision(), sampleDecision({ time: Date.UTC(2026, 0, 6) })];
-      for (const bad of [[{ id: 'ok', decisions: day('a', 0, 2) }, { id: 'bad', decisions: twoDays }], [{ id: 'empty', decisions: [] }], []]) {
+      const notABatch = { id: 'bad', batch: new ArrayBuffer(12) };
+      const empty = { id: 'empty', batch: new DecisionBatch(1).seal() };
+      for (const bad of [[sealedBlock('ok', day('a', 0, 2)), notABatch], [empty], []]) {
         await store().decisions.appendBlocks(bad).then(
           () => expect.fail('appendBlocks succeeded'),
           (err: unknown) => expect(err).to.be.instanceOf(TypeError),
@@ -85,9 +87,9 @@ export function decisionLogContract(store: () => EventStore): void {
     });
 
     it('reads by block, time range, user, token id and provider, forwards and backwards, with a cursor and a limit', async () => {
-      const { position: b1 } = await store().decisions.appendBlocks([{ id: 'b1', decisions: day('d', 0, 12) }]);
+      const { position: b1 } = await store().decisions.appendBlocks([sealedBlock('b1', day('d', 0, 12))]);
       await store().append('settings', [{ id: 'between', type: 'SettingsChanged', data: {} }]);
-      const { position: b2 } = await store().decisions.appendBlocks([{ id: 'b2', decisions: day('d', 12, 12) }]);
+      const { position: b2 } = await store().decisions.appendBlocks([sealedBlock('b2', day('d', 12, 12))]);
       const read = async (q: Parameters<EventStore['decisions']['read']>[0]) => ids(await store().decisions.read(q));
       expect(await read({ block: b2, limit: 3 })).to.deep.equal(['d12', 'd13', 'd14']);
       expect(await read({ from: T0 + 10 * HOUR, to: T0 + 14 * HOUR })).to.deep.equal(['d10', 'd11', 'd12', 'd13']);
@@ -106,8 +108,8 @@ export function decisionLogContract(store: () => EventStore): void {
     });
 
     it('deletes a stream’s decisions with it, and verify still checks what remains', async () => {
-      await store().decisions.appendBlocks([{ id: 'old', decisions: day('o', 0, 3) }]);
-      await store().decisions.appendBlocks([{ id: 'new', decisions: [sampleDecision({ time: Date.UTC(2026, 0, 6), requestId: 'n0', identity: undefined })] }]);
+      await store().decisions.appendBlocks([sealedBlock('old', day('o', 0, 3))]);
+      await store().decisions.appendBlocks([sealedBlock('new', [sampleDecision({ time: Date.UTC(2026, 0, 6), requestId: 'n0', identity: undefined })])]);
       await store().deleteStream('access-2026-01-05');
       expect(ids(await store().decisions.read())).to.deep.equal(['n0']);
       expect(await store().decisions.read({ username: 'ann' })).to.deep.equal([]);

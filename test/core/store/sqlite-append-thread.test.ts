@@ -7,7 +7,7 @@ import { expect } from 'chai';
 
 import type { Decision } from '../../../core/access.js';
 import { DecisionBatch } from '../../../core/decision-log/batch.js';
-import type { SealedBlock } from '../../../core/decision-log/writer.js';
+import type { SealedBlock } from '../../../core/decision-log/record.js';
 import { verifyChain } from '../../../core/store/hash.js';
 import { StoreUnavailableError } from '../../../core/store/port.js';
 import { SqliteAppendThread } from '../../../core/store/sqlite-append-thread.js';

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import type { DecisionRecord } from '../../../core/decision-log/record.js';
 import { verifyChain } from '../../../core/store/hash.js';
 import { SqliteEventStore } from '../../../core/store/sqlite.js';
-import { sampleDecision } from '../../fixtures/decisions.js';
+import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
 
 const decisions = (prefix: string, n: number): DecisionRecord[] =>
   Array.from({ length: n }, (_, i) =>
@@ -52,8 +52,8 @@ describe('SqliteEventStore: the decision log on disk', () => {
     beforeEach(async () => {
       const store = open();
       await store.append('settings', [{ id: 'c1', type: 'SettingsChanged', data: {} }]);
-      block = (await store.decisions.appendBlocks([{ id: 'b1', decisions: decisions('a', 5) }])).position;
-      await store.decisions.appendBlocks([{ id: 'b2', decisions: decisions('b', 5) }]);
+      block = (await store.decisions.appendBlocks([sealedBlock('b1', decisions('a', 5))])).position;
+      await store.decisions.appendBlocks([sealedBlock('b2', decisions('b', 5))]);
       expect(await verifyChain(store)).to.deep.include({ ok: true, count: 3 });
     });
     const broken = (reason: string) => ({ ok: false, count: 2, position: block, reason });
@@ -87,7 +87,7 @@ describe('SqliteEventStore: the decision log on disk', () => {
     const raw = new Database(file);
     raw.exec("CREATE TRIGGER fail_third BEFORE INSERT ON decisions WHEN NEW.address % 4096 = 2 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END");
     raw.close();
-    await store.decisions.appendBlocks([{ id: 'b1', decisions: decisions('a', 5) }]).then(
+    await store.decisions.appendBlocks([sealedBlock('b1', decisions('a', 5))]).then(
       () => expect.fail('the block was stored'),
       (err: unknown) => expect(String(err)).to.include('disk trouble'),
     );
@@ -97,7 +97,7 @@ describe('SqliteEventStore: the decision log on disk', () => {
     const drop = new Database(file);
     drop.exec('DROP TRIGGER fail_third');
     drop.close();
-    await store.decisions.appendBlocks([{ id: 'b1', decisions: decisions('a', 5) }]);
+    await store.decisions.appendBlocks([sealedBlock('b1', decisions('a', 5))]);
     expect((await store.decisions.read()).map((s) => s.decision.requestId)).to.deep.equal(['a-0', 'a-1', 'a-2', 'a-3', 'a-4']);
     expect(await verifyChain(store)).to.deep.include({ ok: true, count: 1 });
   });
@@ -125,7 +125,7 @@ describe('SqliteEventStore: the decision log on disk', () => {
     await reader.close();
 
     const writer = open();
-    await writer.decisions.appendBlocks([{ id: 'b1', decisions: decisions('n', 2) }]);
+    await writer.decisions.appendBlocks([sealedBlock('b1', decisions('n', 2))]);
     expect((await writer.readAll()).map((e) => e.type)).to.deep.equal(['AccessDecided', 'AccessDecisionsRecorded']);
     expect(await verifyChain(writer)).to.deep.include({ ok: true, count: 2 });
     const version = new Database(file, { readonly: true });
@@ -159,7 +159,7 @@ describe('SqliteEventStore: the decision log on disk', () => {
           trace: ['master_switch', 'paths', 'ip', 'authenticate', 'token_scopes', 'groups', 'read_only', 'routes', 'rate_limit'].map((stage) => ({ stage, outcome: 'pass' as const })),
         });
       });
-      await store.decisions.appendBlocks([{ id: `b${b}`, decisions: block }]);
+      await store.decisions.appendBlocks([sealedBlock(`b${b}`, block)]);
     }
     const perDecision = (size() - before) / total;
     expect(perDecision, `${perDecision.toFixed(1)} bytes per decision`).to.be.below(200);
