@@ -86,7 +86,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
       }
     });
 
-  const core = await startCore(config, logger, { rateLimiter: limiter, propagate });
+  const core = await startCore(config, logger, { rateLimiter: limiter, propagate, decides: false });
   const { store } = core;
   runtime = core.runtime;
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet: workers share rate limits through the primary');

@@ -56,6 +56,8 @@ export interface CoreOptions {
   readonly rateLimiter?: RateLimiter;
   /** See RuntimeOptions.propagate: the cluster primary waits for its workers here. */
   readonly propagate?: () => Promise<void>;
+  /** False for a process that serves no gateway traffic (the cluster primary): it records no decision, so it starts no append thread. */
+  readonly decides?: boolean;
 }
 
 export async function startCore(config: ProcessConfig, logger: Logger, options: CoreOptions = {}): Promise<CoreParts> {
@@ -66,7 +68,7 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
   // Their appends do not wake this connection's subscriptions: only the token-usage projection
   // reads access streams, and its poll (200 ms) is soon enough; waking every projection on every
   // block made each reread, from a page cache the other connection's commit had emptied.
-  const auditAppender = file !== undefined ? new SqliteAppendThread(file) : undefined;
+  const auditAppender = file !== undefined && options.decides !== false ? new SqliteAppendThread(file) : undefined;
   // Started while the projections replay, so the first decisions do not wait for the thread. A
   // thread that cannot start fails the first blocks instead, which the writer logs and retries.
   const appenderReady = auditAppender?.start().catch(() => undefined);
