@@ -23,7 +23,7 @@ export function storeSink(store: Pick<EventStore, 'decisions'>): BlockSink {
 /**
  * Decisions sent in one call at most. When the store falls behind, the blocks sealed meanwhile
  * go together and share one commit (its cost is mostly the index pages it rewrites, whatever
- * the number of rows); the cap bounds what the append thread decodes at once.
+ * the number of rows); the cap bounds one transaction.
  */
 const MAX_DECISIONS_PER_CALL = 16_384;
 
@@ -103,18 +103,22 @@ export class DecisionLogWriter {
   }
 
   /**
-   * Seal the open batch and write every sealed block, oldest first, one at a time. Concurrent
-   * calls share the running flush, which goes on until the queue is empty or the store refuses.
+   * Seal the open batch and write every sealed block, oldest first. Resolves once all of them
+   * are stored, or once the store refused (they stay queued; the backoff timer retries).
+   * Concurrent calls share the one running write.
    */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     this.seal();
-    this.flushing ??= this.writeQueue().finally(() => {
-      this.flushing = undefined;
-      // Back off while the store refuses writes, so a full disk does not become a busy loop.
-      if (this.failures > 0) this.schedule(Math.min(5000, this.flushIntervalMs * 2 ** this.failures));
-      else if (this.pending > 0) this.schedule(this.flushIntervalMs);
-    });
-    return this.flushing;
+    do {
+      this.flushing ??= this.writeQueue().finally(() => {
+        this.flushing = undefined;
+        // Back off while the store refuses writes, so a full disk does not become a busy loop.
+        if (this.failures > 0) this.schedule(Math.min(5000, this.flushIntervalMs * 2 ** this.failures));
+        else if (this.pending > 0) this.schedule(this.flushIntervalMs);
+      });
+      await this.flushing;
+      // A write that was ending when this call came may have left this call's block queued.
+    } while (this.queue.length > 0 && this.failures === 0);
   }
 
   /** Flush until nothing is left, or until `timeoutMs` passes (at shutdown); what is left is logged as lost. */
