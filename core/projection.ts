@@ -2,7 +2,7 @@
 import type { Logger } from './logger.js';
 import type { DataEquals, EventStore, Position, RecordedEvent } from './store/port.js';
 
-export interface ProjectionOptions<S> {
+export interface ProjectionOptions<S, L = undefined> {
   /** Checkpoint name; also what logs call it. */
   readonly name: string;
   /** Bump when the state's shape or the fold changes: older checkpoints are then ignored. */
@@ -11,7 +11,9 @@ export interface ProjectionOptions<S> {
   /** Only the events of those streams whose data matches (filtered in the store where it can). */
   readonly dataEquals?: DataEquals;
   readonly initial: S;
-  readonly evolve: (state: S, event: RecordedEvent) => S;
+  readonly evolve: (state: S, event: RecordedEvent, loaded: L | undefined) => S;
+  /** Read what an event stands for before it is folded (a decision block's decisions); evolve's third argument. */
+  readonly load?: (event: RecordedEvent) => Promise<L>;
   readonly logger: Logger;
   /** Save a checkpoint after this many folded events (and at start and stop). */
   readonly checkpointEvery?: number;
@@ -27,7 +29,7 @@ export interface ProjectionOptions<S> {
 export const positionAfter = (a: Position, b: Position | undefined): boolean =>
   b === undefined || BigInt(a) > BigInt(b);
 
-export class Projection<S> {
+export class Projection<S, L = undefined> {
   private current: S;
   private at: Position | undefined;
   private sinceCheckpoint = 0;
@@ -38,7 +40,7 @@ export class Projection<S> {
 
   constructor(
     private readonly store: EventStore,
-    private readonly options: ProjectionOptions<S>,
+    private readonly options: ProjectionOptions<S, L>,
   ) {
     this.current = options.initial;
   }
@@ -75,7 +77,7 @@ export class Projection<S> {
         ...(this.options.dataEquals ? { dataEquals: this.options.dataEquals } : {}),
         maxCount: 1000,
       });
-      for (const event of page) this.fold(event);
+      for (const event of page) this.fold(event, this.options.load ? await this.load(event) : undefined);
       replayed += page.length;
       if (page.length < 1000) break;
     }
@@ -106,9 +108,14 @@ export class Projection<S> {
     );
   }
 
-  private fold(event: RecordedEvent): void {
+  /** Events already folded (a checkpoint overlaps a page) load nothing. */
+  private async load(event: RecordedEvent): Promise<L | undefined> {
+    return this.options.load && positionAfter(event.position, this.at) ? this.options.load(event) : undefined;
+  }
+
+  private fold(event: RecordedEvent, loaded: L | undefined): void {
     if (!positionAfter(event.position, this.at)) return;
-    this.current = this.options.evolve(this.current, event);
+    this.current = this.options.evolve(this.current, event, loaded);
     this.at = event.position;
     this.sinceCheckpoint += 1;
     for (const listener of this.listeners) listener(this.current, event);
@@ -131,7 +138,7 @@ export class Projection<S> {
           },
         });
         for await (const event of live) {
-          this.fold(event);
+          this.fold(event, this.options.load ? await this.load(event) : undefined);
           this.releaseWaiters();
           if (this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.saveCheckpoint();
         }

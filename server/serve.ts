@@ -58,17 +58,22 @@ export interface CoreOptions {
   readonly rateLimiter?: RateLimiter;
   /** See RuntimeOptions.propagate: the cluster primary waits for its workers here. */
   readonly propagate?: () => Promise<void>;
+  /** False for a process that serves no gateway traffic (the cluster primary): it records no decision, so it starts no append thread. */
+  readonly decides?: boolean;
 }
 
 export async function startCore(config: ProcessConfig, logger: Logger, options: CoreOptions = {}): Promise<CoreParts> {
   const plugins = new PluginRegistry([...builtinPlugins, ...(await loadPluginPackages(config.plugins))]);
   const store = await openEventStore(config.store);
   const file = sqliteFile(config.store);
-  // Audit events are written by a second connection in a worker thread (see SqliteAppendThread).
+  // Decision blocks are stored by a second connection in a worker thread (see SqliteAppendThread).
   // Their appends do not wake this connection's subscriptions: only the token-usage projection
-  // reads access events, and its poll (200 ms) is soon enough; waking every projection on every
-  // audit batch made each reread, from a page cache the other connection's commit had emptied.
-  const auditAppender = file !== undefined ? new SqliteAppendThread(file) : undefined;
+  // reads access streams, and its poll (200 ms) is soon enough; waking every projection on every
+  // block made each reread, from a page cache the other connection's commit had emptied.
+  const auditAppender = file !== undefined && options.decides !== false ? new SqliteAppendThread(file) : undefined;
+  // Started while the projections replay, so the first decisions do not wait for the thread. A
+  // thread that cannot start fails the first blocks instead, which the writer logs and retries.
+  const appenderReady = auditAppender?.start().catch(() => undefined);
   try {
     const secrets = loadSecretBox(config.secretKey, config.store, logger);
     const runtime = await Runtime.start({
@@ -89,6 +94,7 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
       ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
       ...(options.propagate ? { propagate: options.propagate } : {}),
     });
+    await appenderReady;
     return { store, runtime };
   } catch (err) {
     await auditAppender?.close();
@@ -175,6 +181,16 @@ export function printNextStep(adminUrl: string, gatewayUrl: string, adminToken: 
 
 export const redactStore = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
 
+/**
+ * What the stop log says of the decision log: decisions stored and dropped, and the flush
+ * interval, the most a crash (kill -9, power loss) would have lost while the store kept up.
+ */
+export const stopRecord = (runtime: Runtime) => ({
+  auditWritten: runtime.audit.written,
+  auditDropped: runtime.audit.dropped,
+  auditFlushIntervalMs: runtime.audit.flushIntervalMs,
+});
+
 /** One process: both listeners here (`serve --workers 1`, the default). */
 export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
   const { store, runtime } = await startCore(config, logger);
@@ -215,7 +231,7 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
     (closing ??= (async () => {
       logger.info('shutting down: draining requests and flushing audit events');
       await stop();
-      logger.info({ auditWritten: runtime.audit.written, auditDropped: runtime.audit.dropped }, 'stopped');
+      logger.info(stopRecord(runtime), 'stopped');
     })());
   return { gatewayUrl, adminUrl, close };
 }

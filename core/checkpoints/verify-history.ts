@@ -58,7 +58,7 @@ interface Anchor {
   readonly source: CheckpointSource;
 }
 
-export async function verifyHistory(store: Pick<EventStore, 'readAll' | 'readStream'>, options: HistoryVerifyOptions = {}): Promise<HistoryVerification> {
+export async function verifyHistory(store: Pick<EventStore, 'readAll' | 'readStream' | 'decisions'>, options: HistoryVerifyOptions = {}): Promise<HistoryVerification> {
   const exported = options.exported ?? [];
   const stored = await storedCheckpoints(store);
   const keyIds = [...new Set(stored.valid.map((a) => a.checkpoint.keyId))];

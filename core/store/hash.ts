@@ -1,6 +1,8 @@
 // The hash chain over the global order: any edit or deletion in the middle of the history breaks it.
 import { hash } from 'node:crypto';
 
+import { checkBlock } from '../decision-log/verify.js';
+import { BLOCK_EVENT } from '../decision-log/record.js';
 import type { EventStore, NewEvent, Position, RecordedEvent, SerializedEvent } from './port.js';
 
 /**
@@ -153,10 +155,11 @@ export interface ChainVerifyOptions {
 const PAGE_SIZE = 1000;
 
 /**
- * Read the whole global order and check every link and every hash.
+ * Read the whole global order and check every link and every hash, and every decision block's
+ * decisions against its event (core/decision-log/verify.ts).
  * `count` is the number of events checked, including the failing one.
  */
-export async function verifyChain(store: Pick<EventStore, 'readAll'>, opts: ChainVerifyOptions = {}): Promise<ChainVerification> {
+export async function verifyChain(store: Pick<EventStore, 'readAll' | 'decisions'>, opts: ChainVerifyOptions = {}): Promise<ChainVerification> {
   const acceptGap = opts.acceptGap ?? noBridgedGaps;
   let previous: RecordedEvent | undefined;
   let after: Position | undefined;
@@ -177,6 +180,8 @@ export async function verifyChain(store: Pick<EventStore, 'readAll'>, opts: Chai
       if (hashEvent(e.prevHash, e) !== e.hash) {
         return { ok: false, count, position: e.position, reason: 'hash does not match the event content' };
       }
+      const badBlock = e.type === BLOCK_EVENT ? await checkBlock(store, e) : undefined;
+      if (badBlock !== undefined) return { ok: false, count, position: e.position, reason: badBlock };
       const problem = opts.onEvent?.(e, count + bridged);
       if (problem !== undefined) return { ok: false, count, position: e.position, reason: problem };
       previous = e;

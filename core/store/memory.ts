@@ -18,6 +18,8 @@ import {
   type SubscribeOptions,
   matchesData,
 } from './port.js';
+import { deepFreeze } from './freeze.js';
+import { MemoryDecisionLog } from './memory-decisions.js';
 import { AppendNotifier, catchUp } from './subscription.js';
 import {
   checkExpectedRevision,
@@ -45,7 +47,23 @@ export class MemoryEventStore implements EventStore {
     this.#clock = options.clock ?? systemClock;
   }
 
+  readonly decisions: MemoryDecisionLog = new MemoryDecisionLog({
+    // The block's decisions are in place before subscribers learn of its event.
+    appendEvent: (stream, event, store) => {
+      const result = this.#append(stream, [event], {});
+      store(Number(result.position));
+      this.notifier.notify();
+      return result;
+    },
+  });
+
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    const result = this.#append(stream, events, options);
+    this.notifier.notify();
+    return result;
+  }
+
+  #append(stream: string, events: readonly NewEvent[], options: AppendOptions): AppendResult {
     this.#open();
     checkStreamName(stream);
     checkNewEvents(events);
@@ -86,7 +104,6 @@ export class MemoryEventStore implements EventStore {
       prevHash = hash;
     }
     this.#streams.set(stream, recorded);
-    this.notifier.notify();
     const last = recorded.at(-1) as RecordedEvent;
     return { nextRevision: last.revision, position: last.position };
   }
@@ -145,7 +162,10 @@ export class MemoryEventStore implements EventStore {
     const events = this.#streams.get(stream);
     if (events === undefined) return;
     this.#streams.delete(stream);
-    for (const e of events) this.#byId.delete(e.id);
+    for (const e of events) {
+      this.#byId.delete(e.id);
+      this.decisions.drop(e.position);
+    }
     this.#events = this.#events.filter((e) => e.stream !== stream);
   }
 
@@ -181,12 +201,4 @@ function firstAfter(events: readonly RecordedEvent[], after: number): number {
     else hi = mid;
   }
   return lo;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -1,13 +1,11 @@
 // The event store port: EventStoreDB's model (streams, revisions, one global order) for every adapter.
+import type { DecisionQuery, SealedBlock, StoredDecision } from '../decision-log/record.js';
 
 /** Where an append expects the stream to be. A number is the revision of the stream's last event. */
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number;
 
-/**
- * A position in the global order. Opaque to callers: pass back what the store handed out.
- * Adapters encode it as a decimal string of their global sequence.
- */
-export type Position = string & { readonly __position: unique symbol };
+export type { Position } from './position.js';
+import type { Position } from './position.js';
 
 export interface EventMetadata {
   /** Who caused the event: `admin`, `user:<name>`, `system`, `gateway`. */
@@ -185,7 +183,30 @@ export interface EventStore {
   loadCheckpoint(name: string): Promise<Checkpoint | undefined>;
   saveCheckpoint(name: string, checkpoint: Checkpoint): Promise<void>;
 
+  /** The decision log's blocks and decisions (docs/audit.md). */
+  readonly decisions: DecisionLogStore;
+
   close(): Promise<void>;
+}
+
+/**
+ * Where the decision log is stored: blocks of decisions, each block one AccessDecisionsRecorded
+ * event in the hash chain (core/decision-log/block-event.ts), its decisions kept apart in a
+ * compact form and read back as plain records. Deleting an access stream deletes its blocks'
+ * decisions with it.
+ */
+export interface DecisionLogStore {
+  /**
+   * Store blocks in order: each one's event, in the access stream of its UTC day, and its
+   * decisions, all in one transaction (a crash leaves all of them or none; several blocks share
+   * the commit's cost). A block whose id is already stored is not stored again. The result is
+   * the last block's.
+   * @throws TypeError for no block, or one that is not a sealed batch, is empty or spans two UTC days
+   */
+  appendBlocks(blocks: readonly SealedBlock[]): Promise<AppendResult>;
+
+  /** Decisions in address order (backwards: newest first), narrowed by the query. */
+  read(query?: DecisionQuery): Promise<StoredDecision[]>;
 }
 
 /** The stream was not at the revision the append expected. */

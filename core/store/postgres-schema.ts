@@ -1,4 +1,5 @@
 // The PostgreSQL store's tables, created and migrated by the store itself, one numbered step at a time.
+import { decisionTablesSql } from './postgres-decisions.js';
 import type { ClientBase } from 'pg';
 
 import { StoreUnavailableError } from './port.js';
@@ -39,6 +40,11 @@ const MIGRATIONS: readonly { readonly version: number; readonly sql: (s: string)
         position bigint NOT NULL,
         state    text   NOT NULL
       );`,
+  },
+  {
+    version: 2,
+    // The decision log (postgres-decisions.ts): rows beside each block's event, gone with its stream.
+    sql: decisionTablesSql,
   },
 ];
 

@@ -4,10 +4,12 @@ import pg from 'pg';
 import type { Clock } from '../clock.js';
 import { checkExpectedRevision, checkNewEvents, checkStreamName, limitOf, parsePosition } from './checks.js';
 import { hashCanonicalEvent, serializeEvent, canonicalJson } from './hash.js';
-import { HistoryImportError, type HistoryImport } from './import.js';
+import { HistoryImportError, type BlockDecisions, type HistoryImport } from './import.js';
 import { mapPostgresError } from './postgres-errors.js';
 import { AppendListener } from './postgres-listener.js';
-import { checkSchema, migrateSchema } from './postgres-schema.js';
+import { checkSchema, migrateSchema, quoteIdent } from './postgres-schema.js';
+import { insertDecisions, PostgresDecisionLog } from './postgres-decisions.js';
+import { BLOCK_EVENT, type DecisionRecord } from '../decision-log/record.js';
 import { addRow, emptyRows, statements, toRecorded, type EventRow, type Rows, type Statements } from './postgres-sql.js';
 import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
 import {
@@ -16,6 +18,8 @@ import {
   type AppendResult,
   type Checkpoint,
   type CountEventsOptions,
+  type DecisionLogStore,
+  type ExpectedRevision,
   type EventCount,
   type EventStore,
   type NewEvent,
@@ -66,6 +70,10 @@ export class PostgresEventStore implements EventStore, HistoryImport {
   readonly #readAll = new Map<string, string>();
   readonly #clock: Clock | undefined;
   readonly #listener: AppendListener | undefined;
+  /** The quoted schema. */
+  readonly #schema: string;
+  /** Blocks of decisions: each block's event in the chain, its decisions as rows beside it. */
+  readonly decisions: DecisionLogStore;
   #closed = false;
 
   /**
@@ -106,7 +114,25 @@ export class PostgresEventStore implements EventStore, HistoryImport {
     this.#pool = pool;
     this.#target = target;
     this.#sql = statements(target.schema);
+    this.#schema = quoteIdent(target.schema);
     this.#clock = options.clock;
+    this.decisions = new PostgresDecisionLog({
+      schema: this.#schema,
+      query: (sql, params) => this.#query(sql, params),
+      inChainTransaction: async (work) => {
+        const done = await this.#underChainLock(false, async (client, head) => {
+          let at = head;
+          return work(client, async (stream, event) => {
+            checkStreamName(stream);
+            const appended = await this.#appendIn(client, at, stream, [serializeEvent(event)], 'any');
+            at = appended.head;
+            return appended;
+          });
+        });
+        this.notifier.notify();
+        return done;
+      },
+    });
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     if (options.listen ?? true) {
       this.#listener = new AppendListener({
@@ -144,46 +170,63 @@ export class PostgresEventStore implements EventStore, HistoryImport {
   async appendSerialized(stream: string, events: readonly SerializedEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     checkStreamName(stream);
     checkNewEvents(events);
-    const result = await this.#underChainLock(options.durable ?? true, async (client, head) => {
-      const state = await client.query<{ revision: number | null; stored: { id: string; stream: string; position: string }[]; now: string }>(
-        this.#sql.streamState,
-        [stream, events.map((e) => e.id)],
-      );
-      const { revision, stored, now } = state.rows[0]!;
-      const current = revision ?? -1;
-      const storedIds = new Map(stored.map((s) => [s.id, s]));
-      let lastStored: string | undefined;
-      for (const s of stored) {
-        if (s.stream !== stream) throw new TypeError(`event id ${s.id} is already stored in stream ${s.stream}`);
-        if (lastStored === undefined || BigInt(s.position) > BigInt(lastStored)) lastStored = s.position;
-      }
-      const fresh = events.filter((e) => !storedIds.has(e.id));
-      // A retried append: every id is stored, so it already happened.
-      if (fresh.length === 0 && lastStored !== undefined) return { nextRevision: current, position: lastStored as Position };
-      checkExpectedRevision(stream, options.expectedRevision ?? 'any', current);
-
-      const time = this.#clock ? new Date(this.#clock.now()).toISOString() : now;
-      const rows = emptyRows();
-      let prevHash = head.hash;
-      let position = head.position;
-      let next = current;
-      for (const e of fresh) {
-        next += 1;
-        position += 1n;
-        const hash = hashCanonicalEvent(prevHash, { id: e.id, type: e.type, stream, revision: next, time }, e.data, e.metadata);
-        addRow(rows, { position: String(position), id: e.id, stream, revision: next, type: e.type, time, data: e.data, metadata: e.metadata, prevHash, hash });
-        prevHash = hash;
-      }
-      await this.#insert(client, rows);
-      return { nextRevision: next, position: String(position) as Position };
-    });
+    const { result } = await this.#underChainLock(options.durable ?? true, (client, head) =>
+      this.#appendIn(client, head, stream, events, options.expectedRevision ?? 'any'),
+    );
     this.notifier.notify();
     return result;
   }
 
+  /**
+   * Append inside a transaction that holds the chain lock, from `head`; answers the result, the
+   * head after it, and whether anything was stored (false: every id was stored already).
+   */
+  async #appendIn(
+    client: pg.PoolClient,
+    head: ChainHead,
+    stream: string,
+    events: readonly SerializedEvent[],
+    expected: ExpectedRevision,
+  ): Promise<{ result: AppendResult; head: ChainHead; fresh: boolean }> {
+    const state = await client.query<{ revision: number | null; stored: { id: string; stream: string; position: string }[]; now: string }>(
+      this.#sql.streamState,
+      [stream, events.map((e) => e.id)],
+    );
+    const { revision, stored, now } = state.rows[0]!;
+    const current = revision ?? -1;
+    const storedIds = new Map(stored.map((s) => [s.id, s]));
+    let lastStored: string | undefined;
+    for (const s of stored) {
+      if (s.stream !== stream) throw new TypeError(`event id ${s.id} is already stored in stream ${s.stream}`);
+      if (lastStored === undefined || BigInt(s.position) > BigInt(lastStored)) lastStored = s.position;
+    }
+    const fresh = events.filter((e) => !storedIds.has(e.id));
+    // A retried append: every id is stored, so it already happened.
+    if (fresh.length === 0 && lastStored !== undefined) return { result: { nextRevision: current, position: lastStored as Position }, head, fresh: false };
+    checkExpectedRevision(stream, expected, current);
+
+    const time = this.#clock ? new Date(this.#clock.now()).toISOString() : now;
+    const rows = emptyRows();
+    let prevHash = head.hash;
+    let position = head.position;
+    let next = current;
+    for (const e of fresh) {
+      next += 1;
+      position += 1n;
+      const hash = hashCanonicalEvent(prevHash, { id: e.id, type: e.type, stream, revision: next, time }, e.data, e.metadata);
+      addRow(rows, { position: String(position), id: e.id, stream, revision: next, type: e.type, time, data: e.data, metadata: e.metadata, prevHash, hash });
+      prevHash = hash;
+    }
+    await this.#insert(client, rows);
+    return { result: { nextRevision: next, position: String(position) as Position }, head: { position, hash: prevHash }, fresh: true };
+  }
+
   /** {@link HistoryImport.importRecorded}: one transaction, each event checked against the chain before it is written. */
-  async importRecorded(events: readonly RecordedEvent[]): Promise<void> {
+  async importRecorded(events: readonly RecordedEvent[], decisionsOf?: BlockDecisions): Promise<void> {
     if (events.length === 0) return;
+    // The decisions of every block in the page, read from the source before the transaction starts.
+    const blockDecisions = new Map<string, readonly DecisionRecord[]>();
+    if (decisionsOf) for (const e of events) if (e.type === BLOCK_EVENT) blockDecisions.set(e.id, await decisionsOf(e));
     await this.#underChainLock(true, async (client, head) => {
       const taken = await client.query<{ id: string }>(this.#sql.storedIds, [events.map((e) => e.id)]);
       const clash = taken.rows[0]?.id;
@@ -209,6 +252,10 @@ export class PostgresEventStore implements EventStore, HistoryImport {
         prevHash = e.hash;
       }
       await this.#insert(client, rows);
+      for (const [i, e] of events.entries()) {
+        const decisions = blockDecisions.get(e.id);
+        if (decisions) await insertDecisions(client, this.#schema, rows.positions[i]!, decisions);
+      }
     });
     this.notifier.notify();
   }

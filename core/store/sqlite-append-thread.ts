@@ -1,49 +1,17 @@
-// Appends to a SQLite store from a worker thread: serialising, hashing and inserting leave the event loop that serves requests.
+// Stores decision blocks in a SQLite store from a worker thread: decoding, hashing and inserting leave the event loop that serves requests.
 import { Worker } from 'node:worker_threads';
 
-import { serializeEvent } from './hash.js';
-import { StoreUnavailableError, type AppendOptions, type AppendResult, type EventStore, type NewEvent, type SerializedEvent } from './port.js';
+import type { SealedBlock } from '../decision-log/record.js';
+import type { BlockSink } from '../decision-log/writer.js';
+import { StoreUnavailableError, type AppendResult } from './port.js';
 
-/**
- * What the audit writer needs from a store: appending, and closing at shutdown. An appender
- * that keeps events as text may also take them already serialised (`appendSerialized`), so a
- * writer can serialise each event once, as it records it.
- */
-export type Appender = Pick<EventStore, 'append' | 'close'> & {
-  appendSerialized?(stream: string, events: readonly SerializedEvent[], options?: AppendOptions): Promise<AppendResult>;
-};
-
-export interface AppendRequest {
+export interface BlockRequest {
   readonly id: number;
-  readonly stream: string;
-  /** The events in one string ({@link encodeEvents}): cheaper to send than objects, and parsed by nobody. */
-  readonly events: string;
-  readonly options: AppendOptions;
+  /** Sealed batches (core/decision-log/layout.ts) with their block ids: copies travel, the writer keeps its own until they are stored. */
+  readonly blocks: readonly SealedBlock[];
 }
 
-/**
- * Serialised events as one string: their fields one after another, separated by newlines.
- * Canonical JSON never holds a raw newline (JSON.stringify escapes it); ids and types are refused
- * if they do.
- */
-export function encodeEvents(events: readonly SerializedEvent[]): string {
-  const fields: string[] = [];
-  for (const e of events) {
-    if (e.id.includes('\n') || e.type.includes('\n')) throw new TypeError('event id and type must not contain a newline');
-    fields.push(e.id, e.type, e.data, e.metadata);
-  }
-  return fields.join('\n');
-}
-
-/** The events {@link encodeEvents} wrote. */
-export function decodeEvents(text: string): SerializedEvent[] {
-  const fields = text.split('\n');
-  const events: SerializedEvent[] = [];
-  for (let i = 0; i + 3 < fields.length; i += 4) events.push({ id: fields[i]!, type: fields[i + 1]!, data: fields[i + 2]!, metadata: fields[i + 3]! });
-  return events;
-}
-
-export type AppendReply =
+export type BlockReply =
   | { readonly id: number; readonly result: AppendResult }
   | { readonly id: number; readonly error: { readonly message: string; readonly unavailable: boolean } };
 
@@ -52,12 +20,12 @@ export interface AppendThreadOptions {
 }
 
 /**
- * An {@link Appender} whose appends run on a second connection in a worker thread. The store's
- * own guarantees hold across the two connections (each append is one IMMEDIATE transaction
- * that reads the chain head under the write lock). A worker that dies fails the appends it
- * held, and the next append starts a new one.
+ * A {@link BlockSink} whose blocks are stored by a second connection in a worker thread. The
+ * store's guarantees hold across the two connections (each block is one IMMEDIATE transaction
+ * that reads the chain head under the write lock). A worker that dies fails the blocks it held,
+ * and the next block starts a new one.
  */
-export class SqliteAppendThread implements Appender {
+export class SqliteAppendThread implements BlockSink {
   #worker: Promise<Worker> | undefined;
   #nextId = 0;
   #closed = false;
@@ -68,19 +36,22 @@ export class SqliteAppendThread implements Appender {
     private readonly options: AppendThreadOptions = {},
   ) {}
 
-  append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
-    return this.appendSerialized(stream, events.map(serializeEvent), options);
+  /**
+   * Start the worker and open its connection now rather than at the first block: a gateway that
+   * starts serving at once would otherwise hold its first decisions for as long as that takes.
+   * @throws StoreUnavailableError when the worker cannot open the store
+   */
+  async start(): Promise<void> {
+    await this.#start();
   }
 
-  /** Append events already serialised; the worker checks them as `append` would, and parses nothing. */
-  async appendSerialized(stream: string, events: readonly SerializedEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+  async appendBlocks(blocks: readonly SealedBlock[]): Promise<AppendResult> {
     if (this.#closed) throw new StoreUnavailableError('the append thread is closed');
-    const text = encodeEvents(events);
     const worker = await this.#start();
     const id = this.#nextId++;
     return new Promise<AppendResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ id, stream, events: text, options } satisfies AppendRequest);
+      worker.postMessage({ id, blocks } satisfies BlockRequest);
     });
   }
 
@@ -98,10 +69,10 @@ export class SqliteAppendThread implements Appender {
     this.#worker ??= new Promise<Worker>((resolve, reject) => {
       const worker = new Worker(new URL('./sqlite-append-worker.js', import.meta.url), {
         workerData: { file: this.file, busyTimeoutMs: this.options.busyTimeoutMs },
-        // It holds one batch at a time (at most a few MB): a small heap keeps the process's RSS down.
+        // It holds one call's blocks at a time (at most 16k decisions, some MB): a small heap keeps the process's RSS down.
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
       });
-      worker.on('message', (message: AppendReply | 'ready') => {
+      worker.on('message', (message: BlockReply | 'ready') => {
         if (message === 'ready') return resolve(worker);
         const pending = this.#pending.get(message.id);
         if (!pending) return;

@@ -1,29 +1,31 @@
-// The worker thread behind SqliteAppendThread: its own connection to the store file, appending what the main thread sends.
+// The worker thread behind SqliteAppendThread: its own connection to the store file, storing the blocks the main thread sends.
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { StoreUnavailableError } from './port.js';
 import { SqliteEventStore } from './sqlite.js';
-import { decodeEvents, type AppendReply, type AppendRequest } from './sqlite-append-thread.js';
+import type { BlockReply, BlockRequest } from './sqlite-append-thread.js';
 
 const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs?: number };
 const port = parentPort!;
-const store = await SqliteEventStore.open(file, busyTimeoutMs === undefined ? {} : { busyTimeoutMs });
+const store = SqliteEventStore.open(file, busyTimeoutMs === undefined ? {} : { busyTimeoutMs });
 
-port.on('message', (request: AppendRequest | 'close') => {
+port.on('message', (request: BlockRequest | 'close') => {
   if (request === 'close') {
     void store.close().then(() => port.close());
     return;
   }
-  store.appendSerialized(request.stream, decodeEvents(request.events), request.options).then(
-    (result) => port.postMessage({ id: request.id, result } satisfies AppendReply),
-    (err: unknown) =>
-      port.postMessage({
-        id: request.id,
-        error: {
-          message: err instanceof Error ? err.message : String(err),
-          unavailable: err instanceof StoreUnavailableError,
-        },
-      } satisfies AppendReply),
-  );
+  Promise.resolve()
+    .then(() => store.decisions.appendBlocks(request.blocks))
+    .then(
+      (result) => port.postMessage({ id: request.id, result } satisfies BlockReply),
+      (err: unknown) =>
+        port.postMessage({
+          id: request.id,
+          error: {
+            message: err instanceof Error ? err.message : String(err),
+            unavailable: err instanceof StoreUnavailableError,
+          },
+        } satisfies BlockReply),
+    );
 });
 port.postMessage('ready');

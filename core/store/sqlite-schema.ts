@@ -1,7 +1,10 @@
 // Tables and prepared statements of the SQLite event store, kept apart from the append logic.
 import type Database from 'better-sqlite3';
 
-export const SCHEMA_VERSION = 1;
+import { DECISION_SCHEMA } from './sqlite-decision-schema.js';
+
+/** 2: the decision log's tables (a schema 1 store gains them, empty, when opened for writing). */
+export const SCHEMA_VERSION = 2;
 
 export interface EventRow {
   position: number;
@@ -42,7 +45,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 export function createSchema(db: Database.Database): void {
   db.transaction(() => {
     db.exec(SCHEMA);
-    if (db.pragma('user_version', { simple: true }) === 0) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.exec(DECISION_SCHEMA);
+    if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
 

@@ -13,6 +13,7 @@ import {
   type Checkpoint,
   type CountEventsOptions,
   type EventCount,
+  type DecisionLogStore,
   type EventMetadata,
   type EventStore,
   type NewEvent,
@@ -24,6 +25,8 @@ import {
   type SubscribeOptions,
 } from './port.js';
 import { SCHEMA_VERSION, createSchema, prepareStatements, readAllSql, type EventRow, type ReadAllShape, type Statements } from './sqlite-schema.js';
+import { hasDecisionTables } from './sqlite-decision-schema.js';
+import { NO_DECISION_LOG, SqliteDecisionLog } from './sqlite-decisions.js';
 import { AppendNotifier, catchUp } from './subscription.js';
 import { checkExpectedRevision, checkNewEvents, checkStreamName, limitOf, parsePosition, toPosition } from './checks.js';
 
@@ -99,6 +102,8 @@ export class SqliteEventStore implements EventStore {
   readonly #appendTx: (stream: string, events: readonly SerializedEvent[], options: AppendOptions) => AppendResult;
   /** One read transaction, so the count and the last event's hash come from the same snapshot. */
   readonly #countTx: (after: number, limit: number) => EventCount;
+  readonly #decisionLog: SqliteDecisionLog | undefined;
+  readonly decisions: DecisionLogStore;
   #durable = true;
   #closed = false;
   readonly #file: string;
@@ -127,7 +132,8 @@ export class SqliteEventStore implements EventStore {
         createSchema(db);
       }
       const version = db.pragma('user_version', { simple: true });
-      if (version !== SCHEMA_VERSION) {
+      // A schema 1 store (before the decision log) can still be read, and is upgraded when opened for writing.
+      if (version !== SCHEMA_VERSION && !(options.readonly && version === 1)) {
         throw new StoreUnavailableError(`${file} is not a Portcullis event store of schema version ${SCHEMA_VERSION}`);
       }
       return new SqliteEventStore(db, file, tidyOnClose, options);
@@ -169,6 +175,25 @@ export class SqliteEventStore implements EventStore {
         return tx.immediate(stream, events, opts, false);
       }
     };
+    this.#decisionLog = hasDecisionTables(db)
+      ? new SqliteDecisionLog(db, {
+          appendEvent: (stream, event) => {
+            const fresh = this.#sql.byId.get(event.id) === undefined;
+            return { result: this.#appendInTransaction(stream, [event], {}, fresh), fresh };
+          },
+          write: (work) =>
+            this.#run(() => {
+              // Like access events before them, blocks are not worth an fsync each: a crash loses at
+              // most the last commits (whole blocks), never part of one.
+              this.#syncOnCommit(false);
+              const result = work();
+              this.notifier.notify();
+              return result;
+            }),
+          read: (work) => this.#run(work),
+        })
+      : undefined;
+    this.decisions = this.#decisionLog ?? NO_DECISION_LOG;
   }
 
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -292,7 +317,12 @@ export class SqliteEventStore implements EventStore {
   }
 
   async deleteStream(stream: string): Promise<void> {
-    this.#run(() => this.#sql.deleteStream.run(stream));
+    this.#run(() =>
+      this.#db.transaction(() => {
+        this.#decisionLog?.deleteBlocksOf(stream);
+        this.#sql.deleteStream.run(stream);
+      }).immediate(),
+    );
   }
 
   async loadCheckpoint(name: string): Promise<Checkpoint | undefined> {

@@ -1,4 +1,5 @@
 // The token projections (index and usage) as every process builds them: the gateway and the CLI share their checkpoints.
+import { BLOCK_EVENT, type StoredDecision } from '../decision-log/record.js';
 import { ACCESS_STREAM_PREFIX, TOKEN_STREAM_PREFIXES } from '../events.js';
 import type { Logger } from '../logger.js';
 import { Projection } from '../projection.js';
@@ -33,22 +34,23 @@ export function tokenIndexProjection(store: EventStore, options: TokenProjection
   });
 }
 
-/** Last use and use count per gateway token, folded from the access events; may lag a little. */
-export function tokenUsageProjection(store: EventStore, options: TokenProjectionOptions): Projection<TokenUsageIndex> {
-  return new Projection(store, {
+export type TokenUsageProjection = Projection<TokenUsageIndex, readonly StoredDecision[]>;
+
+/** Last use and use count per gateway token, folded from the decision log's blocks; may lag a little. */
+export function tokenUsageProjection(store: EventStore, options: TokenProjectionOptions): TokenUsageProjection {
+  return new Projection<TokenUsageIndex, readonly StoredDecision[]>(store, {
     name: 'token-usage',
     version: USAGE_PROJECTION_VERSION,
     streamPrefixes: [ACCESS_STREAM_PREFIX],
-    // Only decisions on gateway tokens count: the store skips every other access event.
-    dataEquals: { path: ['identity', 'provider'], value: GATEWAY_PROVIDER },
     initial: new TokenUsageIndex(),
+    // Only a block's decisions on gateway tokens count: the store reads just those.
+    load: (event) => (event.type === BLOCK_EVENT ? store.decisions.read({ block: event.position, provider: GATEWAY_PROVIDER }) : Promise.resolve([])),
     evolve: evolveUsage,
     snapshot: (index) => index.snapshot(),
     restore: (saved) => TokenUsageIndex.restore(saved),
-    // Every gateway-token request is an event here: a checkpoint per 5000 of them serialised the
-    // whole usage map on the event loop a few times a second under load. A start replays at most
-    // this many decisions (a second or two) instead.
-    checkpointEvery: 100_000,
+    // A block is up to 4096 decisions: a start replays at most ~1000 blocks since the last
+    // checkpoint, and the usage map is serialised a few times a minute at most under load.
+    checkpointEvery: 1000,
     logger: options.logger,
     saveCheckpoints: options.saveCheckpoints ?? true,
   });

@@ -1,5 +1,6 @@
-// Token usage: last use and use count per gateway token, folded from the AccessDecided events (no event per use).
-import type { AccessDecidedData } from '../audit.js';
+// Token usage: last use and use count per gateway token, folded from the decision log's blocks (no event per use).
+import { LEGACY_DECISION_EVENT, type AccessDecidedData } from '../decision-log/legacy.js';
+import { BLOCK_EVENT, type DecisionIdentity, type StoredDecision } from '../decision-log/record.js';
 import type { RecordedEvent } from '../store/port.js';
 
 export interface TokenUsage {
@@ -23,13 +24,23 @@ export class TokenUsageIndex {
     return this.byToken.size;
   }
 
+  /**
+   * Fold a block's decisions (read by the projection, `decisions`), or an AccessDecided event of a
+   * store from before the decision log.
+   */
+  apply(event: RecordedEvent, decisions: readonly StoredDecision[] = []): void {
+    if (event.type === BLOCK_EVENT) {
+      for (const { decision } of decisions) this.use(decision.identity, decision.time);
+    } else if (event.type === LEGACY_DECISION_EVENT) {
+      const at = typeof event.metadata.time === 'string' ? Date.parse(event.metadata.time) : Date.parse(event.time);
+      this.use((event.data as AccessDecidedData).identity, at);
+    }
+  }
+
   /** Every decision whose identity came from a gateway token counts as a use, allowed or not. */
-  apply(event: RecordedEvent): void {
-    if (event.type !== 'AccessDecided') return;
-    const identity = (event.data as AccessDecidedData).identity;
+  private use(identity: DecisionIdentity | undefined, at: number): void {
     // JWT ids are token ids too; only gateway tokens are counted, so the map stays bounded by the token index.
     if (!identity?.tokenId || identity.provider !== GATEWAY_PROVIDER) return;
-    const at = typeof event.metadata.time === 'string' ? Date.parse(event.metadata.time) : Date.parse(event.time);
     const entry = this.byToken.get(identity.tokenId);
     if (entry) {
       entry.uses += 1;
@@ -52,7 +63,7 @@ export class TokenUsageIndex {
   }
 }
 
-export function evolveUsage(index: TokenUsageIndex, event: RecordedEvent): TokenUsageIndex {
-  index.apply(event);
+export function evolveUsage(index: TokenUsageIndex, event: RecordedEvent, decisions: readonly StoredDecision[] | undefined): TokenUsageIndex {
+  index.apply(event, decisions);
   return index;
 }

@@ -1,27 +1,20 @@
 // GET /api/v1/events: the raw event feed in global order, filtered by position, type and stream prefix.
 import type Router from '@koa/router';
 import { ValidationError } from '../../core/errors.js';
-import type { EventStore, Position, RecordedEvent } from '../../core/store/port.js';
+import { expandBlocks } from '../../core/decision-log/reader.js';
+import { BLOCK_EVENT } from '../../core/decision-log/record.js';
+import { LEGACY_DECISION_EVENT } from '../../core/decision-log/legacy.js';
+import type { EventStore, Position } from '../../core/store/port.js';
 import type { AdminState } from './context.js';
 import { limitParam, positionParam, strictQuery, type QueryValues } from './query.js';
 
-/** The parameters the feed takes; a new one (say, expanding decision blocks) is one entry here. */
-export const EVENTS_QUERY = { after: 'one', limit: 'one', type: 'many', stream: 'many' } as const;
+/** The parameters the feed takes. `expand=decisions` shows a decision block as one entry per decision. */
+export const EVENTS_QUERY = { after: 'one', limit: 'one', type: 'many', stream: 'many', expand: 'one' } as const;
 
 export type EventsQuery = QueryValues<typeof EVENTS_QUERY>;
 
-/**
- * What the feed shows for a page of stored events. Today each event as stored; the seam where a
- * block of recorded decisions becomes one entry per decision (it may look at the query's own
- * parameters). `next` stays the position of the last stored event read, so paging is unchanged.
- */
-export type FeedEntries = (events: readonly RecordedEvent[], query: EventsQuery) => readonly unknown[] | Promise<readonly unknown[]>;
-
-export const storedEvents: FeedEntries = (events) => events;
-
 export interface EventRoutesDeps {
   readonly store: EventStore;
-  readonly entries?: FeedEntries;
 }
 
 /** Names event types and stream prefixes are made of; anything else cannot match and is a typo. */
@@ -36,20 +29,33 @@ function names(param: string, values: readonly string[] | undefined): readonly s
   return values;
 }
 
-export function registerEventRoutes(api: Router<AdminState>, { store, entries = storedEvents }: EventRoutesDeps): void {
+export function registerEventRoutes(api: Router<AdminState>, { store }: EventRoutesDeps): void {
   api.get('/events', async (ctx) => {
     const query = strictQuery(ctx.query, EVENTS_QUERY);
     const after = positionParam('after', query.after);
     const limit = limitParam(query.limit, 100, 1000);
     const types = names('type', query.type);
     const streamPrefixes = names('stream', query.stream);
+    if (query.expand !== undefined && query.expand !== 'decisions') {
+      throw new ValidationError('expand takes one value: decisions', [{ path: 'expand', message: 'unknown value' }]);
+    }
+    const expand = query.expand === 'decisions';
+    // Expanded, a decision reads as an AccessDecided entry: asking for that type reads the blocks that hold them.
+    const storedTypes = expand && types?.includes(LEGACY_DECISION_EVENT) ? [...types, BLOCK_EVENT] : types;
     const events = await store.readAll({
       ...(after !== undefined ? { after } : {}),
-      ...(types ? { types } : {}),
+      ...(storedTypes ? { types: storedTypes } : {}),
       ...(streamPrefixes ? { streamPrefixes } : {}),
       maxCount: limit,
     });
-    const next: Position | null = events.at(-1)?.position ?? after ?? null;
-    ctx.body = { events: await entries(events, query), next };
+    if (!expand) {
+      ctx.body = { events, next: events.at(-1)?.position ?? after ?? null };
+      return;
+    }
+    // `limit` counts entries; a block is never split, so `next` is the last event whose entries were all given.
+    const page = await expandBlocks(store, events, limit);
+    const entries = types ? page.entries.filter((e) => types.includes(e.type)) : page.entries;
+    const next: Position | null = page.last ?? after ?? null;
+    ctx.body = { events: entries, next };
   });
 }

@@ -62,7 +62,8 @@ async function migrate(source: EventStore, target: EventStore & HistoryImport, m
     const page = await source.readAll({ after, maxCount: PAGE });
     if (page.length === 0) break;
     try {
-      await target.importRecorded(page);
+      // A decision block's decisions travel with it: the target's blocks must still match their digests.
+      await target.importRecorded(page, async (block) => (await source.decisions.read({ block: block.position })).map((d) => d.decision));
     } catch (err) {
       if (!(err instanceof HistoryImportError)) throw err;
       output.err(`portcullis: store migrate: at source position ${err.position}: ${err.message}; the ${kept + copied} events before it are copied (portcullis verify on the source shows the break)\n`);

@@ -160,7 +160,7 @@ export const TOKENS_COMMANDS: readonly CommandSpec[] = [
 const CONTEXT: CommandContext = { actor: TOKENS_ACTOR };
 
 /** Catch up, do `work`, stop following. */
-async function following<S, T>(projection: Projection<S>, work: () => Promise<T>): Promise<T> {
+async function following<S, T, L>(projection: Projection<S, L>, work: () => Promise<T>): Promise<T> {
   await projection.start();
   try {
     return await work();

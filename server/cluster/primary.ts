@@ -87,7 +87,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
       }
     });
 
-  const core = await startCore(config, logger, { rateLimiter: limiter, propagate });
+  const core = await startCore(config, logger, { rateLimiter: limiter, propagate, decides: false });
   const { store } = core;
   runtime = core.runtime;
   // Here, in the primary only: the workers append, one signer per store anchors what they wrote.

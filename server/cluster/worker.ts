@@ -9,7 +9,7 @@ import { messageType, type FailedMessage, type HelloMessage, type ListeningMessa
 import { ClusterRateLimiter } from './rate-limit.js';
 import { DEBUG_HEADER } from '../gateway/app.js';
 import { createLogger } from '../logger.js';
-import { createGatewayServer, drain, listen, startCore, type CoreParts } from '../serve.js';
+import { createGatewayServer, drain, listen, startCore, stopRecord, type CoreParts } from '../serve.js';
 
 /** Answered to an admin's debug request (the admin token in {@link DEBUG_HEADER}): which worker served it. */
 export const WORKER_HEADER = 'x-portcullis-worker';
@@ -73,7 +73,7 @@ async function run(start: StartMessage): Promise<void> {
       await proxy.close();
       limiter.close();
       await store.close();
-      logger.info({ auditWritten: runtime.audit.written, auditDropped: runtime.audit.dropped }, 'worker stopped');
+      logger.info(stopRecord(runtime), 'worker stopped');
       process.exit(0);
     })());
   process.on('message', (message: unknown) => {

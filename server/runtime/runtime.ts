@@ -1,11 +1,11 @@
-// The running gateway core: store, configuration projection, compiled pipeline (swapped on change) and audit.
+// The running gateway core: store, configuration projection, compiled pipeline (swapped on change) and the decision log.
 import { timingSafeEqual } from 'node:crypto';
 import type { AccessRequest, Decision } from '../../core/access.js';
-import { AuditWriter, type AuditOptions } from '../../core/audit.js';
 import type { Clock } from '../../core/clock.js';
 import { ConfigCommands, hashAdminToken, type PluginLookup, type SecretSealer } from '../../core/commands.js';
 import { IdentityCache, type IdentityCacheOptions } from '../../core/identity-cache.js';
 import { PipelineCompiler, type CompiledConfig } from './compile.js';
+import { DecisionLogWriter, storeSink, type BlockSink, type DecisionLogOptions } from '../../core/decision-log/writer.js';
 import { CONFIG_STREAM_PREFIXES } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import { Projection } from '../../core/projection.js';
@@ -13,11 +13,9 @@ import type { HttpFetch } from '../../core/provider.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
 import { evolve, initialConfigState, type ConfigState } from '../../core/settings/config-state.js';
 import type { EventStore } from '../../core/store/port.js';
-import type { Appender } from '../../core/store/sqlite-append-thread.js';
 import { TokenCommands } from '../../core/tokens/commands.js';
-import { tokenIndexProjection, tokenUsageProjection } from '../../core/tokens/projections.js';
+import { tokenIndexProjection, tokenUsageProjection, type TokenUsageProjection } from '../../core/tokens/projections.js';
 import type { TokenIndex } from '../../core/tokens/token-index.js';
-import type { TokenUsageIndex } from '../../core/tokens/usage.js';
 
 export interface RuntimeOptions {
   readonly store: EventStore;
@@ -25,12 +23,12 @@ export interface RuntimeOptions {
   readonly fetch: HttpFetch;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly audit?: AuditOptions;
+  readonly audit?: DecisionLogOptions;
   /**
-   * Where audit events are appended, when not through `store` itself: a SQLite store's append
-   * thread, so writing them costs the request loop nothing. Closed by {@link Runtime.close}.
+   * Where the decision log's blocks are stored, when not through `store` itself: a SQLite store's
+   * append thread, so storing them costs the request loop nothing. Closed by {@link Runtime.close}.
    */
-  readonly auditAppender?: Appender;
+  readonly auditAppender?: BlockSink;
   /** An admin token fixed by the process configuration; when set, none is generated. */
   readonly adminToken?: string;
   /** Seals provider secrets; providers with secret fields cannot be configured without it. */
@@ -59,9 +57,10 @@ export class Runtime {
   /** The token index (token streams), followed live: the gateway looks tokens up in it. */
   readonly tokens: Projection<TokenIndex>;
   /** Last use and use count per gateway token, from the access events; may lag a little. */
-  readonly tokenUsage: Projection<TokenUsageIndex>;
+  readonly tokenUsage: TokenUsageProjection;
   readonly tokenCommands: TokenCommands;
-  readonly audit: AuditWriter;
+  /** The decision log's writer: every decision, as a fixed-size record, batched into blocks. */
+  readonly audit: DecisionLogWriter;
   readonly cache: IdentityCache;
   private readonly compiler: PipelineCompiler;
   private current!: CompiledConfig;
@@ -88,7 +87,7 @@ export class Runtime {
       cache: this.cache,
       tokens: { findByHash: (hash) => this.tokens.state.findByHash(hash) },
     });
-    this.audit = new AuditWriter(options.auditAppender ?? options.store, options.logger, options.audit);
+    this.audit = new DecisionLogWriter(options.auditAppender ?? storeSink(options.store), options.logger, options.audit);
     this.fixedAdminHash = options.adminToken ? Buffer.from(hashAdminToken(options.adminToken), 'hex') : undefined;
   }
 
@@ -169,9 +168,9 @@ export class Runtime {
     const warming = new Set(this.compiler.warmingUp());
     const checks: Record<string, { ready: boolean; detail?: string }> = {};
     for (const [id, provider] of this.current.providers) checks[`provider:${id}`] = provider.status();
-    // Out of rotation while the store falls behind: at 10000 waiting events, or half the buffer when it is smaller.
+    // Out of rotation while the store falls behind: at 10000 waiting decisions, or half the buffer when it is smaller.
     const auditOk = this.audit.pending < Math.min(10_000, this.audit.capacity / 2);
-    checks.audit = auditOk ? { ready: true } : { ready: false, detail: `${this.audit.pending} audit events waiting for the store` };
+    checks.audit = auditOk ? { ready: true } : { ready: false, detail: `${this.audit.pending} decisions waiting for the store` };
     return { ready: warming.size === 0 && auditOk, checks };
   }
 

@@ -1,4 +1,5 @@
 // Replay stops at a time or a position (inclusive), judges tokens at that instant, skips access events, and refuses points outside the history.
+import { BLOCK_EVENT } from '../../core/decision-log/record.js';
 import { expect } from 'chai';
 
 import type { Decision } from '../../core/access.js';
@@ -93,7 +94,7 @@ describe('core/replay', () => {
     await history();
     const events = await store.readAll();
     const issued = events.find((e) => e.type === 'TokenIssued')!;
-    const lastDecision = events.filter((e) => e.type === 'AccessDecided').at(-1)!;
+    const lastDecision = events.filter((e) => e.type === BLOCK_EVENT).at(-1)!;
     const atIssue = await replayState(store, { kind: 'position', position: issued.position }, clock.now());
     expect(atIssue.tokens.size).to.equal(1);
     expect(atIssue.lastChange?.position).to.equal(issued.position);
@@ -107,7 +108,7 @@ describe('core/replay', () => {
 
   it('replays to a position whose event retention deleted, judging tokens at the last event before it', async () => {
     await history();
-    const decision = (await store.readAll()).find((e) => e.type === 'AccessDecided')!;
+    const decision = (await store.readAll()).find((e) => e.type === BLOCK_EVENT)!;
     await store.deleteStream(decision.stream);
     const replayed = await replayState(store, { kind: 'position', position: decision.position }, clock.now());
     expect(replayed.tokens.size).to.equal(1);

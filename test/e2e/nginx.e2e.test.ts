@@ -180,7 +180,7 @@ describe('nginx auth_request in front of the gateway (docs/examples/nginx-portcu
     expect(res.status).to.equal(401);
     const requestId = (res.json as ErrorBody).request_id!;
     const found = await decidedEvent(gateway, requestId);
-    expect(found, `an AccessDecided event for ${requestId}`).to.not.equal(undefined);
+    expect(found, `a recorded decision for ${requestId}`).to.not.equal(undefined);
     expect(found).to.include({ method: 'DELETE', path: '/audited/path', host: '127.0.0.1', reason: 'missing_credential' });
   });
 

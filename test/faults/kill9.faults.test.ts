@@ -3,8 +3,10 @@
 // One store lives through every trial. Each trial: admin writes (settings and a provider, two
 // streams) and proxied requests run together; the gateway is killed with SIGKILL at a random
 // moment; it restarts on the same store, and then every admin write answered 2xx before the kill
-// must be in the store and in the restarted state, and `portcullis verify` must find the hash
-// chain intact. Trials: PORTCULLIS_FAULT_TRIALS, default 10 in `npm test` (a gateway start costs about
+// must be in the store and in the restarted state, `portcullis verify` must find the hash chain
+// intact (each decision block against its event too), and the decision log must hold whole blocks
+// only, each decision once and only for a request really sent. Decisions still in the writer's
+// buffer at the kill (at most the flush interval's) may be missing; a SIGTERM at the end flushes all. Trials: PORTCULLIS_FAULT_TRIALS, default 10 in `npm test` (a gateway start costs about
 // a second of CPU, so 50 trials take two minutes or more on 2 cores); `npm run faults:long` runs 50.
 // Kill moments come from a seeded PRNG (PORTCULLIS_FAULT_SEED replays a run; the seed is printed).
 import { randomUUID } from 'node:crypto';
@@ -23,8 +25,8 @@ import {
   startFaultGateway,
 } from './fixtures/gateway.js';
 import { AUDIENCE, newIdpKey, signToken, type IdpKey } from './fixtures/idp.js';
-import { burst } from './fixtures/load.js';
-import { readEvents } from './fixtures/store.js';
+import { burst, tally } from './fixtures/load.js';
+import { readEvents, readStoredDecisions } from './fixtures/store.js';
 import { startFaultUpstream, type FaultUpstream } from './fixtures/upstream.js';
 
 const TRIALS = Number(process.env.PORTCULLIS_FAULT_TRIALS ?? 10);
@@ -59,6 +61,8 @@ interface TrialResult {
   readonly killAfterMs: number;
   readonly acked: number;
   readonly answered: number;
+  /** Decisions of this trial's requests found in the store after the restart. */
+  readonly recorded: number;
   /** Answers that should never come from a healthy gateway before its kill (5xx, 409 ...). */
   readonly unexpected: string[];
 }
@@ -190,12 +194,36 @@ describe(`faults: kill -9 during admin writes and traffic (${TRIALS} trials, see
     expect(verify.code, `verify during trial ${trial}:\n${verify.stdout}\n${verify.stderr}`).to.equal(0);
     expect(verify.stdout).to.match(/hash chain intact/);
     await expectAcknowledgedWritesKept();
+    const recorded = await expectWholeBlocks(`/ok/t${trial}/`, traffic.sent);
     return {
       killAfterMs,
       acked: settingsAcked + providerAcked,
       answered: (traffic.statuses.get(200) ?? 0) + (traffic.statuses.get(401) ?? 0),
+      recorded,
       unexpected,
     };
+  };
+
+  /**
+   * The decision log holds whole blocks only (each block's decisions as many as its event says,
+   * and no decision outside a stored block), every request id once, and, under `prefix`, only
+   * requests that were sent (index below `sent`). Returns how many decisions `prefix` has.
+   */
+  const expectWholeBlocks = async (prefix: string, sent: number): Promise<number> => {
+    const blocks = new Map<string, number>();
+    for (const e of await readEvents(dataDir, ['access-'])) {
+      if (e.type === 'AccessDecisionsRecorded') blocks.set(e.position, (e.data as { count: number }).count);
+    }
+    const decisions = await readStoredDecisions(dataDir);
+    const perBlock = new Map<string, number>();
+    for (const { block } of decisions) perBlock.set(block, (perBlock.get(block) ?? 0) + 1);
+    expect([...perBlock.keys()].filter((b) => !blocks.has(b)), 'decisions outside a stored block').to.deep.equal([]);
+    expect([...blocks].filter(([b, count]) => perBlock.get(b) !== count), 'blocks not whole: [position, count]').to.deep.equal([]);
+    const requestIds = decisions.map((d) => d.decision.requestId);
+    expect(new Set(requestIds).size, 'each decision once').to.equal(requestIds.length);
+    const mine = decisions.map((d) => d.decision.path).filter((path) => path.startsWith(prefix));
+    expect(mine.filter((path) => !(Number(path.slice(prefix.length)) < sent)), 'decisions of requests never sent').to.deep.equal([]);
+    return mine.length;
   };
 
   /** Every acknowledged write is in the store, and the restarted gateway's state includes them. */
@@ -225,18 +253,23 @@ describe(`faults: kill -9 during admin writes and traffic (${TRIALS} trials, see
     });
   }
 
-  it('ends with a verified chain after a clean stop, having really written and served in the trials', async () => {
+  it('ends with a verified chain after a clean stop that flushed every decision, having really written and served in the trials', async () => {
+    const last = await burst(gateway.url, { path: (i) => `/ok/final/${i}`, headers: () => bearer(token), count: 200, concurrency: 6 });
+    expect(tally(last)).to.deep.equal({ 200: 200 });
     expect(await gateway.process.stop('SIGTERM')).to.deep.equal({ code: 0, signal: null });
+    expect(await expectWholeBlocks('/ok/final/', 200), 'SIGTERM writes every decision still buffered').to.equal(200);
     const verify = await runCli(['verify'], { PORTCULLIS_STORE: storeFor(dataDir) }, dataDir);
     expect(verify.code, `${verify.stdout}\n${verify.stderr}`).to.equal(0);
     expect(verify.stdout).to.match(/hash chain intact/);
     const acked = results.reduce((n, r) => n + r.acked, 0);
     const answered = results.reduce((n, r) => n + r.answered, 0);
     const busy = results.filter((r) => r.acked > 0 && r.answered > 0).length;
+    const recorded = results.reduce((n, r) => n + r.recorded, 0);
     process.stderr.write(
       `      ${results.length} kills ${Math.min(...results.map((r) => r.killAfterMs))}–${Math.max(...results.map((r) => r.killAfterMs))} ms into the busy phase; ` +
-        `${acked} admin writes acknowledged and kept, ${answered} requests answered; ${verify.stdout.trim()}\n`,
+        `${acked} admin writes acknowledged and kept, ${answered} requests answered, ${recorded} of their decisions stored before the kills; ${verify.stdout.trim()}\n`,
     );
+    expect(recorded, 'decisions stored before the kills (the checks above were not vacuous)').to.be.greaterThan(0);
     expect(results.length).to.equal(TRIALS);
     expect(busy, 'trials with acknowledged writes and answered requests before the kill').to.be.at.least(Math.ceil(TRIALS * 0.9));
   });

@@ -24,15 +24,15 @@ import {
 } from './fixtures/gateway.js';
 import { AUDIENCE, newIdpKey, signToken, type IdpKey } from './fixtures/idp.js';
 import { burst, tally } from './fixtures/load.js';
-import { readEvents } from './fixtures/store.js';
+import { readEvents, readStoredDecisions } from './fixtures/store.js';
 import { immutableSupported, makeReadOnly, makeWritable } from './fixtures/immutable.js';
 import { fillUp, freeUp, mountTmpfs, unmount } from './fixtures/tmpfs.js';
 import { startFaultUpstream, type FaultUpstream } from './fixtures/upstream.js';
 
 const ISSUER = 'urn:portcullis:faults:store';
-/** Room for the ~11k audit events held back while full (about 1 KiB each, plus the WAL), once freed. */
+/** Room for the ~11k decisions held back while full (blocks of a few hundred KiB, plus the WAL), once freed. */
 const TMPFS_BYTES = 48 * 1024 * 1024;
-/** /readyz turns 503 once this many audit events wait (core/runtime.ts). */
+/** /readyz turns 503 once this many decisions wait (core/runtime.ts). */
 const READINESS_AUDIT_LIMIT = 10_000;
 
 interface SettingsBody {
@@ -184,7 +184,7 @@ function storeFaultSuite(fault: StoreFault): void {
       );
     });
 
-    it(`holds the audit events in memory, and says so on /readyz past ${READINESS_AUDIT_LIMIT} waiting`, async function () {
+    it(`holds the decisions in memory, and says so on /readyz past ${READINESS_AUDIT_LIMIT} waiting`, async function () {
       this.timeout(40_000);
       const count = READINESS_AUDIT_LIMIT + 500;
       const started = Date.now();
@@ -198,11 +198,11 @@ function storeFaultSuite(fault: StoreFault): void {
       expect(ready.status, ready.text).to.equal(503);
       const audit = (ready.json as { checks?: Record<string, { ready: boolean; detail?: string }> }).checks?.audit;
       expect(audit?.ready).to.equal(false);
-      const waiting = Number(/(\d+) audit events waiting/.exec(audit?.detail ?? '')?.[1]);
+      const waiting = Number(/(\d+) decisions waiting/.exec(audit?.detail ?? '')?.[1]);
       expect(waiting, audit?.detail).to.equal(decidedWhileRefused.size);
     });
 
-    it('recovers once the store takes writes again: admin writes succeed and every buffered audit event is written', async function () {
+    it('recovers once the store takes writes again: admin writes succeed and every buffered decision is written', async function () {
       this.timeout(30_000);
       await fault.repair(storeDir!);
       lastGoodMarker = marker('after');
@@ -214,10 +214,10 @@ function storeFaultSuite(fault: StoreFault): void {
       const deadline = Date.now() + 15_000;
       let mine: Map<string, number> = new Map();
       while (Date.now() < deadline) {
-        const events = await readEvents(gateway.dataDir, ['access-']);
+        const decisions = await readStoredDecisions(gateway.dataDir);
         mine = new Map(
-          events
-            .map((e) => e.data as { path: string; status: number })
+          decisions
+            .map((s) => s.decision)
             .filter((d) => d.path.startsWith(`/ok/${nonce}/`))
             .map((d) => [d.path, d.status]),
         );
@@ -230,7 +230,7 @@ function storeFaultSuite(fault: StoreFault): void {
         const group = path.split('/').slice(3, 5).join('/');
         missing.set(group, (missing.get(group) ?? 0) + 1);
       }
-      expect(Object.fromEntries(missing), 'AccessDecided events missing, by phase').to.deep.equal({});
+      expect(Object.fromEntries(missing), 'decisions missing, by phase').to.deep.equal({});
       const wrong = [...decidedWhileRefused].filter(([path, status]) => mine.get(path) !== status);
       expect(wrong.slice(0, 5), 'recorded status differs').to.deep.equal([]);
       const ready = await call(`${gateway.adminUrl}/readyz`);

@@ -1,10 +1,11 @@
 // The attack suite: every corpus entry is sent over a real socket to the gateway (or admin) listener and must get its
-// expected status and error code, leave an AccessDecided event, echo no secret, and leave the gateway serving.
+// expected status and error code, leave one recorded decision, echo no secret, and leave the gateway serving.
 import { expect } from 'chai';
 
 import { adminApi, adminReadViews, adminViaGateway } from './corpus/admin.js';
 import { authorizationHeaders } from './corpus/authorization.js';
 import { credentialsElsewhere } from './corpus/credentials-elsewhere.js';
+import { decisionLog } from './corpus/decision-log.js';
 import { deepJson } from './corpus/deep-json.js';
 import { forwardAuth, forwardAuthEnvoy, forwardAuthOriginal, forwardAuthReadOnly } from './corpus/forward-auth.js';
 import { forwardedHostTrusted, forwardedHostUntrusted, forwardedRealIp, forwardedTrusted, forwardedUntrusted } from './corpus/forwarded.js';
@@ -18,6 +19,7 @@ import { reservedSpellings, reservedSpellingsControls } from './corpus/reserved-
 import { smuggling } from './corpus/smuggling.js';
 import type { AttackCategory } from './corpus/types.js';
 import { BASE_SETTINGS, Harness } from './harness.js';
+import { decisionEntries } from '../server/fixtures.js';
 
 /** The attack corpus, by category (controls are not attacks and are not counted). */
 export const ATTACKS: readonly AttackCategory[] = [
@@ -45,6 +47,7 @@ export const ATTACKS: readonly AttackCategory[] = [
   methodOverrideAnonymous,
   masterSwitchOff,
   deepJson,
+  decisionLog,
 ];
 const CONTROLS: readonly AttackCategory[] = [jwtControls, reservedSpellingsControls, headerFloodControls, identityEncodingControls, methodOverrideControls, methodOverrideAnonymousControls];
 
@@ -89,19 +92,22 @@ describe('security: attack suite', function () {
       expect(harness.unexpected.map(String)).to.deep.equal([]);
     });
 
-    it('stored no secret in clear: not the tokens presented, the admin token nor the client secret', async () => {
-      for (const event of await harness.store.readAll()) {
+    it('stored no secret in clear: not the tokens presented, the admin token nor the client secret, in no event and no decision', async () => {
+      await harness.runtime.audit.flush();
+      const decisions = await decisionEntries(harness.store);
+      expect(decisions.length, 'decisions recorded').to.be.greaterThan(0);
+      for (const event of [...(await harness.store.readAll()), ...decisions]) {
         const text = JSON.stringify(event);
         for (const secret of harness.secrets()) {
-          expect(text.includes(secret), `${secret.slice(0, 10)}… in event ${event.type} of ${event.stream}: ${text.slice(0, 600)}`).to.equal(false);
+          expect(text.includes(secret), `${secret.slice(0, 10)}… in ${event.type} of ${event.stream}: ${text.slice(0, 600)}`).to.equal(false);
         }
       }
     });
 
     it('keeps credentials out of the audited path of a refused request (fragment, path parameters)', async () => {
       await harness.runtime.audit.flush();
-      const leaked = (await harness.store.readAll({ streamPrefixes: ['access-'] }))
-        .map((e) => (e.data as { path: string }).path)
+      const leaked = (await decisionEntries(harness.store))
+        .map((e) => e.data.path)
         .filter((path) => harness.secrets().some((s) => path.includes(s)));
       expect(leaked.map((p) => `${p.slice(0, 40)}…`)).to.deep.equal([]);
     });

@@ -4,7 +4,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { expect } from 'chai';
 
-import type { AccessDecidedData } from '../../core/audit.js';
+import type { DecisionRecord } from '../../core/decision-log/record.js';
 import { ManualClock } from '../../core/clock.js';
 import { hashAdminToken } from '../../core/commands.js';
 import { silentLogger } from '../../core/logger.js';
@@ -19,7 +19,7 @@ import { createGatewayApp } from '../../server/gateway/app.js';
 import { createGatewayHttpServer } from '../../server/gateway/server.js';
 import { UpstreamProxy } from '../../server/gateway/proxy.js';
 import { staticPlugin, tokenHash } from '../fixtures/static-provider.js';
-import { FIXED_TIME, listen, type Listening } from '../server/fixtures.js';
+import { decisionEntries, FIXED_TIME, listen, type Listening } from '../server/fixtures.js';
 import type { AttackCase, Expectation } from './corpus/types.js';
 import { fill, forge, type ForgeContext } from './forge.js';
 import { rawExchange, wire, type RawExchange, type RawResponse } from './raw.js';
@@ -232,10 +232,9 @@ export class Harness {
     return { text: wire(c.request.method ?? 'GET', fill(c.request.path ?? '/api/resource', ph), headers, fill(c.request.body ?? '', ph)), presented };
   }
 
-  async auditOf(requestId: string): Promise<AccessDecidedData[]> {
+  async auditOf(requestId: string): Promise<DecisionRecord[]> {
     await this.runtime.audit.flush();
-    const events = await this.store.readAll({ streamPrefixes: ['access-'] });
-    return events.filter((e) => e.type === 'AccessDecided').map((e) => e.data as AccessDecidedData).filter((d) => d.requestId === requestId);
+    return (await decisionEntries(this.store)).map((e) => e.data).filter((d) => d.requestId === requestId);
   }
 
   private async configEventCount(): Promise<number> {
@@ -307,13 +306,15 @@ export class Harness {
     for (const [name, value] of Object.entries(want.answerHeaders ?? {})) expect(res.headers[name], `answer header ${name}`).to.equal(value ?? undefined);
     if (admin || want.audited === false) return;
     const events = await this.auditOf(requestId);
-    expect(events, 'exactly one AccessDecided for the request').to.have.length(1);
+    expect(events, 'exactly one recorded decision for the request').to.have.length(1);
     const event = events[0]!;
     expect(event.reason).to.equal(want.error);
     expect(event.status).to.equal(res.status);
     expect(event.allow).to.equal(res.status < 300);
     expect(event.stage).to.be.a('string').and.not.equal('');
     if (want.clientIp !== undefined) expect(event.clientIp).to.equal(want.clientIp);
+    if (want.recorded?.host !== undefined) expect(event.host, 'recorded host').to.equal(want.recorded.host);
+    if (want.recorded?.path !== undefined) expect(event.path, 'recorded path').to.equal(want.recorded.path);
   }
 
   private expectNoSecret(exchange: RawExchange, presented: readonly string[]): void {

@@ -8,7 +8,8 @@ import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { Runtime } from '../../server/runtime/runtime.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
-import type { RecordedEvent } from '../../core/store/port.js';
+import { expandBlocks, type DecisionEntry } from '../../core/decision-log/reader.js';
+import type { EventStore } from '../../core/store/port.js';
 import { plugins, tokenHash } from '../fixtures/static-provider.js';
 
 export { plugins, staticPlugin, tokenHash, type StaticConfig } from '../fixtures/static-provider.js';
@@ -109,5 +110,8 @@ export async function send(
   return { status: res.statusCode, headers, text, json };
 }
 
-export const accessEvents = async (store: MemoryEventStore): Promise<RecordedEvent[]> =>
-  (await store.readAll({ streamPrefixes: ['access-'] })).filter((e) => e.type === 'AccessDecided');
+/** Every stored decision, one entry each, as `GET /api/v1/events?expand=decisions` shows them. */
+export const decisionEntries = async (store: EventStore): Promise<DecisionEntry[]> =>
+  (await expandBlocks(store, await store.readAll({ streamPrefixes: ['access-'] }), Number.POSITIVE_INFINITY)).entries.filter(
+    (e): e is DecisionEntry => 'index' in e,
+  );

@@ -18,6 +18,7 @@ import {
   type Position,
   type RecordedEvent,
 } from '../../../core/store/port.js';
+import { decisionLogContract } from './decision-log-contract.js';
 import { replayMatchesLive } from './replay-contract.js';
 
 export function ev(id: string, data: unknown = { n: id }, type = 'Tested'): NewEvent {
@@ -451,5 +452,7 @@ export function eventStoreContract(
         expect(aborted).to.deep.equal([]);
       });
     });
+
+    decisionLogContract(() => store);
   });
 }

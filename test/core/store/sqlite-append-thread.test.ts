@@ -1,16 +1,26 @@
-// The append thread: a second connection in a worker thread, sharing one file and one hash chain with the main connection.
+// The append thread: a second connection in a worker thread storing decision blocks, in one hash chain with the main connection.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { expect } from 'chai';
 
+import type { Decision } from '../../../core/access.js';
+import { DecisionBatch } from '../../../core/decision-log/batch.js';
+import type { SealedBlock } from '../../../core/decision-log/record.js';
 import { verifyChain } from '../../../core/store/hash.js';
-import { StoreUnavailableError, type NewEvent } from '../../../core/store/port.js';
-import { decodeEvents, encodeEvents, SqliteAppendThread } from '../../../core/store/sqlite-append-thread.js';
+import { StoreUnavailableError } from '../../../core/store/port.js';
+import { SqliteAppendThread } from '../../../core/store/sqlite-append-thread.js';
 import { SqliteEventStore } from '../../../core/store/sqlite.js';
+import { request } from '../../fixtures/requests.js';
 
-const event = (id: string, n: number): NewEvent => ({ id, type: 'AccessDecided', data: { n, path: `/p/${n}` }, metadata: { actor: 'gateway' } });
+const decision: Decision = { allow: false, status: 401, reason: 'missing_credential', stage: 'authenticate', trace: [{ stage: 'authenticate', outcome: 'deny' }], credentialConsumed: false };
+
+function sealed(id: string, requestIds: readonly string[]): SealedBlock {
+  const batch = new DecisionBatch(requestIds.length);
+  for (const requestId of requestIds) batch.add(request({ id: requestId }), decision);
+  return { id, batch: batch.seal() };
+}
 
 describe('SqliteAppendThread', function () {
   this.timeout(20_000);
@@ -20,7 +30,7 @@ describe('SqliteAppendThread', function () {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'portcullis-append-thread-'));
-    store = await SqliteEventStore.open(join(dir, 'events.db'));
+    store = SqliteEventStore.open(join(dir, 'events.db'));
     thread = new SqliteAppendThread(join(dir, 'events.db'));
   });
 
@@ -30,35 +40,29 @@ describe('SqliteAppendThread', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('appends what the main connection reads back, in one hash chain with the main connection’s own appends', async () => {
+  it('stores blocks the main connection reads back, in one hash chain with the main connection’s own appends', async () => {
     const writes: Promise<unknown>[] = [];
-    for (let i = 0; i < 20; i++) {
-      writes.push(thread.append('access-2026-11-23', [event(`a${i}-1`, i), event(`a${i}-2`, i)], { durable: false }));
-      writes.push(store.append(`settings-${i % 3}`, [event(`c${i}`, i)]));
+    for (let i = 0; i < 10; i++) {
+      writes.push(thread.appendBlocks([sealed(`b${i}`, [`r${i}-1`, `r${i}-2`])]));
+      writes.push(store.append(`settings-${i % 3}`, [{ id: `c${i}`, type: 'SettingsChanged', data: { i } }]));
     }
     await Promise.all(writes);
     const all = await store.readAll();
-    expect(all).to.have.length(60);
-    expect(all.filter((e) => e.stream === 'access-2026-11-23').map((e) => e.revision)).to.deep.equal([...Array(40).keys()]);
-    expect(all.find((e) => e.id === 'a7-2')?.data).to.deep.equal({ n: 7, path: '/p/7' });
-    expect(await verifyChain(store)).to.deep.include({ ok: true, count: 60 });
+    expect(all).to.have.length(20);
+    expect(all.filter((e) => e.stream === 'access-2023-11-14').map((e) => e.revision)).to.deep.equal([...Array(10).keys()]);
+    const decisions = await store.decisions.read();
+    expect(decisions).to.have.length(20);
+    expect(decisions.find((s) => s.decision.requestId === 'r7-2')?.decision).to.deep.include({ reason: 'missing_credential', status: 401 });
+    expect(await verifyChain(store)).to.deep.include({ ok: true, count: 20 });
   });
 
-  it('sends serialised events as one string that decodes to the same events, and refuses an id or type with a newline', () => {
-    const events = [
-      { id: 'a', type: 'AccessDecided', data: JSON.stringify({ text: 'two\nlines', tab: '\t' }), metadata: '{}' },
-      { id: 'b', type: 'AccessDecided', data: '[]', metadata: '{"actor":"gateway"}' },
-    ];
-    expect(decodeEvents(encodeEvents(events))).to.deep.equal(events);
-    expect(() => encodeEvents([{ ...events[0]!, id: 'a\nb' }])).to.throw(TypeError);
-    expect(() => encodeEvents([{ ...events[0]!, type: 'X\nY' }])).to.throw(TypeError);
-  });
-
-  it('keeps appends idempotent by event id, as the store does', async () => {
-    const first = await thread.append('access-2026-11-23', [event('same', 1)]);
-    const again = await thread.append('access-2026-11-23', [event('same', 1)]);
+  it('stores the blocks of one call together and keeps them idempotent by block id', async () => {
+    const blocks = [sealed('x1', ['a']), sealed('x2', ['b', 'c'])];
+    const first = await thread.appendBlocks(blocks);
+    const again = await thread.appendBlocks(blocks);
     expect(again).to.deep.equal(first);
-    expect(await store.readAll()).to.have.length(1);
+    expect((await store.readAll()).map((e) => e.id)).to.deep.equal(['x1', 'x2']);
+    expect((await store.decisions.read()).map((s) => s.decision.requestId)).to.deep.equal(['a', 'b', 'c']);
   });
 
   it('fails with StoreUnavailableError when its connection cannot open the file, and after close', async () => {
@@ -66,7 +70,7 @@ describe('SqliteAppendThread', function () {
     mkdirSync(blocked);
     const broken = new SqliteAppendThread(blocked);
     try {
-      await broken.append('access-x', [event('x', 1)]).then(
+      await broken.appendBlocks([sealed('x', ['a'])]).then(
         () => expect.fail('append succeeded'),
         (err: unknown) => expect(err).to.be.instanceOf(StoreUnavailableError),
       );
@@ -74,9 +78,18 @@ describe('SqliteAppendThread', function () {
       await broken.close();
     }
     await thread.close();
-    await thread.append('access-x', [event('y', 1)]).then(
+    await thread.appendBlocks([sealed('y', ['a'])]).then(
       () => expect.fail('append after close succeeded'),
       (err: unknown) => expect(err).to.be.instanceOf(StoreUnavailableError),
     );
+  });
+
+  it('reports a batch that is not one as a failure of that call, and goes on', async () => {
+    await thread.appendBlocks([{ id: 'bad', batch: new ArrayBuffer(8) }]).then(
+      () => expect.fail('a bad batch was stored'),
+      (err: unknown) => expect(err).to.be.instanceOf(Error).and.not.instanceOf(StoreUnavailableError),
+    );
+    await thread.appendBlocks([sealed('good', ['a'])]);
+    expect((await store.readAll()).map((e) => e.id)).to.deep.equal(['good']);
   });
 });

@@ -26,13 +26,13 @@ export interface AttackRequest {
 export interface Expectation {
   readonly status: number;
   /**
-   * The JSON body's `error` and the AccessDecided reason (`authenticated`, `anonymous`, `bypass`
+   * The JSON body's `error` and the recorded decision's reason (`authenticated`, `anonymous`, `bypass`
    * for allowed requests). `parser`: Node's HTTP parser refuses the framing before the gateway runs.
    */
   readonly error: string;
   /** Exact error_description, where the exact refusal matters (which JWT check fired). */
   readonly description?: string;
-  /** False when the gateway answers before the pipeline (no AccessDecided is due). Default true. */
+  /** False when the gateway answers before the pipeline (no recorded decision is due). Default true. */
   readonly audited?: boolean;
   /** Allowed requests: the path (and query) the upstream must receive. */
   readonly upstreamPath?: string;
@@ -44,8 +44,10 @@ export interface Expectation {
   readonly answerHeaders?: Readonly<Record<string, string | null>>;
   /** False for an allowed request the gateway answers itself (forward auth): nothing reaches the upstream. */
   readonly proxied?: boolean;
-  /** The client address the audit event must record. */
+  /** The client address the recorded decision must hold. */
   readonly clientIp?: string;
+  /** Fields the recorded decision must hold exactly (as the decision log keeps them: cut past its limits). */
+  readonly recorded?: { readonly host?: string; readonly path?: string };
   /** A pipelined second response on the same connection, judged on its own. */
   readonly second?: Expectation;
   /** Other statuses acceptable for a parser refusal (Node answers 400 or 431 depending on the limit hit). */

@@ -7,6 +7,7 @@ import type { Runtime } from '../../../server/runtime/runtime.js';
 import type { MemoryEventStore } from '../../../core/store/memory.js';
 import type { RecordedEvent } from '../../../core/store/port.js';
 import { createAdminApp } from '../../../server/admin/app.js';
+import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
 import { ADMIN_TOKEN, configureStatic, listen, startRuntime, tokenHash, type Listening } from '../fixtures.js';
 
 interface Call {
@@ -391,7 +392,35 @@ describe('server/admin', () => {
       expect(res.body).to.deep.equal({ events: [], next: null });
     });
 
-    for (const query of ['limit=0', 'limit=1001', 'limit=abc', 'limit=2.5', 'after=abc', 'after=-1']) {
+    it('GET /events?expand=decisions shows each decision block as one entry per decision; limit counts entries, blocks stay whole', async () => {
+      await call('patch', '/api/v1/settings', { body: { enabled: true } });
+      const block = (id: string, n: number) =>
+        sealedBlock(id, Array.from({ length: n }, (_, i) => sampleDecision({ requestId: `${id}-${i}`, time: Date.UTC(2026, 0, 5) + i })));
+      const { position: first } = await store.decisions.appendBlocks([block('b1', 3)]);
+      const { position: second } = await store.decisions.appendBlocks([block('b2', 2)]);
+
+      const plain = await call('get', '/api/v1/events');
+      expect((plain.body.events as RecordedEvent[]).map((e) => e.type)).to.deep.equal(['SettingsChanged', 'AccessDecisionsRecorded', 'AccessDecisionsRecorded']);
+
+      const page = await call('get', '/api/v1/events?expand=decisions&limit=2');
+      expect(page.status).to.equal(200);
+      const entries = page.body.events as { type: string; position: string; index?: number; time?: string; stream?: string; data: { requestId?: string } }[];
+      expect(entries.map((e) => [e.type, e.position, e.index, e.data.requestId])).to.deep.equal([
+        ['SettingsChanged', '1', undefined, undefined],
+        ['AccessDecided', first, 0, 'b1-0'],
+        ['AccessDecided', first, 1, 'b1-1'],
+        ['AccessDecided', first, 2, 'b1-2'],
+      ]);
+      expect(entries[1]).to.deep.include({ stream: 'access-2026-01-05', time: '2026-01-05T00:00:00.000Z' });
+      expect(entries[1]!.data).to.deep.include({ method: 'GET', path: '/rest/api/2/issue/PROJ-1', allow: true, reason: 'authenticated' });
+      expect(page.body.next).to.equal(first);
+
+      const rest = await call('get', `/api/v1/events?expand=decisions&after=${first}`);
+      expect((rest.body.events as { data: { requestId: string } }[]).map((e) => e.data.requestId)).to.deep.equal(['b2-0', 'b2-1']);
+      expect(rest.body.next).to.equal(second);
+    });
+
+    for (const query of ['limit=0', 'limit=1001', 'limit=abc', 'limit=2.5', 'after=abc', 'after=-1', 'expand=events', 'expand=decisions&expand=decisions']) {
       it(`GET /events?${query} → 400 invalid_request`, async () => {
         expectError(await call('get', `/api/v1/events?${query}`), 400, 'invalid_request');
       });

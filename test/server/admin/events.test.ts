@@ -22,10 +22,16 @@ describe('server/admin events filters', () => {
     return res.body as { events: RecordedEvent[]; next: string | null };
   };
 
-  it('?type=AccessDecided gives the decisions only', async () => {
-    const { events: decisions } = await events('type=AccessDecided');
+  it('?type=AccessDecided&expand=decisions gives the decisions only, one entry each', async () => {
+    const { events: decisions } = await events('type=AccessDecided&expand=decisions');
     expect(decisions).to.have.length(3);
     expect(new Set(decisions.map((e) => e.type))).to.deep.equal(new Set(['AccessDecided']));
+  });
+
+  it('?type=AccessDecisionsRecorded gives the decision blocks only, as stored', async () => {
+    const { events: blocks } = await events('type=AccessDecisionsRecorded');
+    expect(blocks.length).to.be.at.least(1);
+    expect(new Set(blocks.map((e) => e.type))).to.deep.equal(new Set(['AccessDecisionsRecorded']));
   });
 
   it('?type= takes several types, repeated or comma-separated, in global order', async () => {

@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
 
-import type { AccessDecidedData } from '../../../core/audit.js';
+import type { AccessDecidedData } from '../../../core/decision-log/legacy.js';
+import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
 import { silentLogger } from '../../../core/logger.js';
 import type { Runtime } from '../../../server/runtime/runtime.js';
 import type { MemoryEventStore } from '../../../core/store/memory.js';
@@ -143,7 +144,19 @@ describe('server/admin tokens', () => {
     expect(revokedEvents[1]!.metadata.actor).to.equal('admin');
   });
 
-  it('shows last use and use count from the access events (the usage projection)', async () => {
+  it('shows last use and use count from the decision log’s blocks (the usage projection)', async () => {
+    const { id } = (await create({ owner: 'alice', name: 'used' })).body;
+    const use = (at: number, provider = 'gateway') =>
+      sampleDecision({ time: at, identity: { subject: 'alice', username: 'alice', provider, groups: [], tokenId: id }, allow: at % 2 === 0 });
+    await store.decisions.appendBlocks([sealedBlock('b1', [use(FIXED_TIME + 1000), sampleDecision({ time: FIXED_TIME, identity: undefined }), use(FIXED_TIME + 5001)])]);
+    // A JWT's id may equal a gateway token's: only gateway identities count.
+    const { position } = await store.decisions.appendBlocks([sealedBlock('b2', [use(FIXED_TIME + 9000, 'idp'), use(FIXED_TIME + 3000)])]);
+    await runtime.tokenUsage.waitFor(position);
+    const res = await call('get', `/api/v1/tokens/${id}`);
+    expect(res.body).to.deep.include({ useCount: 3, lastUsedAt: new Date(FIXED_TIME + 5001).toISOString() });
+  });
+
+  it('still counts the AccessDecided events of a store from before the decision log', async () => {
     const { id } = (await create({ owner: 'alice', name: 'used' })).body;
     const used = (n: number, at: number) => ({
       id: `req-${n}`,

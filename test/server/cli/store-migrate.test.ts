@@ -12,6 +12,7 @@ import { SqliteEventStore } from '../../../core/store/sqlite.js';
 import { runCommandLine } from '../../../server/cli/command-line.js';
 import { PORTCULLIS } from '../../../server/cli/commands.js';
 import { ev } from '../../core/store/contract.js';
+import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
 import { dropSchema, requirePostgres, storeUrl, testSchema } from '../../core/store/postgres-fixture.js';
 
 interface Result {
@@ -77,6 +78,11 @@ describe('portcullis store migrate', () => {
         await store.append('settings', [ev('s1', { enabled: true }), ev('s2', { rateLimit: { limit: 100 } })], { expectedRevision: 'no_stream' });
         await store.append('provider-okta', [{ id: 'p1', type: 'ProviderConfigured', data: { kind: 'oidc', issuer: 'https://id.example' }, metadata: { actor: 'admin', sourceIp: '192.0.2.1' } }]);
         await store.append('access-2024-01-01', Array.from({ length: 30 }, (_, i) => ev(`a${i}`, { status: 200, path: `/x/${i}` }, 'AccessDecided')), { durable: false });
+        // Decision blocks: their decisions live beside the chain and must travel with their events.
+        await store.decisions.appendBlocks([
+          sealedBlock('block-1', [sampleDecision(), sampleDecision({ allow: false, status: 403, reason: 'ip_not_allowed', identity: undefined })]),
+          sealedBlock('block-2', Array.from({ length: 50 }, (_, i) => sampleDecision({ path: `/rest/${i}`, time: Date.UTC(2026, 0, 5, 9, 0, i) }))),
+        ]);
         await store.append('tmp-1', [ev('gone')]);
         await store.deleteStream('tmp-1');
         await store.append('tokens-1', [ev('t1', { owner: 'ünïcode ✓' }, 'TokenIssued')]);
@@ -99,6 +105,10 @@ describe('portcullis store migrate', () => {
         const copied = await copy.readAll();
         expect(content(copied)).to.deep.equal(content(events));
         expect(copied.map((e) => e.position), 'positions are the target\'s own: the gap is gone').to.not.deep.equal(events.map((e) => e.position));
+        const decisions = (await copy.decisions.read()).map((d) => d.decision);
+        expect(decisions).to.have.length(52);
+        expect(decisions[1]).to.deep.include({ allow: false, reason: 'ip_not_allowed' });
+        expect(decisions[51]?.path).to.equal('/rest/49');
         // Appends continue the copied streams and the copied chain.
         expect((await copy.append('settings', [ev('s3')], { expectedRevision: 1 })).nextRevision).to.equal(2);
       } finally {

@@ -9,15 +9,14 @@ import { Agent } from 'undici';
 import { silentLogger } from '../../../core/logger.js';
 import type { Runtime } from '../../../server/runtime/runtime.js';
 import type { MemoryEventStore } from '../../../core/store/memory.js';
-import type { RecordedEvent } from '../../../core/store/port.js';
-import type { AccessDecidedData } from '../../../core/audit.js';
+import type { DecisionEntry } from '../../../core/decision-log/reader.js';
 import { startEchoUpstream } from '../../../server/gateway/echo-upstream.js';
 import { createGatewayApp } from '../../../server/gateway/app.js';
 import { UpstreamProxy } from '../../../server/gateway/proxy.js';
 import { PATH_CORPUS } from '../../policies/path-corpus.js';
 import {
   ADMIN_TOKEN,
-  accessEvents,
+  decisionEntries,
   changeSettings,
   configureStatic,
   FIXED_TIME,
@@ -101,11 +100,11 @@ describe('server/gateway', () => {
     expect(res.json.request_id).to.equal(res.headers['x-request-id']);
   }
 
-  async function decidedFor(res: HttpResult): Promise<RecordedEvent<'AccessDecided', AccessDecidedData>> {
+  async function decidedFor(res: HttpResult): Promise<DecisionEntry> {
     await runtime.audit.flush();
-    const events = (await accessEvents(store)).filter((e) => (e.data as AccessDecidedData).requestId === res.headers['x-request-id']);
+    const events = (await decisionEntries(store)).filter((e) => e.data.requestId === res.headers['x-request-id']);
     expect(events, 'exactly one AccessDecided for the request').to.have.length(1);
-    return events[0] as RecordedEvent<'AccessDecided', AccessDecidedData>;
+    return events[0]!;
   }
 
   beforeEach(async () => {
@@ -385,7 +384,7 @@ describe('server/gateway', () => {
   });
 
   describe('audit', () => {
-    it('records exactly one AccessDecided per decision, with reason and stage, and never the raw token', async () => {
+    it('records exactly one decision per request, in a block of the decision log, with reason and stage, and never the raw token', async () => {
       const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://nobody.example')
         .sign(new TextEncoder().encode('0123456789abcdef0123456789abcdef'));
       const cases: [Record<string, string>, boolean, number, string, string][] = [
@@ -400,17 +399,20 @@ describe('server/gateway', () => {
       for (const [headers] of cases) responses.push(await call('/audited/path?q=1', { headers }));
 
       await runtime.audit.flush();
-      const events = await accessEvents(store);
+      const events = await decisionEntries(store);
       expect(events).to.have.length(cases.length);
       for (let i = 0; i < cases.length; i++) {
         const [, allow, status, reason, stage] = cases[i]!;
         expect(responses[i]!.status, `case ${i}`).to.equal(status);
         const event = await decidedFor(responses[i]!);
         expect(event.stream).to.match(/^access-\d{4}-\d{2}-\d{2}$/);
-        expect(event.metadata.actor).to.equal('gateway');
         expect(event.data).to.include({ allow, status, reason, stage, method: 'GET', path: '/audited/path', peerIp: '127.0.0.1' });
         expect(event.data.trace).to.be.an('array').that.is.not.empty;
+        expect(event.data.trace.at(-1)).to.deep.equal({ stage: stage === 'pipeline' ? 'rate_limit' : stage, outcome: allow ? 'pass' : 'deny' });
       }
+      const blocks = (await store.readAll({ streamPrefixes: ['access-'] })).filter((e) => e.type === 'AccessDecisionsRecorded');
+      expect(blocks.map((b) => b.metadata.actor)).to.deep.equal(blocks.map(() => 'gateway'));
+      expect(blocks.reduce((n, b) => n + (b.data as { count: number }).count, 0)).to.equal(cases.length);
       expect((await decidedFor(responses[0]!)).data.identity).to.deep.equal({
         subject: 'sub-alice', username: 'alice', provider: 'p1', groups: ['devs', 'ops team'],
       });
@@ -435,14 +437,15 @@ describe('server/gateway', () => {
       await call('/x', { headers: bearer(ALICE) });
       await call('/x');
       await runtime.audit.flush();
-      expect(await accessEvents(store)).to.deep.equal([]);
+      expect(await decisionEntries(store)).to.deep.equal([]);
     });
 
     it('takes the request time, and so the day of the access stream, from the runtime’s clock', async () => {
       const res = await call('/x', { headers: bearer(ALICE) });
       const event = await decidedFor(res);
       expect(event.stream).to.equal('access-2024-03-05');
-      expect(event.metadata.time).to.equal(new Date(FIXED_TIME).toISOString());
+      expect(event.data.time).to.equal(FIXED_TIME);
+      expect(event.time).to.equal(new Date(FIXED_TIME).toISOString());
     });
   });
 
@@ -565,7 +568,7 @@ describe('server/gateway', () => {
       }
       expect(echoCount, 'never proxied').to.equal(0);
       await runtime.audit.flush();
-      expect((await accessEvents(store)).map((e) => (e.data as AccessDecidedData).reason)).to.deep.equal(['invalid_request', 'invalid_request']);
+      expect((await decisionEntries(store)).map((e) => e.data.reason)).to.deep.equal(['invalid_request', 'invalid_request']);
     });
 
     it('refuses a Host that is not a host with 400 invalid_request', async () => {
@@ -582,7 +585,7 @@ describe('server/gateway', () => {
       expect(res.status, res.head).to.equal(200);
       expect((JSON.parse(res.body) as Echo).headers['x-forwarded-host']).to.equal('api.example');
       await runtime.audit.flush();
-      expect((await accessEvents(store)).map((e) => (e.data as AccessDecidedData).host)).to.deep.equal(['api.example']);
+      expect((await decisionEntries(store)).map((e) => e.data.host)).to.deep.equal(['api.example']);
     });
 
     it('a host route is not escaped by a trailing dot, upper case or a default port', async () => {

@@ -5,7 +5,6 @@ import type { IncomingMessage } from 'node:http';
 import { Agent } from 'undici';
 
 import type { Decision } from '../../../core/access.js';
-import type { AccessDecidedData } from '../../../core/audit.js';
 import type { Logger } from '../../../core/logger.js';
 import { silentLogger } from '../../../core/logger.js';
 import type { Runtime } from '../../../server/runtime/runtime.js';
@@ -14,7 +13,7 @@ import { createGatewayApp } from '../../../server/gateway/app.js';
 import { UpstreamProxy } from '../../../server/gateway/proxy.js';
 import { request } from '../../fixtures/requests.js';
 import { rawExchange, wire } from '../../security/raw.js';
-import { accessEvents, changeSettings, listen, send, startRuntime, type Listening } from '../fixtures.js';
+import { changeSettings, decisionEntries, listen, send, startRuntime, type Listening } from '../fixtures.js';
 
 describe('server/proxy: the request target and the gateway’s own faults', () => {
   let cleanups: (() => Promise<void>)[];
@@ -63,7 +62,7 @@ describe('server/proxy: the request target and the gateway’s own faults', () =
         expect(urls.at(-1)).to.equal(target);
       }
       await runtime.audit.flush();
-      const paths = (await accessEvents(store)).map((e) => (e.data as AccessDecidedData).path);
+      const paths = (await decisionEntries(store)).map((e) => e.data.path);
       expect(paths[0]).to.equal('/app/login…');
       expect(paths.every((p) => !p.includes('jsessionid'))).to.equal(true);
     });

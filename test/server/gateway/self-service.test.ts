@@ -2,15 +2,14 @@
 import { expect } from 'chai';
 import { Agent } from 'undici';
 
-import type { AccessDecidedData } from '../../../core/audit.js';
+import type { DecisionEntry } from '../../../core/decision-log/reader.js';
 import type { Runtime } from '../../../server/runtime/runtime.js';
 import type { MemoryEventStore } from '../../../core/store/memory.js';
-import type { RecordedEvent } from '../../../core/store/port.js';
 import { silentLogger } from '../../../core/logger.js';
 import { startEchoUpstream } from '../../../server/gateway/echo-upstream.js';
 import { createGatewayApp } from '../../../server/gateway/app.js';
 import { UpstreamProxy } from '../../../server/gateway/proxy.js';
-import { accessEvents, changeSettings, configureStatic, listen, send, startRuntime, type HttpResult, type Listening } from '../fixtures.js';
+import { decisionEntries, changeSettings, configureStatic, listen, send, startRuntime, type HttpResult, type Listening } from '../fixtures.js';
 
 const ALICE = 'tok-alice-self-service-1';
 const BOB = 'tok-bob-self-service-2';
@@ -72,11 +71,11 @@ describe('server/self-service tokens and gateway tokens at the edge', () => {
     return res.json as unknown as Echo;
   };
 
-  async function decidedFor(res: HttpResult): Promise<RecordedEvent<'AccessDecided', AccessDecidedData>> {
+  async function decidedFor(res: HttpResult): Promise<DecisionEntry> {
     await runtime.audit.flush();
-    const events = (await accessEvents(store)).filter((e) => (e.data as AccessDecidedData).requestId === res.headers['x-request-id']);
+    const events = (await decisionEntries(store)).filter((e) => e.data.requestId === res.headers['x-request-id']);
     expect(events, 'one AccessDecided per request').to.have.length(1);
-    return events[0] as RecordedEvent<'AccessDecided', AccessDecidedData>;
+    return events[0]!;
   }
 
   const allowCreators = () => changeSettings(runtime, { tokens: { allowUserCreate: true }, groups: { tokenCreators: ['devs'] } });
@@ -173,7 +172,7 @@ describe('server/self-service tokens and gateway tokens at the edge', () => {
       await runtime.tokenCommands.issue({ owner: 'bob', name: 'not yours' }, { actor: 'admin' });
       for (let i = 0; i < 3; i++) echoOf(await call('/x', { headers: bearer(token) }));
       await runtime.audit.flush();
-      const last = (await accessEvents(store)).at(-1)!;
+      const last = (await decisionEntries(store)).at(-1)!;
       await runtime.tokenUsage.waitFor(last.position);
       const list = await call(TOKENS, { headers: bearer(ALICE) });
       expect(list.status).to.equal(200);

@@ -4,14 +4,14 @@ import { expect } from 'chai';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent } from 'undici';
 
-import type { AccessDecidedData } from '../../../core/audit.js';
+import type { DecisionRecord } from '../../../core/decision-log/record.js';
 import { silentLogger } from '../../../core/logger.js';
 import type { Runtime } from '../../../server/runtime/runtime.js';
 import type { MemoryEventStore } from '../../../core/store/memory.js';
 import { createGatewayApp } from '../../../server/gateway/app.js';
 import { UpstreamProxy } from '../../../server/gateway/proxy.js';
 import { rawExchange, wire } from '../../security/raw.js';
-import { accessEvents, changeSettings, configureStatic, listen, send, startRuntime, type HttpResult, type Listening } from '../fixtures.js';
+import { changeSettings, configureStatic, decisionEntries, listen, send, startRuntime, type HttpResult, type Listening } from '../fixtures.js';
 
 const ALICE = 'tok-alice-7a1c';
 const LUKASZ = 'tok-lukasz-2b9d';
@@ -62,9 +62,9 @@ describe('server/proxy: headers sent upstream', () => {
 
   const call = (path: string, headers: Record<string, string>): Promise<HttpResult> => send(client, gateway.url + path, { headers });
 
-  async function decided(requestId: string | undefined): Promise<AccessDecidedData> {
+  async function decided(requestId: string | undefined): Promise<DecisionRecord> {
     await runtime.audit.flush();
-    const events = (await accessEvents(store)).map((e) => e.data as AccessDecidedData).filter((d) => d.requestId === requestId);
+    const events = (await decisionEntries(store)).map((e) => e.data).filter((d) => d.requestId === requestId);
     expect(events, 'one AccessDecided for the request').to.have.length(1);
     return events[0]!;
   }

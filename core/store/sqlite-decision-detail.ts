@@ -1,0 +1,138 @@
+// The `detail` column of a decision row: the fields no query filters on, packed into one small blob.
+//
+// flags u8   bits 0–1 credential (0 none, 1 bearer, 2 basic, 3 api_key); bit 2 identity;
+//            bit 3 request id as 16 bytes (else text); bit 4 peer address differs from the client's
+// varints    host, stage, trace (string ids), outcomes (2 bits per step), then with an identity:
+//            subject, groups (string ids)
+// request id 16 bytes, or varint length + UTF-8
+// peer       when it differs: u8 4 or 16 and the address's bytes, or 0, varint length + UTF-8
+import type { Credential } from '../access.js';
+import type { Compact } from '../decision-log/compact.js';
+
+export interface Detail {
+  readonly credential?: Credential['scheme'];
+  readonly host: number;
+  readonly stage: number;
+  readonly trace: number;
+  readonly outcomes: number;
+  /** With an identity: its subject's and groups' string ids. */
+  readonly subject?: number;
+  readonly groups?: number;
+  readonly requestId: Compact;
+  /** Absent: the same as the client address. */
+  readonly peerIp?: Compact;
+}
+
+const CREDENTIALS: readonly (Credential['scheme'] | undefined)[] = [undefined, 'bearer', 'basic', 'api_key'];
+
+/**
+ * Writes details into one scratch buffer; each call's result is valid until the next call (bind
+ * it at once). Positional arguments: it runs once per stored decision, and an options object with
+ * optional members costs more than the writing.
+ */
+export class DetailWriter {
+  #buf = Buffer.allocUnsafe(1024);
+  #at = 0;
+
+  /**
+   * @param credential 0 none, 1 bearer, 2 basic, 3 api_key
+   * @param subject the subject's string id, 0 without an identity (then `groups` is ignored)
+   * @param peerIp undefined when it is the client's address
+   */
+  write(credential: number, host: number, stage: number, trace: number, outcomes: number, subject: number, groups: number, requestId: Compact, peerIp: Compact | undefined): Buffer {
+    const textBytes = (typeof requestId === 'string' ? requestId.length * 3 : 0) + (typeof peerIp === 'string' ? peerIp.length * 3 : 0);
+    if (this.#buf.length < 96 + textBytes) this.#buf = Buffer.allocUnsafe(2 * (96 + textBytes));
+    const buf = this.#buf;
+    const packedId = typeof requestId !== 'string';
+    buf[0] = credential | (subject !== 0 ? 4 : 0) | (packedId ? 8 : 0) | (peerIp !== undefined ? 16 : 0);
+    this.#at = 1;
+    this.#varint(host);
+    this.#varint(stage);
+    this.#varint(trace);
+    this.#varint(outcomes);
+    if (subject !== 0) {
+      this.#varint(subject);
+      this.#varint(groups);
+    }
+    if (packedId) this.#bytes(requestId);
+    else this.#text(requestId);
+    if (peerIp !== undefined) {
+      if (typeof peerIp === 'string') {
+        buf[this.#at++] = 0;
+        this.#text(peerIp);
+      } else {
+        buf[this.#at++] = peerIp.length;
+        this.#bytes(peerIp);
+      }
+    }
+    return buf.subarray(0, this.#at);
+  }
+
+  #varint(n: number): void {
+    let v = n;
+    while (v >= 0x80) {
+      this.#buf[this.#at++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.#buf[this.#at++] = v;
+  }
+
+  #bytes(b: Buffer): void {
+    b.copy(this.#buf, this.#at);
+    this.#at += b.length;
+  }
+
+  #text(s: string): void {
+    const length = Buffer.byteLength(s);
+    this.#varint(length);
+    this.#buf.write(s, this.#at, 'utf8');
+    this.#at += length;
+  }
+}
+
+/** The detail {@link DetailWriter} wrote. */
+export function readDetail(buf: Buffer): Detail {
+  let at = 1;
+  const varint = (): number => {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const b = buf[at++]!;
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+      scale *= 0x80;
+    }
+  };
+  const text = (): string => {
+    const length = varint();
+    at += length;
+    return buf.toString('utf8', at - length, at);
+  };
+  const bytes = (length: number): Buffer => {
+    at += length;
+    return buf.subarray(at - length, at);
+  };
+  const flags = buf[0]!;
+  const credential = CREDENTIALS[flags & 3];
+  const host = varint();
+  const stage = varint();
+  const trace = varint();
+  const outcomes = varint();
+  const identity = (flags & 4) !== 0 ? { subject: varint(), groups: varint() } : {};
+  const requestId = (flags & 8) !== 0 ? bytes(16) : text();
+  let peerIp: Compact | undefined;
+  if ((flags & 16) !== 0) {
+    const kind = buf[at++]!;
+    peerIp = kind === 0 ? text() : bytes(kind);
+  }
+  return {
+    ...(credential ? { credential } : {}),
+    host,
+    stage,
+    trace,
+    outcomes,
+    ...identity,
+    requestId,
+    ...(peerIp !== undefined ? { peerIp } : {}),
+  };
+}
