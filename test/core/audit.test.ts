@@ -7,6 +7,7 @@ import { MemoryEventStore } from '../../core/store/memory.js';
 import { canonicalJson } from '../../core/store/hash.js';
 import { StoreUnavailableError, type AppendOptions, type EventMetadata, type NewEvent, type SerializedEvent } from '../../core/store/port.js';
 import { request } from '../fixtures/requests.js';
+import { eventually } from '../support/eventually.js';
 
 const decision: Decision = {
   allow: true,
@@ -109,8 +110,7 @@ describe('core/audit', () => {
     expect(audit.pending).to.equal(5);
     // 5 waiting + 95 = a full batch; the timer is a minute away, so only that can start the write.
     for (let i = 0; i < 95; i++) audit.record(request({ id: `full${i}` }), decision);
-    for (let waited = 0; audit.pending > 0 && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
-    expect(audit.pending, 'a full batch goes without waiting for the timer').to.equal(0);
+    await eventually(() => audit.pending === 0, { within: 5_000, what: 'a full batch going without waiting for the timer' });
     await audit.close();
   });
 
@@ -155,7 +155,6 @@ describe('core/audit', () => {
     const store = new MemoryEventStore();
     const audit = new AuditWriter(store, silentLogger, { flushIntervalMs: 5 });
     audit.record(request({ id: 'd1' }), decision);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await store.readAll()).to.have.length(1);
+    await eventually(async () => (await store.readAll()).length === 1, { within: 5_000, what: 'the timer writing the event' });
   });
 });
