@@ -132,6 +132,8 @@ function storeFaultSuite(fault: StoreFault): void {
       const put = await putProvider(gateway, 'local-key', jwtKeyProvider(key.publicJwk, ISSUER, AUDIENCE));
       expect(put.status, put.text).to.be.oneOf([200, 201]);
       token = await signToken(ISSUER, key);
+      // No request before the fault: the audit thread opens its connection to the store while the store
+      // refuses writes (SQLite then opens it read-only), and must still write everything after the repair.
       lastGoodMarker = marker('before');
       const patched = await patchSettings(gateway, { groups: { tokenCreators: [lastGoodMarker] } });
       expect(patched.status, patched.text).to.equal(200);
