@@ -16,12 +16,13 @@ import {
   NEVER_UPSTREAM,
   RESET_HOSTILE_SETTINGS,
   decidedEvent,
+  failureOnTakenPort,
   findBinary,
   startProxy,
   type ProxyProcess,
 } from './fixtures/forward-auth.js';
 import { admin, asEcho, call, configureProvider, oidcProvider } from './fixtures/http.js';
-import { PortTakenError, holdUnassignedPort, startOnUnassignedPort } from '../support/ports.js';
+import { PortTakenError, startOnUnassignedPort } from '../support/ports.js';
 import { stopAll } from '../support/processes.js';
 import { CLI, REPO_ROOT, startGateway, startOp, type Gateway, type Op } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey, tamperSignature } from './fixtures/tokens.js';
@@ -126,20 +127,13 @@ describe('HAProxy with the Lua forward-auth action in front of the gateway (docs
   });
 
   it('cannot start on a port another program holds: PortTakenError, so the suite takes another port', async () => {
-    const held = await holdUnassignedPort();
     const other = join(dir, 'port-taken');
     await mkdir(other);
     await chmod(other, 0o755);
-    try {
-      const config = await renderConfig(other, { listen: held.port, gateway: Number(new URL(gateway.url).port), upstream: upstream.port });
-      const err = await startHaproxy(haproxyBinary!, config, held.port).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).to.be.instanceOf(PortTakenError);
-    } finally {
-      await held.close();
-    }
+    const err = await failureOnTakenPort(async (listen) =>
+      startHaproxy(haproxyBinary!, await renderConfig(other, { listen, gateway: Number(new URL(gateway.url).port), upstream: upstream.port }), listen),
+    );
+    expect(err).to.be.instanceOf(PortTakenError);
   });
 
   it('passes the request body to the upstream', async () => {

@@ -14,12 +14,13 @@ import {
   NEVER_UPSTREAM,
   RESET_HOSTILE_SETTINGS,
   decidedEvent,
+  failureOnTakenPort,
   findBinary,
   startProxy,
   type ProxyProcess,
 } from './fixtures/forward-auth.js';
 import { admin, asEcho, call, configureProvider, oidcProvider } from './fixtures/http.js';
-import { PortTakenError, holdUnassignedPort, startOnUnassignedPort } from '../support/ports.js';
+import { PortTakenError, startOnUnassignedPort } from '../support/ports.js';
 import { stopAll } from '../support/processes.js';
 import { CLI, REPO_ROOT, startGateway, startOp, type Gateway, type Op } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey, tamperSignature } from './fixtures/tokens.js';
@@ -136,21 +137,14 @@ describe('nginx auth_request in front of the gateway (docs/examples/nginx-portcu
   });
 
   it('cannot start on a port another program holds: PortTakenError, so the suite takes another port', async () => {
-    const held = await holdUnassignedPort();
     const other = join(dir, 'port-taken');
     await mkdir(other);
     await chmod(other, 0o755);
-    try {
-      const ports = { listen: held.port, gateway: Number(new URL(gateway.url).port), upstream: upstream.port };
-      await writeFile(join(other, 'nginx.conf'), await renderConfig(other, ports));
-      const err = await startNginx(nginxBinary!, other, held.port).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).to.be.instanceOf(PortTakenError);
-    } finally {
-      await held.close();
-    }
+    const err = await failureOnTakenPort(async (listen) => {
+      await writeFile(join(other, 'nginx.conf'), await renderConfig(other, { listen, gateway: Number(new URL(gateway.url).port), upstream: upstream.port }));
+      return startNginx(nginxBinary!, other, listen);
+    });
+    expect(err).to.be.instanceOf(PortTakenError);
   });
 
   it('passes the request body to the upstream but not to the decision', async () => {

@@ -7,7 +7,7 @@
 // below the ephemeral range, where neither bind(0) nor an outgoing connection ever lands, and when
 // another program holds it anyway, start again on another.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 /**
  * A loopback port where connections are refused: 1 (tcpmux) is privileged, so no test and no
@@ -54,20 +54,22 @@ export async function startOnUnassignedPort<T>(start: (port: number) => Promise<
   }
 }
 
+/** `server.listen(port, '127.0.0.1')` in this process; PortTakenError when another program holds the port. */
+export function listenOn(server: Server, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const failed = (err: NodeJS.ErrnoException): void => reject(err.code === 'EADDRINUSE' ? new PortTakenError(port, 'held by another program') : err);
+    server.once('error', failed);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', failed);
+      resolve(port);
+    });
+  });
+}
+
 /** A listener of this process on an unassigned port, for a test that needs a port another program holds. */
 export async function holdUnassignedPort(): Promise<{ readonly port: number; close(): Promise<void> }> {
   const server = createServer((socket) => socket.destroy());
-  const port = await startOnUnassignedPort(
-    (candidate) =>
-      new Promise<number>((resolve, reject) => {
-        const failed = (err: NodeJS.ErrnoException): void => reject(err.code === 'EADDRINUSE' ? new PortTakenError(candidate, 'held already') : err);
-        server.once('error', failed);
-        server.listen(candidate, '127.0.0.1', () => {
-          server.off('error', failed);
-          resolve(candidate);
-        });
-      }),
-  );
+  const port = await startOnUnassignedPort((candidate) => listenOn(server, candidate));
   return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
