@@ -50,6 +50,11 @@ describe('test/support/processes', function () {
     expect((err as Error).message).to.match(/^sluggard not ready within 300 ms/);
   });
 
+  it('fails at once for a command that does not exist', async () => {
+    const err = await startProcess('/nonexistent/portcullis-test-binary', []).catch((e: unknown) => e);
+    expect((err as Error).message).to.equal('portcullis-test-binary: could not start /nonexistent/portcullis-test-binary');
+  });
+
   it('names a node script after its file', async () => {
     const script = new URL('../e2e/fixtures/upstream.js', import.meta.url).pathname;
     const child = await startNode(script);

@@ -115,6 +115,8 @@ export async function startProcess(command: string, args: readonly string[], opt
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A spawn that fails (no such command) says so here, and as an 'error' event that must not go unheard.
+  child.on('error', () => {});
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const pid = child.pid;
   const stdout: string[] = [];
