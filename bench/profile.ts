@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startIdp } from './lib/idp.js';
 import { configureFullPath, startPortcullis } from './lib/portcullis.js';
-import { startChild, stopAllChildren } from './lib/procs.js';
+import { startNode, stopAll } from '../test/support/processes.js';
 import { AUDIENCE, ISSUER, prepareTokens } from './lib/tokens.js';
 import { runWrk } from './lib/wrk.js';
 
@@ -84,20 +84,20 @@ async function main(): Promise<void> {
   const idp = await startIdp(tokens.jwks, tokens.dir);
   const cpuProf = (dir: string) => ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   try {
-    const upstream = await startChild('upstream', process.execPath, [`${DIST}servers/upstream.js`]);
+    const upstream = await startNode(`${DIST}servers/upstream.js`, [], { name: 'upstream' });
     const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
     const tokenFile = process.env.BENCH_PROFILE_TOKENS ?? tokens.fewJwt;
 
     const bareDir = mkdtempSync(join(tmpdir(), 'portcullis-profile-bare-'));
-    const bare = await startChild('bare proxy', process.execPath, [...cpuProf(bareDir), `${DIST}servers/bare-proxy.js`, upstreamUrl]);
+    const bare = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl], { name: 'bare proxy', nodeArgs: cpuProf(bareDir) });
     log(`profiling the bare proxy for ${SECONDS} s`);
-    const ceiling = await profiled(`http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokenFile, () => bare.stop(), bareDir);
+    const ceiling = await profiled(`http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokenFile, async () => void (await bare.stop()), bareDir);
 
     const gatewayDir = mkdtempSync(join(tmpdir(), 'portcullis-profile-'));
     const gateway = await startPortcullis({ upstream: upstreamUrl, nodeArgs: cpuProf(gatewayDir) });
     await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
     log(`profiling scenario 3a for ${SECONDS} s`);
-    const portcullis = await profiled(`${gateway.url}/api/x`, tokenFile, () => gateway.child.stop(), gatewayDir);
+    const portcullis = await profiled(`${gateway.url}/api/x`, tokenFile, async () => void (await gateway.child.stop()), gatewayDir);
     await upstream.stop();
 
     const window = SECONDS * 1e6;
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`profiles: ${gatewayDir} (Portcullis), ${bareDir} (bare proxy)\n`);
   } finally {
-    await stopAllChildren();
+    await stopAll();
     await idp.close();
   }
 }

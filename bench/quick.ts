@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startIdp } from './lib/idp.js';
 import { configureFullPath, startPortcullis, type Portcullis } from './lib/portcullis.js';
-import { stopAllChildren, startChild } from './lib/procs.js';
+import { startNode, stopAll } from '../test/support/processes.js';
 import { AUDIENCE, ISSUER, prepareTokens } from './lib/tokens.js';
 import { runWrk } from './lib/wrk.js';
 
@@ -38,9 +38,9 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const tokens = await prepareTokens(Number(process.env.BENCH_MANY_TOKENS ?? 40_000), log);
   const idp = await startIdp(tokens.jwks, tokens.dir);
-  const upstream = await startChild('upstream', process.execPath, [`${DIST}servers/upstream.js`]);
+  const upstream = await startNode(`${DIST}servers/upstream.js`, [], { name: 'upstream' });
   const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
-  const bare = await startChild('bare proxy', process.execPath, [`${DIST}servers/bare-proxy.js`, upstreamUrl]);
+  const bare = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl], { name: 'bare proxy' });
   const contenders: { name: string; url: string; tokens: string; gateway?: Portcullis }[] = [
     { name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokens: tokens.fewJwt },
   ];
@@ -94,4 +94,4 @@ main()
     process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 1;
   })
-  .finally(() => stopAllChildren());
+  .finally(() => stopAll());

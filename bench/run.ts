@@ -8,7 +8,8 @@ import { request } from 'undici';
 import { ensurePackages, startApache } from './lib/apache.js';
 import { startIdp, type Idp } from './lib/idp.js';
 import { configureFullPath, startPortcullis, storeFile, type Portcullis } from './lib/portcullis.js';
-import { cpuSecondsBetween, cpuTicks, rssMb, startChild, stopAllChildren, type Child } from './lib/procs.js';
+import { startNode, stopAll, type ProcessHandle } from '../test/support/processes.js';
+import { cpuSecondsBetween, cpuTicks, rssMb } from './lib/proc-stats.js';
 import { seed } from './lib/seed-tokens.js';
 import { AUDIENCE, ISSUER, prepareTokens, type TokenSet } from './lib/tokens.js';
 import { runWrk, type WrkResult } from './lib/wrk.js';
@@ -19,7 +20,6 @@ const CONNECTIONS = 32;
 const MANY_TOKENS = Number(process.env.BENCH_MANY_TOKENS ?? 40_000);
 const MEMORY_IDENTITIES = 10_000;
 const MEMORY_GATEWAY_TOKENS = 100_000;
-const NODE = process.execPath;
 const DIST = fileURLToPath(new URL('.//', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -47,8 +47,8 @@ async function measure(
   name: string,
   url: string,
   tokens: string,
-  server: Child | undefined,
-  upstream: Child,
+  server: ProcessHandle | undefined,
+  upstream: ProcessHandle,
   options: { delayMs?: number; seconds?: number; warmup?: number; offsetAfterWarmup?: boolean } = {},
 ): Promise<Row & { wrk: WrkResult }> {
   log(`${id}: ${name}`);
@@ -94,8 +94,8 @@ const firstLine = async (file: string): Promise<string> => (await import('node:f
 
 /** A child that prints one JSON line and exits (raw verify rate, IPC cost). */
 async function runJson(script: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Record<string, number>> {
-  const child = await startChild(script, NODE, [`${DIST}${script}`, ...args], { env: { ...process.env, ...env }, ready: /^\{/, timeoutMs });
-  await child.exited;
+  const child = await startNode(`${DIST}${script}`, args, { name: script, env, readyLine: /^\{/, timeoutMs });
+  await child.closed;
   return child.ready as Record<string, number>;
 }
 
@@ -108,7 +108,7 @@ async function gatewayTokenFile(gateway: Portcullis, tokens: TokenSet): Promise<
   return file;
 }
 
-async function portcullisRows(upstream: Child & { ready: Record<string, unknown> }, idp: Idp, tokens: TokenSet, ceiling: Row & { wrk: WrkResult }): Promise<void> {
+async function portcullisRows(upstream: ProcessHandle, idp: Idp, tokens: TokenSet, ceiling: Row & { wrk: WrkResult }): Promise<void> {
   const gateway = await startPortcullis({ upstream: `http://127.0.0.1:${String(upstream.ready.port)}` });
   try {
     await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
@@ -154,11 +154,11 @@ async function main(): Promise<number> {
   const tokens = await prepareTokens(MANY_TOKENS, log);
   const idp = await startIdp(tokens.jwks, tokens.dir);
   try {
-    const upstream = await startChild('upstream', NODE, [`${DIST}servers/upstream.js`]);
+    const upstream = await startNode(`${DIST}servers/upstream.js`, [], { name: 'upstream' });
     const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
     rows.push(await measure('1', 'upstream alone', `${upstreamUrl}/api/x`, tokens.fewJwt, upstream, upstream));
 
-    const bare = await startChild('bare proxy', NODE, [`${DIST}servers/bare-proxy.js`, upstreamUrl]);
+    const bare = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl], { name: 'bare proxy' });
     const bareUrl = `http://127.0.0.1:${String(bare.ready.port)}/api/x`;
     const ceiling = await measure('2', 'ceiling: bare keep-alive proxy (undici stream)', bareUrl, tokens.fewJwt, bare, upstream);
     rows.push(ceiling);
@@ -205,7 +205,7 @@ async function main(): Promise<number> {
     log('decision-log micro-benchmark');
     decisionLogRows(await runJson('decision-log.js', [], { BENCH_DECISIONS: '300000' }, 180_000));
   } finally {
-    await stopAllChildren();
+    await stopAll();
     await idp.close();
   }
   report((Date.now() - started) / 1000);
@@ -292,8 +292,8 @@ function decisionLogRows(r: Record<string, number>): void {
 }
 
 async function pipelineLines(): Promise<string[]> {
-  const child = await startChild('pipeline', NODE, [`${DIST}pipeline.js`], { env: { ...process.env, BENCH_ROUNDS: '50000' }, ready: /^pipeline:/, timeoutMs: 60_000 });
-  await child.exited;
+  const child = await startNode(`${DIST}pipeline.js`, [], { name: 'pipeline', env: { BENCH_ROUNDS: '50000' }, readyLine: /^pipeline:/, timeoutMs: 60_000 });
+  await child.closed;
   return child.output.filter((l) => l.trim() !== '');
 }
 
@@ -369,7 +369,7 @@ main().then(
   (code) => process.exit(code),
   async (err: unknown) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    await stopAllChildren();
+    await stopAll();
     process.exit(1);
   },
 );

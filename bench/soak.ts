@@ -12,13 +12,15 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 
-import { startOp, type ProcessHandle } from '../test/e2e/fixtures/processes.js';
+import { startOp, type Op } from '../test/e2e/fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey } from '../test/e2e/fixtures/tokens.js';
-import { cpuSecondsBetween, cpuTicks, sleep, startChild, stopAllChildren } from './lib/procs.js';
+import { startNode, stopAll } from '../test/support/processes.js';
+import { cpuSecondsBetween, cpuTicks } from './lib/proc-stats.js';
 import { startPortcullis, type Portcullis } from './lib/portcullis.js';
 import { runWrk } from './lib/wrk.js';
 import { plotPng, type Panel } from './soak-plot.js';
@@ -102,10 +104,10 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'portcullis-soak-'));
   const samplesFile = join(work, 'samples.jsonl');
   const tokensFile = join(work, 'tokens.txt');
-  let op: (ProcessHandle & { issuer: string }) | undefined;
+  let op: Op | undefined;
   let gateway: Portcullis | undefined;
   try {
-    const upstream = await startChild('upstream', process.execPath, [UPSTREAM]);
+    const upstream = await startNode(UPSTREAM, [], { name: 'upstream' });
     const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
 
     // The real provider: oidc-provider minting RS256 client-credentials access tokens, valid for the whole run.
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
     let target = Number(args.rate ?? NaN);
     if (!(target > 0)) {
       log('measuring the ceiling: bare keep-alive proxy (undici), wrk -c32, 2 s warm-up + 5 s ...');
-      const bare = await startChild('bare-proxy', process.execPath, [BARE_PROXY, upstreamUrl]);
+      const bare = await startNode(BARE_PROXY, [upstreamUrl], { name: 'bare-proxy' });
       const bareUrl = `http://127.0.0.1:${String(bare.ready.port)}/`;
       await runWrk({ url: bareUrl, tokens: tokensFile, seconds: 2, connections: 32 });
       const ceiling = await runWrk({ url: bareUrl, tokens: tokensFile, seconds: 5, connections: 32 });
@@ -217,7 +219,7 @@ async function main(): Promise<void> {
   } finally {
     await gateway?.stop().catch(() => {});
     await op?.stop().catch(() => {});
-    await stopAllChildren();
+    await stopAll();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -303,6 +305,6 @@ function summarize(slices: readonly SliceRow[], samples: readonly TimedSample[],
 
 main().catch(async (err: unknown) => {
   process.stderr.write(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  await stopAllChildren();
+  await stopAll();
   process.exit(1);
 });

@@ -1,10 +1,12 @@
 // The peer: Apache httpd (event MPM) with mod_auth_openidc as an OAuth 2.0 resource server, run as a child with its own config.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { freePort, startChild, type Child } from './procs.js';
+
+import { PortTakenError, listensOn, startOnUnassignedPort } from '../../test/support/ports.js';
+import { StartError, startProcess, type ProcessHandle } from '../../test/support/processes.js';
 
 const MODULES = '/usr/lib/apache2/modules';
 const PACKAGES = ['wrk', 'apache2', 'libapache2-mod-auth-openidc'];
@@ -31,7 +33,7 @@ export function ensurePackages(log: (line: string) => void): { wrk: boolean; apa
 }
 
 export interface Apache {
-  readonly child: Child;
+  readonly child: ProcessHandle;
   readonly url: string;
   stop(): Promise<void>;
 }
@@ -52,7 +54,17 @@ export interface ApacheOptions {
 export async function startApache(options: ApacheOptions): Promise<Apache> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-apache-'));
   chmodSync(dir, 0o755);
-  const port = await freePort();
+  try {
+    // Apache cannot listen on port 0 and say which port it got: a port no other program is handed, another if taken.
+    return await startOnUnassignedPort((port) => startApacheOn(options, dir, port));
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function startApacheOn(options: ApacheOptions, dir: string, port: number): Promise<Apache> {
+  rmSync(join(dir, 'error.log'), { force: true }); // a log of an earlier attempt would mislead the diagnosis below
   const upstream = options.upstream.replace(/\/$/, '');
   const conf = `
 ServerRoot ${dir}
@@ -97,19 +109,36 @@ OIDCOAuthRemoteUserClaim sub
 `;
   writeFileSync(join(dir, 'httpd.conf'), conf);
   const url = `http://127.0.0.1:${port}`;
-  const child = await startChild('apache', '/usr/sbin/apache2', ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], {
-    env: { ...process.env, APACHE_RUN_DIR: dir, APACHE_LOCK_DIR: dir, APACHE_LOG_DIR: dir },
-    ready: async () => {
-      const res = await request(`${url}/`, { headersTimeout: 1000 });
-      await res.body.dump();
-      return res.statusCode === 401;
-    },
-  });
+  let child: ProcessHandle;
+  try {
+    child = await startProcess('/usr/sbin/apache2', ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], {
+      name: 'apache',
+      env: { APACHE_RUN_DIR: dir, APACHE_LOCK_DIR: dir, APACHE_LOG_DIR: dir },
+      timeoutMs: 30_000,
+      // Its own listener (not another program's on that port), answering as configured.
+      readyProbe: async (pid) => {
+        if (!listensOn(pid, port)) return false;
+        const res = await request(`${url}/`, { headersTimeout: 1000 });
+        await res.body.dump();
+        return res.statusCode === 401;
+      },
+    });
+  } catch (err) {
+    const log = (() => {
+      try {
+        return readFileSync(join(dir, 'error.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    if (err instanceof StartError && [...err.output, log].some((text) => /Address already in use/.test(text))) throw new PortTakenError(port, 'apache could not bind it');
+    throw err;
+  }
   return {
     child,
     url,
     stop: async () => {
-      await child.stop();
+      await child.stop('SIGTERM', 15_000);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { freePort, startChild, type Child } from './procs.js';
+
+import { listeningEntry, listeningLine } from '../../test/support/listening.js';
+import { startNode, type ProcessHandle } from '../../test/support/processes.js';
 
 const CLI = fileURLToPath(new URL('../../server/cli.js', import.meta.url));
 
@@ -13,7 +15,7 @@ const CLI = fileURLToPath(new URL('../../server/cli.js', import.meta.url));
 export const storeFile = (dataDir: string): string => join(dataDir, 'portcullis.db');
 
 export interface Portcullis {
-  readonly child: Child;
+  readonly child: ProcessHandle;
   readonly url: string;
   readonly adminUrl: string;
   readonly adminToken: string;
@@ -40,33 +42,27 @@ export interface PortcullisOptions {
 
 export async function startPortcullis(options: PortcullisOptions): Promise<Portcullis> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
-  const [port, adminPort] = [await freePort(), await freePort()];
   const adminToken = `pca_bench_${randomUUID()}`;
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
-  const child = await startChild(
-    options.workers && options.workers > 1 ? `portcullis (${options.workers} workers)` : 'portcullis',
-    process.execPath,
-    [...(options.nodeArgs ?? []), options.cli ?? CLI, 'serve', ...(options.workers ? ['--workers', String(options.workers)] : [])],
-    {
-      cwd: dataDir,
-      env: {
-        ...process.env,
-        PORTCULLIS_STORE: `sqlite:${storeFile(dataDir)}`,
-        PORTCULLIS_LISTEN: `127.0.0.1:${port}`,
-        PORTCULLIS_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
-        PORTCULLIS_UPSTREAM: options.upstream,
-        PORTCULLIS_ADMIN_TOKEN: adminToken,
-        PORTCULLIS_LOG_LEVEL: 'warn',
-        PORTCULLIS_REDIS: '',
-      },
-      ...(options.readyTimeoutMs !== undefined ? { timeoutMs: options.readyTimeoutMs } : {}),
-      ready: async () => {
-        const res = await request(`${adminUrl}/healthz`, { headersTimeout: 1000 });
-        await res.body.dump();
-        return res.statusCode === 200;
-      },
+  const child = await startNode(options.cli ?? CLI, ['serve', ...(options.workers ? ['--workers', String(options.workers)] : [])], {
+    name: options.workers && options.workers > 1 ? `portcullis (${options.workers} workers)` : 'portcullis',
+    nodeArgs: options.nodeArgs ?? [],
+    cwd: dataDir,
+    env: {
+      PORTCULLIS_STORE: `sqlite:${storeFile(dataDir)}`,
+      // Port 0: the listening line says which ports the gateway got.
+      PORTCULLIS_LISTEN: '127.0.0.1:0',
+      PORTCULLIS_ADMIN_LISTEN: '127.0.0.1:0',
+      PORTCULLIS_UPSTREAM: options.upstream,
+      PORTCULLIS_ADMIN_TOKEN: adminToken,
+      // info: the level of the listening line; nothing else is logged per request at it.
+      PORTCULLIS_LOG_LEVEL: 'info',
+      PORTCULLIS_REDIS: '',
     },
-  );
+    timeoutMs: options.readyTimeoutMs ?? 30_000,
+    readyLine: (line) => listeningLine(line) !== undefined,
+    maxLines: 2_000,
+  });
+  const { gateway: url, admin: adminUrl } = listeningEntry(child.ready)!;
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await request(`${adminUrl}/api/v1${path}`, {
       method: method as 'GET',
@@ -78,13 +74,14 @@ export async function startPortcullis(options: PortcullisOptions): Promise<Portc
   };
   return {
     child,
-    url: `http://127.0.0.1:${port}`,
+    url,
     adminUrl,
     adminToken,
     dataDir,
     admin,
     stop: async () => {
-      await child.stop();
+      // Shutdown drains requests (up to 10 s) and flushes the audit (up to 5 s).
+      await child.stop('SIGTERM', 20_000);
       if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,7 +1,7 @@
 // The load generator: Debian's wrk (one thread, 32 connections) with a token-rotating Lua script; its output parsed, its CPU time read.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLK_TCK } from './procs.js';
+import { CLK_TCK } from './proc-stats.js';
 
 /** The Lua script lives beside the sources (bench/lua), two levels up from dist/bench/lib. */
 export const TOKENS_LUA = fileURLToPath(new URL('../../../bench/lua/tokens.lua', import.meta.url));

@@ -100,8 +100,18 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
 
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.js', import.meta.url)), args: [] });
   let stopping = false;
-  let workerConfig = config;
   const deaths: number[] = [];
+  // node:cluster gives workers that ask for the same address one shared listening socket, keyed by the
+  // address as asked: port 0 included, which then stands for the port the first of them got. A worker
+  // asking for that port by number would bind it a second time and fail. So a replacement asks as the
+  // workers still alive did; only when none is left (the shared socket is closed then) does it ask for
+  // the port they had by number, to get it back.
+  let sharedListen = config.listen;
+  let boundListen = config.listen;
+  const listenAddress = (): string => {
+    if (![...members.values()].some((m) => m.listening)) sharedListen = boundListen;
+    return sharedListen;
+  };
 
   /** Start one worker; resolves with its gateway URL once it listens. */
   const fork = (): Promise<string> =>
@@ -113,7 +123,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
       worker.on('message', (message: unknown) => {
         switch (messageType(message)) {
           case 'hello':
-            worker.send({ t: 'start', config: workerConfig, upstream: upstream.url } satisfies StartMessage);
+            worker.send({ t: 'start', config: { ...config, listen: listenAddress() }, upstream: upstream.url } satisfies StartMessage);
             break;
           case 'listening':
             member.listening = true;
@@ -193,9 +203,8 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   try {
     const urls = await Promise.all(Array.from({ length: count }, fork));
     gatewayUrl = urls[0]!;
-    // Replacements listen on the port actually bound, even when the configuration asked for port 0.
     const bound = new URL(gatewayUrl);
-    workerConfig = { ...config, listen: `${bound.hostname}:${bound.port}` };
+    boundListen = `${bound.hostname}:${bound.port}`;
   } catch (err) {
     stopping = true;
     await stopWorkers();

@@ -94,6 +94,7 @@ describe('core/http fetchJson', () => {
     };
     const caller = new AbortController();
     expect(await fetchJson(fetch, `${BASE}/doc`, { ...opts, timeoutMs: 30, signal: caller.signal })).to.deep.equal({ a: 1 });
+    // Time passing beyond the 30 ms timeout is the behaviour under test here, not a wait for something.
     await new Promise((r) => setTimeout(r, 60));
     caller.abort();
     // A timer or listener still attached would have aborted it, and kept the exchange reachable until then.

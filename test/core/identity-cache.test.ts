@@ -15,7 +15,7 @@ describe('core/identity-cache', () => {
   let calls: number;
   const load = (result: AuthResult) => async () => {
     calls += 1;
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setImmediate(r)); // an answer that comes later, so concurrent misses overlap
     return result;
   };
   beforeEach(() => {

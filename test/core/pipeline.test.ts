@@ -65,11 +65,15 @@ describe('core/pipeline', () => {
   });
 
   it('keeps per-request state separate between concurrent requests', async () => {
+    // Interleaved on purpose: a's stage finishes only after b's has set its identity.
+    let bDone!: () => void;
+    const bSet = new Promise<void>((resolve) => (bDone = resolve));
     const slow: Stage = {
       name: 'slow',
       run: async (r, state, next) => {
-        await new Promise((res) => setTimeout(res, r.id === 'a' ? 20 : 1));
+        if (r.id === 'a') await bSet;
         state.identity = { subject: r.id, username: r.id, groups: [], scopes: [], provider: 'p' };
+        if (r.id === 'b') bDone();
         return next();
       },
     };

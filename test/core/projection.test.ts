@@ -5,6 +5,7 @@ import { silentLogger } from '../../core/logger.js';
 import { Projection } from '../../core/projection.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
 import type { NewEvent, RecordedEvent } from '../../core/store/port.js';
+import { eventually } from '../support/eventually.js';
 
 const access = (id: string, provider: string): NewEvent => ({ id, type: 'AccessDecided', data: { identity: { provider } } });
 
@@ -59,11 +60,9 @@ describe('Projection', () => {
 
   it('ends waitFor() at a position whose event the filter skips', async () => {
     const { position } = await store.append('access-1', [access('jwt-only', 'jwt')]);
-    const waited = await Promise.race([
-      projection.waitFor(position).then(() => 'reached'),
-      new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
-    ]);
-    expect(waited).to.equal('reached');
+    let reached = false;
+    void projection.waitFor(position).then(() => (reached = true));
+    await eventually(() => reached, { within: 5_000, what: 'waitFor() ending at a skipped position' });
     expect(projection.state).to.deep.equal(['before']);
   });
 });

@@ -7,28 +7,19 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
-import { admin, asEcho, call, type HttpResult } from './fixtures/http.js';
-import { CLI, runCli, sleep, startGateway, startOp, stopAll, type Gateway, type ProcessHandle } from './fixtures/processes.js';
+import { eventually } from '../support/eventually.js';
+import { stopAll } from '../support/processes.js';
+import { admin, asEcho, call } from './fixtures/http.js';
+import { CLI, runCli, startGateway, startOp, type Gateway, type Op } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
-
-/** Polls `probe` until `accept` holds (the gateway follows the store by polling it), else returns the last answer. */
-async function eventually(probe: () => Promise<HttpResult>, accept: (r: HttpResult) => boolean, timeoutMs = 3_000): Promise<HttpResult> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!accept(last) && Date.now() < deadline) {
-    await sleep(50);
-    last = await probe();
-  }
-  return last;
-}
 
 describe('configuration as code end to end (portcullis apply/export against a running gateway)', function () {
   this.timeout(60_000);
 
   let dir: string;
   let upstream: Upstream;
-  let op: ProcessHandle & { issuer: string };
+  let op: Op;
   let gateway: Gateway;
   let env: Record<string, string>;
 
@@ -69,7 +60,7 @@ providers:
     return events.filter((e) => e.stream === 'settings' || e.stream.startsWith('provider-')).length;
   };
 
-  it('adds a provider to the running gateway: its tokens are accepted within seconds', async () => {
+  it('adds a provider to the running gateway: its tokens are accepted without a restart', async () => {
     const token = await clientCredentialsToken(op.issuer);
     const before = await call(`${gateway.url}/rest/api/2/myself`, { headers: { authorization: `Bearer ${token}` } });
     expect(before.status).to.equal(401);
@@ -87,11 +78,15 @@ providers:
     expect(applied.stdout).to.contain('2 changes applied, settings at revision 1');
     expect(applied.stdout + applied.stderr).not.to.contain(env.IDP_CLIENT_SECRET);
 
+    // The gateway follows the store by polling it.
     const res = await eventually(
-      () => call(`${gateway.url}/rest/api/2/myself`, { headers: { authorization: `Bearer ${token}` } }),
-      (r) => r.status === 200,
+      async () => {
+        const r = await call(`${gateway.url}/rest/api/2/myself`, { headers: { authorization: `Bearer ${token}` } });
+        expect(r.status, r.text).to.equal(200);
+        return r;
+      },
+      { within: 10_000 },
     );
-    expect(res.status, res.text).to.equal(200);
     expect(asEcho(res).headers['x-portcullis-user']).to.equal('alice');
 
     // The events were appended by the CLI, through the same commands as the admin API.
@@ -112,8 +107,13 @@ providers:
     expect(applied.code, applied.stderr).to.equal(0);
     expect(applied.stdout).to.contain('~ enabled: true -> false').and.contain('1 change applied, settings at revision 2');
 
-    const res = await eventually(() => call(`${gateway.url}/open`), (r) => r.status === 200);
-    expect(res.status, res.text).to.equal(200);
+    await eventually(
+      async () => {
+        const r = await call(`${gateway.url}/open`);
+        expect(r.status, r.text).to.equal(200);
+      },
+      { within: 10_000 },
+    );
 
     const count = await configEvents();
     const again = await runCli(['apply', file], env, dir);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 
 import { openEventStore } from '../../core/store/open.js';
-import { ADMIN_TOKEN_LINE, CLI, freePort, runCli, startGateway, stopAll, storeFor } from './fixtures/processes.js';
+import { stopAll } from '../support/processes.js';
+import { ADMIN_TOKEN_LINE, CLI, runCli, startGateway, storeFor } from './fixtures/processes.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
 describe('first start (built CLI)', function () {
@@ -53,7 +54,8 @@ describe('first start (built CLI)', function () {
       const env = {
         PORTCULLIS_STORE: storeFor(dataDir),
         PORTCULLIS_LISTEN: taken,
-        PORTCULLIS_ADMIN_LISTEN: `127.0.0.1:${await freePort()}`,
+        // Never bound: the gateway listener, which binds first, fails.
+        PORTCULLIS_ADMIN_LISTEN: '127.0.0.1:0',
         PORTCULLIS_UPSTREAM: upstream.url,
         PORTCULLIS_LOG_LEVEL: 'error',
       };

@@ -16,7 +16,8 @@ import {
   UNUSED_REDIRECT_URI,
 } from './fixtures/authorization.js';
 import { asEcho, call } from './fixtures/http.js';
-import { startOp, startProcess, stopAll, UPSTREAM_SCRIPT, type ProcessHandle } from './fixtures/processes.js';
+import { startNode, stopAll, type ProcessHandle } from '../support/processes.js';
+import { rotateOpKeys, startOp, UPSTREAM_SCRIPT, type Op } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey, type SigningKey } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
@@ -34,10 +35,9 @@ describe('e2e fixtures', function () {
 
   describe('OpenID provider (oidc-provider in a child process)', () => {
     let key: SigningKey;
-    let op: ProcessHandle & { issuer: string };
+    let op: Op;
 
-    const opConfig = (signing: SigningKey, port = 0) => ({
-      port,
+    const opConfig = (signing: SigningKey) => ({
       jwks: { keys: [signing.privateJwk] },
       clients: [E2E_CLIENT],
       resources: {
@@ -95,26 +95,28 @@ describe('e2e fixtures', function () {
       expect(body).to.include({ active: true, client_id: E2E_CLIENT.client_id, aud: OPAQUE_RESOURCE });
     });
 
-    it('restarts on the same port with a new key set, and then signs with the new kid', async () => {
-      const port = op.port ?? 0;
+    it('rotates its key set in place: the same issuer then publishes and signs with the new kid only', async () => {
       const issuer = op.issuer;
-      const exit = await op.stop('SIGTERM');
-      expect(exit.code).to.equal(0);
       const rotated = await generateSigningKey('fixture-k2');
-      op = await startOp(opConfig(rotated, port));
-      expect(op.issuer).to.equal(issuer);
+      await rotateOpKeys(op, [rotated.privateJwk]);
       const jwks = await jwksOf(op.issuer);
       expect(jwks.keys.map((k) => k.kid)).to.deep.equal(['fixture-k2']);
       const token = await clientCredentialsToken(op.issuer);
       expect(decodeProtectedHeader(token).kid).to.equal('fixture-k2');
       await jwtVerify(token, rotated.publicKey, { issuer, audience: RESOURCE });
     });
+
+    it('refuses a rotation without keys, and keeps signing with the ones it has', async () => {
+      const res = await call(`http://127.0.0.1:${op.port}/_fixture/keys`, { method: 'POST', body: { keys: [] } });
+      expect(res.status).to.equal(400);
+      expect((await jwksOf(op.issuer)).keys.map((k) => k.kid)).to.deep.equal(['fixture-k2']);
+    });
   });
 
   describe('OpenID provider: opaque tokens, introspection, userinfo, authorization code with PKCE', () => {
     const web = webClient([UNUSED_REDIRECT_URI]);
     const stranger = { ...webClient([UNUSED_REDIRECT_URI], 'e2e-not-introspector') };
-    let op: ProcessHandle & { issuer: string };
+    let op: Op;
 
     before(async () => {
       const key = await generateSigningKey('fixture-code-k1');
@@ -195,7 +197,7 @@ describe('e2e fixtures', function () {
 
     before(async () => {
       inProcess = await startUpstream();
-      child = await startProcess(UPSTREAM_SCRIPT, {});
+      child = await startNode(UPSTREAM_SCRIPT);
     });
     after(async () => {
       await inProcess.close();

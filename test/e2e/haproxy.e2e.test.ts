@@ -16,12 +16,15 @@ import {
   NEVER_UPSTREAM,
   RESET_HOSTILE_SETTINGS,
   decidedEvent,
+  failureOnTakenPort,
   findBinary,
   startProxy,
   type ProxyProcess,
 } from './fixtures/forward-auth.js';
 import { admin, asEcho, call, configureProvider, oidcProvider } from './fixtures/http.js';
-import { CLI, REPO_ROOT, freePort, startGateway, startOp, stopAll, type Gateway, type ProcessHandle } from './fixtures/processes.js';
+import { PortTakenError, startOnUnassignedPort } from '../support/ports.js';
+import { stopAll } from '../support/processes.js';
+import { CLI, REPO_ROOT, startGateway, startOp, type Gateway, type Op } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey, tamperSignature } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
@@ -34,12 +37,15 @@ const findHaproxy = () => findBinary('haproxy', ['/usr/sbin/haproxy', '/usr/loca
 async function renderConfig(dir: string, ports: { listen: number; gateway: number; upstream: number }): Promise<string> {
   await copyFile(HAPROXY_LUA, join(dir, 'portcullis.lua'));
   const config = (await readFile(HAPROXY_CONFIG, 'utf8'))
+    // Test-only: HAProxy binds with SO_REUSEPORT by default, so a second HAProxy (another test run) could
+    // share the port unnoticed; without it, the one that comes second fails and takes another port.
+    .replace('global\n', 'global\n    noreuseport\n')
     .replace('lua-load /etc/haproxy/portcullis.lua', `lua-load ${dir}/portcullis.lua`)
     .replace('bind :80', `bind 127.0.0.1:${ports.listen}`)
     .replace('http://127.0.0.1:8080/_portcullis/decide', `http://127.0.0.1:${ports.gateway}/_portcullis/decide`)
     .replace('server api1 127.0.0.1:3000', `server api1 127.0.0.1:${ports.upstream}`);
   // The replacements must all have happened, or the test would silently exercise something else.
-  for (const expected of [`lua-load ${dir}/`, `bind 127.0.0.1:${ports.listen}`, `:${ports.gateway}/_portcullis/decide`, `127.0.0.1:${ports.upstream}`]) {
+  for (const expected of ['noreuseport', `lua-load ${dir}/`, `bind 127.0.0.1:${ports.listen}`, `:${ports.gateway}/_portcullis/decide`, `127.0.0.1:${ports.upstream}`]) {
     if (!config.includes(expected)) throw new Error(`${HAPROXY_CONFIG} no longer has the placeholder for ${expected}`);
   }
   const path = join(dir, 'haproxy.cfg');
@@ -66,7 +72,7 @@ describe('HAProxy with the Lua forward-auth action in front of the gateway (docs
   const haproxyBinary = findHaproxy();
   let dir: string;
   let upstream: Upstream;
-  let op: ProcessHandle & { issuer: string };
+  let op: Op;
   let gateway: Gateway;
   let haproxy: ProxyProcess | undefined;
 
@@ -87,9 +93,12 @@ describe('HAProxy with the Lua forward-auth action in front of the gateway (docs
     await mkdir(dataDir);
     gateway = await startGateway({ dataDir, upstream: upstream.url, env: { PORTCULLIS_ADMIN_TOKEN: `pca_e2e_${randomUUID()}` } });
     await configureProvider(gateway, 'idp', oidcProvider(op.issuer, RESOURCE));
-    const listen = await freePort();
-    const config = await renderConfig(dir, { listen, gateway: Number(new URL(gateway.url).port), upstream: upstream.port });
-    haproxy = await startHaproxy(haproxyBinary!, config, listen);
+    // HAProxy cannot listen on port 0 and say which port it got: it gets one no other test is handed,
+    // and another if some program holds that one.
+    haproxy = await startOnUnassignedPort(async (listen) => {
+      const config = await renderConfig(dir, { listen, gateway: Number(new URL(gateway.url).port), upstream: upstream.port });
+      return startHaproxy(haproxyBinary!, config, listen);
+    });
   });
 
   after(async () => {
@@ -115,6 +124,16 @@ describe('HAProxy with the Lua forward-auth action in front of the gateway (docs
     expect(echo.headers['x-portcullis-token-id']).not.to.equal('forged');
     expect(echo.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
     expect(echo.headers.authorization).to.equal(undefined);
+  });
+
+  it('cannot start on a port another program holds: PortTakenError, so the suite takes another port', async () => {
+    const other = join(dir, 'port-taken');
+    await mkdir(other);
+    await chmod(other, 0o755);
+    const err = await failureOnTakenPort(async (listen) =>
+      startHaproxy(haproxyBinary!, await renderConfig(other, { listen, gateway: Number(new URL(gateway.url).port), upstream: upstream.port }), listen),
+    );
+    expect(err).to.be.instanceOf(PortTakenError);
   });
 
   it('passes the request body to the upstream', async () => {

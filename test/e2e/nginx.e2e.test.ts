@@ -14,12 +14,15 @@ import {
   NEVER_UPSTREAM,
   RESET_HOSTILE_SETTINGS,
   decidedEvent,
+  failureOnTakenPort,
   findBinary,
   startProxy,
   type ProxyProcess,
 } from './fixtures/forward-auth.js';
 import { admin, asEcho, call, configureProvider, oidcProvider } from './fixtures/http.js';
-import { CLI, REPO_ROOT, freePort, startGateway, startOp, stopAll, type Gateway, type ProcessHandle } from './fixtures/processes.js';
+import { PortTakenError, startOnUnassignedPort } from '../support/ports.js';
+import { stopAll } from '../support/processes.js';
+import { CLI, REPO_ROOT, startGateway, startOp, type Gateway, type Op } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey, tamperSignature } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
@@ -78,7 +81,7 @@ describe('nginx auth_request in front of the gateway (docs/examples/nginx-portcu
   const nginxBinary = findNginx();
   let dir: string;
   let upstream: Upstream;
-  let op: ProcessHandle & { issuer: string };
+  let op: Op;
   let gateway: Gateway;
   let nginx: ProxyProcess | undefined;
 
@@ -100,10 +103,13 @@ describe('nginx auth_request in front of the gateway (docs/examples/nginx-portcu
     await mkdir(dataDir);
     gateway = await startGateway({ dataDir, upstream: upstream.url, env: { PORTCULLIS_ADMIN_TOKEN: `pca_e2e_${randomUUID()}` } });
     await configureProvider(gateway, 'idp', oidcProvider(op.issuer, RESOURCE));
-    const listen = await freePort();
-    const ports = { listen, gateway: Number(new URL(gateway.url).port), upstream: upstream.port };
-    await writeFile(join(dir, 'nginx.conf'), await renderConfig(dir, ports));
-    nginx = await startNginx(nginxBinary, dir, listen);
+    // nginx cannot listen on port 0 and say which port it got: it gets one no other test is handed,
+    // and another if some program holds that one.
+    nginx = await startOnUnassignedPort(async (listen) => {
+      const ports = { listen, gateway: Number(new URL(gateway.url).port), upstream: upstream.port };
+      await writeFile(join(dir, 'nginx.conf'), await renderConfig(dir, ports));
+      return startNginx(nginxBinary, dir, listen);
+    });
   });
 
   after(async () => {
@@ -128,6 +134,17 @@ describe('nginx auth_request in front of the gateway (docs/examples/nginx-portcu
     expect(echo.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
     // The API trusts the identity headers; the token stays between the client and the gateway.
     expect(echo.headers.authorization).to.equal(undefined);
+  });
+
+  it('cannot start on a port another program holds: PortTakenError, so the suite takes another port', async () => {
+    const other = join(dir, 'port-taken');
+    await mkdir(other);
+    await chmod(other, 0o755);
+    const err = await failureOnTakenPort(async (listen) => {
+      await writeFile(join(other, 'nginx.conf'), await renderConfig(other, { listen, gateway: Number(new URL(gateway.url).port), upstream: upstream.port }));
+      return startNginx(nginxBinary!, other, listen);
+    });
+    expect(err).to.be.instanceOf(PortTakenError);
   });
 
   it('passes the request body to the upstream but not to the decision', async () => {

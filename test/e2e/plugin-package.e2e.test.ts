@@ -13,7 +13,8 @@ import type { ProviderPlugin } from '../../core/provider.js';
 import { isProviderPlugin, loadPluginPackages } from '../../providers/registry.js';
 import { admin, asEcho, call, configureProvider } from './fixtures/http.js';
 import type { OpClient } from './fixtures/op.js';
-import { CLI, freePort, runCli, startGateway, startOp, stopAll, storeFor, type Gateway, type ProcessHandle } from './fixtures/processes.js';
+import { stopAll } from '../support/processes.js';
+import { CLI, runCli, startGateway, startOp, storeFor, type Gateway, type Op } from './fixtures/processes.js';
 import { E2E_CLIENT, RESOURCE, clientCredentialsToken, forgeJwt, generateSigningKey, type SigningKey } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
@@ -45,7 +46,7 @@ describe('a provider installed as an npm package', function () {
     return dir;
   };
   let upstream: Upstream;
-  let op: ProcessHandle & { issuer: string };
+  let op: Op;
   let key: SigningKey;
 
   before(async () => {
@@ -169,8 +170,8 @@ describe('a provider installed as an npm package', function () {
       const dataDir = await newDataDir(`plugins:\n  - ${JSON.stringify(name)}\n`);
       const env = {
         PORTCULLIS_STORE: storeFor(dataDir),
-        PORTCULLIS_LISTEN: `127.0.0.1:${await freePort()}`,
-        PORTCULLIS_ADMIN_LISTEN: `127.0.0.1:${await freePort()}`,
+        PORTCULLIS_LISTEN: '127.0.0.1:0',
+        PORTCULLIS_ADMIN_LISTEN: '127.0.0.1:0',
         PORTCULLIS_UPSTREAM: upstream.url,
         PORTCULLIS_ADMIN_TOKEN: `pca_e2e_${randomUUID()}`,
       };

@@ -10,7 +10,8 @@ import { expect } from 'chai';
 import { authorizationCodeToken, discover, driveAuthorization, revokeAtOp, webClient, type Discovery } from './fixtures/authorization.js';
 import { admin, asEcho, call, configureProvider, type HttpResult } from './fixtures/http.js';
 import type { OpClient } from './fixtures/op.js';
-import { CLI, startGateway, startOp, stopAll, type Gateway, type ProcessHandle } from './fixtures/processes.js';
+import { stopAll } from '../support/processes.js';
+import { CLI, startGateway, startOp, type Gateway, type Op } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
@@ -34,8 +35,6 @@ const ACCOUNTS = {
 };
 /** What the OP adds to those accounts' access tokens (seen in introspection answers). */
 const ACCOUNT_TOKEN_CLAIMS = { dave: { preferred_username: 'dave', groups: ['support'] } };
-
-type Op = ProcessHandle & { issuer: string };
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 

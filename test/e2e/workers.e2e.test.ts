@@ -14,8 +14,10 @@ import { readDecisions } from '../../core/decision-log/reader.js';
 import { SqliteEventStore } from '../../core/store/sqlite.js';
 import { WORKER_HEADER } from '../../server/cluster/worker.js';
 import { DEBUG_HEADER } from '../../server/gateway/app.js';
+import { eventually } from '../support/eventually.js';
+import { stopAll, type ProcessHandle } from '../support/processes.js';
 import { call } from './fixtures/http.js';
-import { CLI, freePort, startProcess, stopAll, storeFor, type ProcessHandle } from './fixtures/processes.js';
+import { CLI, startGateway } from './fixtures/processes.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
 
 interface Answer {
@@ -40,7 +42,7 @@ function fresh(url: string, headers: Record<string, string> = {}): Promise<Answe
 }
 
 describe('serve --workers 2 (node:cluster) end to end', function () {
-  this.timeout(30_000);
+  this.timeout(40_000);
 
   const adminToken = `pca_e2e_${randomUUID()}`;
   const debug = { [DEBUG_HEADER]: adminToken };
@@ -57,6 +59,17 @@ describe('serve --workers 2 (node:cluster) end to end', function () {
     sent += 1;
     return answer;
   };
+  /** AccessDecided events in the store so far (read beside the running gateway, as `portcullis audit` would). */
+  const decidedInStore = async (): Promise<number> => {
+    const store = SqliteEventStore.open(join(dataDir, 'portcullis.db'), { readonly: true });
+    try {
+      let decided = 0;
+      for await (const _ of readDecisions(store)) decided++;
+      return decided;
+    } finally {
+      await store.close();
+    }
+  };
   const patchSettings = async (patch: unknown): Promise<void> => {
     const res = await call(`${adminUrl}/api/v1/settings`, {
       method: 'PATCH',
@@ -70,21 +83,11 @@ describe('serve --workers 2 (node:cluster) end to end', function () {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the server (npx tsc -p tsconfig.json) first`);
     dataDir = await mkdtemp(join(tmpdir(), 'portcullis-workers-'));
     upstream = await startUpstream();
-    const [port, adminPort] = [await freePort(), await freePort()];
-    gatewayUrl = `http://127.0.0.1:${port}`;
-    adminUrl = `http://127.0.0.1:${adminPort}`;
-    gateway = await startProcess(
-      CLI,
-      {
-        PORTCULLIS_STORE: storeFor(dataDir),
-        PORTCULLIS_LISTEN: `127.0.0.1:${port}`,
-        PORTCULLIS_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
-        PORTCULLIS_UPSTREAM: upstream.url,
-        PORTCULLIS_ADMIN_TOKEN: adminToken,
-        PORTCULLIS_REDIS: undefined,
-      },
-      { args: ['serve', '--workers', '2'], cwd: dataDir, timeoutMs: 25_000, readyLine: /portcullis is listening/ },
-    );
+    // Port 0: the workers share the port the first of them got, which the primary's listening line names.
+    const started = await startGateway({ dataDir, upstream: upstream.url, workers: 2, env: { PORTCULLIS_ADMIN_TOKEN: adminToken }, timeoutMs: 25_000 });
+    gateway = started.process;
+    gatewayUrl = started.url;
+    adminUrl = started.adminUrl;
   });
 
   after(async () => {
@@ -138,20 +141,35 @@ describe('serve --workers 2 (node:cluster) end to end', function () {
     const before = new Set<string>();
     for (let i = 0; i < 4; i++) before.add((await get('/x')).worker ?? '?');
     const [victim] = [...before];
-    // Idle for longer than the audit flush interval, so the victim holds no unwritten events.
-    await new Promise((r) => setTimeout(r, 300));
+    // Killed only once every answered request is in the store: the victim holds no unwritten events.
+    await eventually(async () => expect(await decidedInStore()).to.equal(sent), { within: 10_000, every: 50 });
     process.kill(Number(victim), 'SIGKILL');
-    const deadline = Date.now() + 10_000;
-    let after = new Set<string>();
-    while (Date.now() < deadline) {
-      after = new Set<string>();
-      for (let i = 0; i < 4; i++) after.add((await get('/x').catch(() => ({ status: 0, worker: undefined }))).worker ?? '?');
-      if (after.size === 2 && !after.has(victim!) && !after.has('?')) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(after.size).to.equal(2);
-    expect(after.has(victim!)).to.equal(false);
+    await eventually(
+      async () => {
+        const after = new Set<string>();
+        for (let i = 0; i < 4; i++) after.add((await get('/x').catch(() => ({ status: 0, worker: undefined }))).worker ?? '?');
+        expect([...after].sort()).to.have.length(2).and.not.include(victim).and.not.include('?');
+      },
+      { within: 15_000, every: 200 },
+    );
     expect(gateway.stdout.join('\n')).to.match(/gateway worker died; starting a replacement/);
+  });
+
+  it('replaces every worker when all die at once, on the port the listening line named', async () => {
+    const before = new Set<string>();
+    for (let i = 0; i < 4; i++) before.add((await get('/x')).worker ?? '?');
+    expect(before.size).to.equal(2);
+    await eventually(async () => expect(await decidedInStore()).to.equal(sent), { within: 10_000, every: 50 });
+    for (const pid of before) process.kill(Number(pid), 'SIGKILL');
+    await eventually(
+      async () => {
+        const after = new Set<string>();
+        for (let i = 0; i < 4; i++) after.add((await get('/x').catch(() => ({ status: 0, worker: undefined }))).worker ?? '?');
+        expect([...after].sort()).to.have.length(2).and.not.include('?');
+        for (const pid of before) expect([...after]).not.to.include(pid);
+      },
+      { within: 20_000, every: 200 },
+    );
   });
 
   it('exits cleanly on SIGTERM with every request of every worker in the audit log, and a last signed checkpoint over all of it', async () => {

@@ -10,11 +10,13 @@
 // a second of CPU, so 50 trials take two minutes or more on 2 cores); `npm run faults:long` runs 50.
 // Kill moments come from a seeded PRNG (PORTCULLIS_FAULT_SEED replays a run; the seed is printed).
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { expect } from 'chai';
 
 import { admin, type HttpResult } from '../e2e/fixtures/http.js';
-import { runCli, sleep, stopAll, storeFor, type Gateway } from '../e2e/fixtures/processes.js';
+import { runCli, storeFor, type Gateway } from '../e2e/fixtures/processes.js';
+import { stopAll } from '../support/processes.js';
 import {
   bearer,
   jwtKeyProvider,
@@ -156,7 +158,8 @@ describe(`faults: kill -9 during admin writes and traffic (${TRIALS} trials, see
     const stopped = () => killed;
     // The chain as the previous restart left it, checked while this trial writes to it.
     const verifying = runCli(['verify'], { PORTCULLIS_STORE: storeFor(dataDir) }, dataDir);
-    // The kill comes at a random moment once both kinds of work are under way (bounded wait).
+    // The kill comes at a random moment once both kinds of work are under way (bounded wait): these
+    // sleeps are the behaviour under test, a crash at an unforeseen moment, not waits for something.
     let busy!: () => void;
     const underWay = new Promise<void>((resolve) => (busy = resolve));
     let acked = 0;

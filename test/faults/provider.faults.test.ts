@@ -2,16 +2,10 @@
 import { expect } from 'chai';
 
 import { call, configureProvider, oidcProvider } from '../e2e/fixtures/http.js';
-import { sleep, stopAll, type Gateway } from '../e2e/fixtures/processes.js';
-import {
-  bearer,
-  expectError,
-  expectHealthy,
-  removeDataDirs,
-  requireBuiltCli,
-  startFaultGateway,
-  timed,
-} from './fixtures/gateway.js';
+import type { Gateway } from '../e2e/fixtures/processes.js';
+import { eventually } from '../support/eventually.js';
+import { stopAll } from '../support/processes.js';
+import { bearer, expectError, expectHealthy, removeDataDirs, requireBuiltCli, startFaultGateway } from './fixtures/gateway.js';
 import { AUDIENCE, newIdpKey, signToken, startFaultIdp, type FaultIdp, type FaultMode, type IdpKey } from './fixtures/idp.js';
 import { startFaultUpstream, type FaultUpstream } from './fixtures/upstream.js';
 
@@ -38,22 +32,11 @@ describe('faults: identity providers (built gateway, misbehaving IdP on loopback
     configureProvider(gateway, id, oidcProvider(idp.issuer, AUDIENCE, { jwksUri: idp.jwksUri, jwksCooldownSeconds: 1 }), waitForReady);
   const get = (path: string, token?: string, timeoutMs = 15_000) =>
     call(`${gateway.url}${path}`, { headers: token ? bearer(token) : {}, timeoutMs });
-  /** The gateway still runs, and a caller of a healthy provider is served at once. */
+  /** The gateway still runs, and a caller of a healthy provider is served. */
   const expectServing = async (): Promise<void> => {
     await expectHealthy(gateway);
-    const { value: res, ms } = await timed(async () => get('/ok/next-request', await signToken(good.idp.issuer, good.key)));
+    const res = await get('/ok/next-request', await signToken(good.idp.issuer, good.key));
     expect(res.status, res.text).to.equal(200);
-    expect(ms, 'the next request is not held up').to.be.below(1_000);
-  };
-  /** Polls until `token` is accepted again (bounded), returning how long it took. */
-  const acceptedWithin = async (path: string, token: string, limitMs: number): Promise<number> => {
-    const started = Date.now();
-    for (;;) {
-      const res = await get(path, token);
-      if (res.status === 200) return Date.now() - started;
-      if (Date.now() - started > limitMs) throw new Error(`still ${res.status} after ${limitMs} ms: ${res.text}`);
-      await sleep(200);
-    }
   };
 
   before(async function () {
@@ -91,8 +74,12 @@ describe('faults: identity providers (built gateway, misbehaving IdP on loopback
 
     it('accepts the tokens once the JWKS answers again, without a restart', async () => {
       broken.idp.jwks = { kind: 'ok' };
-      const ms = await acceptedWithin('/ok/jwks-recovered', await signToken(broken.idp.issuer, broken.key), 5_000);
-      expect(ms).to.be.below(5_000);
+      const token = await signToken(broken.idp.issuer, broken.key);
+      // Once the 1 s refetch cooldown since the failed fetch has passed.
+      await eventually(async () => {
+        const res = await get('/ok/jwks-recovered', token);
+        expect(res.status, res.text).to.equal(200);
+      }, { within: 10_000, every: 200 });
     });
   });
 
@@ -139,13 +126,16 @@ describe('faults: identity providers (built gateway, misbehaving IdP on loopback
       const { idp, key } = await newIdp({ kind: 'slow', delayMs: 20_000 });
       await addOidc('jwks-slow', idp, false);
       const token = await signToken(idp.issuer, key);
-      const pending = timed(() => get('/ok/slow', token, 20_000));
+      let answered = false;
+      const pending = get('/ok/slow', token, 20_000).finally(() => {
+        answered = true;
+      });
       // While the key fetch hangs, the event loop is free: health and other callers are answered.
-      await sleep(300);
+      await eventually(() => idp.hits.jwks > 0, { within: 10_000, what: 'the gateway asking the hanging JWKS' });
       await expectServing();
-      const { value: res, ms } = await pending;
-      expectError(res, 503, 'provider_unavailable');
-      expect(ms, 'gave up near the fetch timeout').to.be.below(JWKS_TIMEOUT_MS + 3_000);
+      expect(answered, 'the other callers were answered while the fetch still hung').to.equal(false);
+      // The JWKS would answer after 20 s: a 503 is the gateway giving up at its fetch timeout first.
+      expectError(await pending, 503, 'provider_unavailable');
       await expectServing();
     });
   });
@@ -171,20 +161,26 @@ describe('faults: identity providers (built gateway, misbehaving IdP on loopback
     for (const [name, mode] of Object.entries(outages)) {
       it(`keeps accepting tokens signed with a cached key while the JWKS ${name}`, async () => {
         cached.idp.jwks = mode;
-        const { value: res, ms } = await timed(() => get(`/ok/cached-${mode.kind}`, token));
+        const fetchesBefore = cached.idp.hits.jwks;
+        const res = await get(`/ok/cached-${mode.kind}`, token);
         expect(res.status, res.text).to.equal(200);
-        expect(ms, 'no wait on the failing provider').to.be.below(1_000);
+        expect(cached.idp.hits.jwks, 'no call to the failing provider').to.equal(fetchesBefore);
         cached.idp.jwks = { kind: 'ok' };
       });
     }
 
     it('keeps the cached keys after a refetch (caused by an unknown kid) fails', async () => {
       cached.idp.jwks = { kind: 'status', status: 500 };
-      const stranger = await newIdpKey('cached-k2-unpublished');
-      await sleep(1_100); // the refetch cooldown
+      const strangerToken = await signToken(cached.idp.issuer, await newIdpKey('cached-k2-unpublished'));
       const fetchesBefore = cached.idp.hits.jwks;
-      await get('/ok/cached-unknown-kid', await signToken(cached.idp.issuer, stranger));
-      expect(cached.idp.hits.jwks, 'the unknown kid caused a refetch').to.be.above(fetchesBefore);
+      // The unknown kid causes a refetch once the 1 s cooldown since the last fetch has passed.
+      await eventually(
+        async () => {
+          await get('/ok/cached-unknown-kid', strangerToken);
+          expect(cached.idp.hits.jwks, 'the unknown kid caused a refetch').to.be.above(fetchesBefore);
+        },
+        { within: 10_000, every: 200 },
+      );
       const res = await get('/ok/cached-after-failed-refetch', token);
       expect(res.status, res.text).to.equal(200);
       cached.idp.jwks = { kind: 'ok' };
@@ -196,8 +192,17 @@ describe('faults: identity providers (built gateway, misbehaving IdP on loopback
       cached.idp.jwks = { kind: 'status', status: 500 };
       const rotated = await newIdpKey('cached-k3-rotated');
       cached.idp.published = [...cached.idp.published, rotated];
-      await sleep(1_100);
-      const res = await get('/ok/cached-rotated-while-down', await signToken(cached.idp.issuer, rotated));
+      const rotatedToken = await signToken(cached.idp.issuer, rotated);
+      const fetchesBefore = cached.idp.hits.jwks;
+      // Asked once the 1 s refetch cooldown since the last fetch has passed (the answer before that is the same 503).
+      const res = await eventually(
+        async () => {
+          const answer = await get('/ok/cached-rotated-while-down', rotatedToken);
+          expect(cached.idp.hits.jwks, 'a refetch for the new kid was tried').to.be.above(fetchesBefore);
+          return answer;
+        },
+        { within: 10_000, every: 200 },
+      );
       cached.idp.jwks = { kind: 'ok' };
       expectError(res, 503, 'provider_unavailable');
     });
@@ -219,11 +224,10 @@ describe('faults: identity providers (built gateway, misbehaving IdP on loopback
       });
     });
 
-    it('answers 503 provider_unavailable soon after the timeout, not when the IdP finally answers', async () => {
+    // The IdP would answer (200, a valid identity) after 5 s: a 503 is the gateway giving up at its timeout first.
+    it('answers 503 provider_unavailable at the timeout, not when the IdP finally answers', async () => {
       ui.userinfo = { kind: 'slow', delayMs: 5_000 };
-      const { value: res, ms } = await timed(() => get('/ok/userinfo-slow', 'opaque-fault-token-1'));
-      expectError(res, 503, 'provider_unavailable');
-      expect(ms).to.be.at.least(TIMEOUT_MS - 50).and.below(TIMEOUT_MS + 1_500);
+      expectError(await get('/ok/userinfo-slow', 'opaque-fault-token-1'), 503, 'provider_unavailable');
     });
 
     it('stays healthy and serves the next request', expectServing);
@@ -237,9 +241,10 @@ describe('faults: identity providers (built gateway, misbehaving IdP on loopback
 
     it('keeps accepting a token whose identity is cached while userinfo hangs', async () => {
       ui.userinfo = { kind: 'slow', delayMs: 5_000 };
-      const { value: res, ms } = await timed(() => get('/ok/userinfo-cached', 'opaque-fault-token-1'));
+      const callsBefore = ui.hits.userinfo;
+      const res = await get('/ok/userinfo-cached', 'opaque-fault-token-1');
       expect(res.status, res.text).to.equal(200);
-      expect(ms).to.be.below(TIMEOUT_MS);
+      expect(ui.hits.userinfo, 'answered from the cache, without asking the hanging IdP').to.equal(callsBefore);
       ui.userinfo = { kind: 'ok' };
     });
 

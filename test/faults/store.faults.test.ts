@@ -10,7 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 
 import { admin, call } from '../e2e/fixtures/http.js';
-import { runCli, sleep, stopAll, storeFor, type Gateway } from '../e2e/fixtures/processes.js';
+import { runCli, storeFor, type Gateway } from '../e2e/fixtures/processes.js';
+import { eventually } from '../support/eventually.js';
+import { stopAll } from '../support/processes.js';
 import {
   bearer,
   expectError,
@@ -100,12 +102,9 @@ function storeFaultSuite(fault: StoreFault): void {
     const refusedMarkers: string[] = [];
     let lastGoodMarker = '';
 
-    let baselineMs = 0;
-
     const marker = (what: string) => `faults-${nonce}-${what}`;
-    /** 300 requests with a valid token and 100 without, 8 in flight: their answers and how long they took. */
+    /** 300 requests with a valid token and 100 without, 8 in flight: their answers. */
     const decideMix = async (phase: string) => {
-      const started = performance.now();
       const allowed = await burst(gateway.url, {
         path: (i) => `/ok/${nonce}/${phase}/allowed/${i}`,
         headers: () => bearer(token),
@@ -113,7 +112,7 @@ function storeFaultSuite(fault: StoreFault): void {
         concurrency: 8,
       });
       const refused = await burst(gateway.url, { path: (i) => `/ok/${nonce}/${phase}/refused/${i}`, count: 100, concurrency: 8 });
-      return { allowed, refused, ms: performance.now() - started };
+      return { allowed, refused };
     };
 
     before(async function () {
@@ -133,12 +132,11 @@ function storeFaultSuite(fault: StoreFault): void {
       const put = await putProvider(gateway, 'local-key', jwtKeyProvider(key.publicJwk, ISSUER, AUDIENCE));
       expect(put.status, put.text).to.be.oneOf([200, 201]);
       token = await signToken(ISSUER, key);
+      // No request before the fault: the audit thread opens its connection to the store while the store
+      // refuses writes (SQLite then opens it read-only), and must still write everything after the repair.
       lastGoodMarker = marker('before');
       const patched = await patchSettings(gateway, { groups: { tokenCreators: [lastGoodMarker] } });
       expect(patched.status, patched.text).to.equal(200);
-      // The pace of the same traffic with a healthy store, to compare with the refusing one.
-      baselineMs = (await decideMix('baseline')).ms;
-      await sleep(300); // let the audit writer flush it
     });
 
     after(async () => {
@@ -170,30 +168,25 @@ function storeFaultSuite(fault: StoreFault): void {
       revision = now.revision;
     });
 
-    it('keeps deciding requests at the healthy pace: valid tokens are proxied, missing ones refused', async () => {
-      const { allowed, refused, ms } = await decideMix('refusing');
+    // That the request path does not wait for the store shows below: the events of these requests are
+    // still waiting in memory (/readyz counts them) when every one of them has been answered.
+    it('keeps deciding requests: valid tokens are proxied, missing ones refused', async () => {
+      const { allowed, refused } = await decideMix('refusing');
       expect(tally(allowed)).to.deep.equal({ 200: 300 });
       expect(tally(refused)).to.deep.equal({ 401: 100 });
       for (let i = 0; i < 300; i++) decidedWhileRefused.set(`/ok/${nonce}/refusing/allowed/${i}`, 200);
       for (let i = 0; i < 100; i++) decidedWhileRefused.set(`/ok/${nonce}/refusing/refused/${i}`, 401);
       const health = await call(`${gateway.adminUrl}/healthz`);
       expect(health.status).to.equal(200);
-      // A store that refuses writes must not slow the request path down (audit is off the request path).
-      expect(ms, `400 requests took ${Math.round(ms)} ms while ${fault.when}, ${Math.round(baselineMs)} ms before`).to.be.below(
-        Math.max(3 * baselineMs, baselineMs + 1_000),
-      );
     });
 
     it(`holds the decisions in memory, and says so on /readyz past ${READINESS_AUDIT_LIMIT} waiting`, async function () {
-      this.timeout(40_000);
+      // Bounded by this timeout only: how fast a busy machine gets through the flood is not the question.
+      this.timeout(120_000);
       const count = READINESS_AUDIT_LIMIT + 500;
-      const started = Date.now();
-      // Bounded in time as well: a gateway slowed down by the refusing store must not hang the suite.
-      const flood = await burst(gateway.url, { path: (i) => `/ok/${nonce}/flood/${i}`, count, concurrency: 16, stop: () => Date.now() - started > 15_000 });
-      const ms = Date.now() - started;
-      expect(tally(flood)).to.deep.equal({ 401: flood.sent });
+      const flood = await burst(gateway.url, { path: (i) => `/ok/${nonce}/flood/${i}`, count, concurrency: 16 });
+      expect(tally(flood)).to.deep.equal({ 401: count });
       for (let i = 0; i < flood.sent; i++) decidedWhileRefused.set(`/ok/${nonce}/flood/${i}`, 401);
-      expect(flood.sent, `requests decided in ${ms} ms while ${fault.when}`).to.equal(count);
       const ready = await call(`${gateway.adminUrl}/readyz`);
       expect(ready.status, ready.text).to.equal(503);
       const audit = (ready.json as { checks?: Record<string, { ready: boolean; detail?: string }> }).checks?.audit;
@@ -203,7 +196,7 @@ function storeFaultSuite(fault: StoreFault): void {
     });
 
     it('recovers once the store takes writes again: admin writes succeed and every buffered decision is written', async function () {
-      this.timeout(30_000);
+      this.timeout(60_000);
       await fault.repair(storeDir!);
       lastGoodMarker = marker('after');
       const patched = await patchSettings(gateway, { groups: { tokenCreators: [lastGoodMarker] } });
@@ -211,19 +204,20 @@ function storeFaultSuite(fault: StoreFault): void {
       expect((patched.json as SettingsBody).settings.groups.tokenCreators).to.deep.equal([lastGoodMarker]);
 
       // The audit writer backs off while the store refuses (up to 5 s between attempts): allow for it.
-      const deadline = Date.now() + 15_000;
       let mine: Map<string, number> = new Map();
-      while (Date.now() < deadline) {
-        const decisions = await readStoredDecisions(gateway.dataDir);
-        mine = new Map(
-          decisions
-            .map((s) => s.decision)
-            .filter((d) => d.path.startsWith(`/ok/${nonce}/`))
-            .map((d) => [d.path, d.status]),
-        );
-        if ([...decidedWhileRefused.keys()].every((path) => mine.has(path))) break;
-        await sleep(250);
-      }
+      await eventually(
+        async () => {
+          const decisions = await readStoredDecisions(gateway.dataDir);
+          mine = new Map(
+            decisions
+              .map((s) => s.decision)
+              .filter((d) => d.path.startsWith(`/ok/${nonce}/`))
+              .map((d) => [d.path, d.status]),
+          );
+          return [...decidedWhileRefused.keys()].every((path) => mine.has(path));
+        },
+        { within: 30_000, every: 500 },
+      ).catch(() => undefined); // what is still missing is reported below, by phase
       const missing = new Map<string, number>();
       for (const path of decidedWhileRefused.keys()) {
         if (mine.has(path)) continue;

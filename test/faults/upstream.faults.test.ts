@@ -3,7 +3,9 @@ import { expect } from 'chai';
 import { request } from 'undici';
 
 import { call } from '../e2e/fixtures/http.js';
-import { sleep, stopAll, type Gateway } from '../e2e/fixtures/processes.js';
+import type { Gateway } from '../e2e/fixtures/processes.js';
+import { eventually } from '../support/eventually.js';
+import { stopAll } from '../support/processes.js';
 import {
   bearer,
   expectError,
@@ -13,13 +15,20 @@ import {
   removeDataDirs,
   requireBuiltCli,
   startFaultGateway,
-  timed,
 } from './fixtures/gateway.js';
 import { AUDIENCE, newIdpKey, signToken } from './fixtures/idp.js';
 import { startFaultUpstream, type FaultUpstream } from './fixtures/upstream.js';
 
-/** portcullis.yaml `upstreamTimeoutMs` for these tests: headers and body gaps longer than this end the exchange. */
-const UPSTREAM_TIMEOUT_MS = 1_000;
+/**
+ * portcullis.yaml `upstreamTimeoutMs` for these tests: headers and body gaps longer than this end the
+ * exchange. The slow answers below are either far shorter or far longer, so a busy machine cannot
+ * move one to the other side.
+ */
+const UPSTREAM_TIMEOUT_MS = 2_000;
+/** An upstream slower than usual, well within the timeout. */
+const SLOWISH_MS = 250;
+/** An upstream that takes far longer than the timeout (the gateway gives up first). */
+const STALLED_MS = 8_000;
 const ISSUER = 'urn:portcullis:faults:upstream';
 
 describe('faults: upstream (built gateway, misbehaving upstream on loopback)', function () {
@@ -30,13 +39,12 @@ describe('faults: upstream (built gateway, misbehaving upstream on loopback)', f
   let token: string;
 
   const get = (path: string, timeoutMs = 10_000) => call(`${gateway.url}${path}`, { headers: bearer(token), timeoutMs });
-  /** Health, and an ordinary proxied request answered at once. */
+  /** Health, and an ordinary proxied request answered. */
   const expectServing = async (): Promise<void> => {
     await expectHealthy(gateway);
-    const { value: res, ms } = await timed(() => get('/ok/next-request'));
+    const res = await get('/ok/next-request');
     expect(res.status, res.text).to.equal(200);
     expect((res.json as { user?: unknown }).user).to.equal('fault-user');
-    expect(ms).to.be.below(1_000);
   };
 
   before(async () => {
@@ -57,14 +65,11 @@ describe('faults: upstream (built gateway, misbehaving upstream on loopback)', f
   });
 
   describe('refusing connections', () => {
-    it('answers 502 upstream_unavailable at once while nothing listens', async () => {
+    // 502, not the 504 of a timeout: a refused connection is an answer the gateway does not wait for.
+    it('answers 502 upstream_unavailable while nothing listens', async () => {
       await upstream.refuse();
       try {
-        for (let i = 0; i < 3; i++) {
-          const { value: res, ms } = await timed(() => get(`/ok/refused-${i}`));
-          expectError(res, 502, 'upstream_unavailable');
-          expect(ms).to.be.below(UPSTREAM_TIMEOUT_MS);
-        }
+        for (let i = 0; i < 3; i++) expectError(await get(`/ok/refused-${i}`), 502, 'upstream_unavailable');
         await expectHealthy(gateway);
       } finally {
         await upstream.accept();
@@ -118,23 +123,28 @@ describe('faults: upstream (built gateway, misbehaving upstream on loopback)', f
 
   describe('slow', () => {
     it('waits for an upstream slower than usual but within upstreamTimeoutMs', async () => {
-      const res = await get(`/slow-headers/${UPSTREAM_TIMEOUT_MS / 2}/x`);
+      const res = await get(`/slow-headers/${SLOWISH_MS}/x`);
       expect(res.status, res.text).to.equal(200);
     });
 
+    // The upstream would answer 200 after STALLED_MS: a 504 is the gateway giving up first.
     it(`answers 504 upstream_timeout after upstreamTimeoutMs (${UPSTREAM_TIMEOUT_MS} ms) when the headers do not come`, async () => {
-      const { value: res, ms } = await timed(() => get('/slow-headers/8000/x'));
-      expectError(res, 504, 'upstream_timeout');
-      expect(ms).to.be.at.least(UPSTREAM_TIMEOUT_MS - 50).and.below(UPSTREAM_TIMEOUT_MS + 1_500);
+      expectError(await get(`/slow-headers/${STALLED_MS}/x`), 504, 'upstream_timeout');
       await expectServing();
     });
 
     it('answers 504 for each of 20 concurrent slow requests and serves others meanwhile', async () => {
-      const slow = Array.from({ length: 20 }, (_, i) => get(`/slow-headers/8000/${i}`));
-      await sleep(200);
-      const { value: fast, ms } = await timed(() => get('/ok/during-slow'));
+      const hitsBefore = upstream.hits.get('slow-headers') ?? 0;
+      let slowAnswered = 0;
+      const slow = Array.from({ length: 20 }, (_, i) =>
+        get(`/slow-headers/${STALLED_MS}/${i}`).finally(() => {
+          slowAnswered += 1;
+        }),
+      );
+      await eventually(() => (upstream.hits.get('slow-headers') ?? 0) - hitsBefore === 20, { within: 10_000, what: 'all 20 slow requests reaching the upstream' });
+      const fast = await get('/ok/during-slow');
       expect(fast.status).to.equal(200);
-      expect(ms, 'ordinary traffic is not queued behind the slow exchanges').to.be.below(UPSTREAM_TIMEOUT_MS);
+      expect(slowAnswered, 'ordinary traffic is not queued behind the slow exchanges').to.equal(0);
       const answers = await Promise.all(slow);
       expect(answers.map((r) => `${r.status} ${(r.json as { error?: string } | undefined)?.error}`)).to.deep.equal(
         Array(20).fill('504 upstream_timeout'),
@@ -142,17 +152,16 @@ describe('faults: upstream (built gateway, misbehaving upstream on loopback)', f
       await expectServing();
     });
 
-    it('cuts the connection when the body stalls longer than upstreamTimeoutMs after the headers were relayed', async () => {
-      const started = performance.now();
-      const res = await request(`${gateway.url}/slow-body/8000/x`, { headers: bearer(token), headersTimeout: 5_000, bodyTimeout: 8_000 });
+    it('cuts the connection when the body stalls longer than upstreamTimeoutMs after the headers were relayed', async function () {
+      this.timeout(30_000);
+      // The client itself would wait longer than the upstream stalls: only the gateway can end this early.
+      const res = await request(`${gateway.url}/slow-body/${STALLED_MS}/x`, { headers: bearer(token), headersTimeout: 20_000, bodyTimeout: 20_000 });
       expect(res.statusCode).to.equal(200);
       const outcome = await res.body.text().then(
         () => 'complete',
         (err: { code?: string }) => err.code ?? 'error',
       );
-      const ms = performance.now() - started;
-      expect(outcome).to.not.equal('complete');
-      expect(ms, 'cut near the timeout, not when the upstream finished').to.be.below(UPSTREAM_TIMEOUT_MS + 2_000);
+      expect(outcome, 'the gateway cut the connection').to.not.be.oneOf(['complete', 'UND_ERR_BODY_TIMEOUT']);
       await expectServing();
     });
   });
@@ -176,9 +185,9 @@ describe('faults: upstream (built gateway, misbehaving upstream on loopback)', f
       });
       const seen = await Promise.all(aborted);
       expect(seen.every((s) => s < 200 * 1024)).to.equal(true);
-      const deadline = Date.now() + 3_000;
-      while (upstream.dripsCut.count - cutBefore < 10 && Date.now() < deadline) await sleep(50);
-      expect(upstream.dripsCut.count - cutBefore, 'upstream answers abandoned, not streamed to the end').to.equal(10);
+      await eventually(() => expect(upstream.dripsCut.count - cutBefore, 'upstream answers abandoned, not streamed to the end').to.equal(10), {
+        within: 10_000,
+      });
       await expectServing();
     });
   });

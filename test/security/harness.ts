@@ -20,6 +20,7 @@ import { createGatewayHttpServer } from '../../server/gateway/server.js';
 import { UpstreamProxy } from '../../server/gateway/proxy.js';
 import { staticPlugin, tokenHash } from '../fixtures/static-provider.js';
 import { decisionEntries, FIXED_TIME, listen, type Listening } from '../server/fixtures.js';
+import { eventually } from '../support/eventually.js';
 import type { AttackCase, Expectation } from './corpus/types.js';
 import { fill, forge, type ForgeContext } from './forge.js';
 import { rawExchange, wire, type RawExchange, type RawResponse } from './raw.js';
@@ -207,11 +208,11 @@ export class Harness {
   }
 
   private async waitForKeys(): Promise<void> {
-    for (let i = 0; i < 200; i++) {
-      if (this.runtime.readiness().ready && this.runtime.compiled.providers.get('idp')?.status().ready) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error('the oidc provider never fetched its keys');
+    await eventually(() => this.runtime.readiness().ready && this.runtime.compiled.providers.get('idp')?.status().ready === true, {
+      within: 10_000,
+      every: 10,
+      what: 'the oidc provider fetching its keys',
+    });
   }
 
   /** The wire text of a corpus request, placeholders filled, forged token attached. */

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
-import { silentLogger } from '../../core/logger.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
 import { openEventStore } from '../../core/store/open.js';
 import { loadProcessConfig } from '../../server/config.js';
 import { nextStepText, reachableUrl, serve } from '../../server/serve.js';
 import { ListenError } from '../../server/system-error.js';
+import { LISTENING_MESSAGE, listeningEntry } from '../support/listening.js';
 
 describe('server/serve start-up', () => {
   let dir: string;
@@ -62,6 +63,37 @@ describe('server/serve start-up', () => {
       expect(await eventTypes()).not.to.include('AdminTokenCreated');
     });
   }
+
+  it('on port 0, logs "portcullis is listening" with the ports it got (the line scripts read the addresses from)', async () => {
+    const logged: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      info: ((obj: Record<string, unknown> | string, msg?: string) => {
+        if (typeof obj !== 'string') logged.push({ obj, msg });
+      }) as Logger['info'],
+    };
+    const write = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write; // the first start's admin token
+    let running: Awaited<ReturnType<typeof serve>> | undefined;
+    try {
+      running = await serve(configWith('127.0.0.1:0', '127.0.0.1:0'), logger);
+    } finally {
+      process.stderr.write = write;
+    }
+    try {
+      const lines = logged.filter((l) => l.msg === LISTENING_MESSAGE);
+      expect(lines).to.have.length(1);
+      const entry = listeningEntry({ ...lines[0]!.obj, msg: lines[0]!.msg });
+      expect(entry).to.deep.equal({ gateway: running.gatewayUrl, admin: running.adminUrl });
+      for (const url of [entry!.gateway, entry!.admin]) {
+        expect(new URL(url).hostname).to.equal('127.0.0.1');
+        expect(Number(new URL(url).port)).to.be.greaterThan(0);
+      }
+      expect((await fetch(`${entry!.admin}/healthz`)).status).to.equal(200);
+    } finally {
+      await running.close();
+    }
+  });
 
   it('released what it opened: the next start on free ports creates the admin token once', async () => {
     await startFailure(`127.0.0.1:${heldPort}`, '127.0.0.1:0');

@@ -8,7 +8,7 @@ import { DecisionLogWriter, storeSink, type BlockSink } from '../../../core/deci
 import { silentLogger } from '../../../core/logger.js';
 import { MemoryEventStore } from '../../../core/store/memory.js';
 import { StoreUnavailableError, type AppendResult } from '../../../core/store/port.js';
-import { eventually } from '../../fixtures/eventually.js';
+import { eventually } from '../../support/eventually.js';
 import { request } from '../../fixtures/requests.js';
 
 const decision: Decision = {
@@ -110,7 +110,7 @@ describe('core/decision-log/writer', () => {
     const sink = new FlakySink();
     const writer = new DecisionLogWriter(sink, silentLogger, { flushIntervalMs: 60_000, batchSize: 100 });
     for (let i = 0; i < 250; i++) writer.record(request({ id: `f${i}` }), decision);
-    await eventually(() => writer.written === 200);
+    await eventually(() => writer.written === 200, { within: 10_000, what: 'all 200 decisions written' });
     expect(writer.pending, 'the open batch waits for its timer').to.equal(50);
     await writer.close();
     expect(await sink.requestIds()).to.have.length(250);
@@ -121,7 +121,7 @@ describe('core/decision-log/writer', () => {
     const writer = new DecisionLogWriter(sink, silentLogger, { flushIntervalMs: 5 });
     writer.record(request({ id: 'd1' }), decision);
     expect(writer.pending).to.equal(1);
-    await eventually(() => writer.written === 1);
+    await eventually(() => writer.written === 1, { within: 10_000, what: 'the decision written' });
     expect(await sink.requestIds()).to.deep.equal(['d1']);
   });
 

@@ -20,6 +20,7 @@ import {
 } from '../../../core/store/port.js';
 import { decisionLogContract } from './decision-log-contract.js';
 import { replayMatchesLive } from './replay-contract.js';
+import { eventually } from '../../support/eventually.js';
 
 export function ev(id: string, data: unknown = { n: id }, type = 'Tested'): NewEvent {
   return { id, type, data };
@@ -444,7 +445,8 @@ export function eventStoreContract(
           for await (const e of store.subscribe({ signal: controller.signal })) seen.push(e.id);
           return 'ended';
         })();
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        // Aborted while live (caught up and waiting for more), not before it began.
+        await eventually(() => seen.length === 1, { within: 5_000, what: 'the subscriber catching up' });
         controller.abort();
         expect(await done).to.equal('ended');
         expect(seen).to.deep.equal(['a']);

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { ManualClock } from '../../../core/clock.js';
 import { MemoryEventStore } from '../../../core/store/memory.js';
 import { StoreUnavailableError } from '../../../core/store/port.js';
+import { eventually } from '../../support/eventually.js';
 import { eventStoreContract } from './contract.js';
 
 eventStoreContract('memory', async () => new MemoryEventStore());
@@ -26,7 +27,7 @@ describe('MemoryEventStore', () => {
     await store.append('cfg-1', [{ id: 'c1', type: 'T', data: null }]);
     for (let i = 0; i < 20; i++) await store.append('access-1', [{ id: `a${i}`, type: 'T', data: null }]);
     await store.append('cfg-1', [{ id: 'c2', type: 'T', data: null }]);
-    await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => seen.length === 2, { within: 5_000, what: 'the subscriber seeing c2' });
     abort.abort();
     await done;
     expect(seen).to.deep.equal(['c1', 'c2']);

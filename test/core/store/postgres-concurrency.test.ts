@@ -1,5 +1,7 @@
 // Several nodes writing one PostgreSQL store at once: no reader skips or repeats an event, the chain stays one, one writer wins a revision.
 import { expect } from 'chai';
+
+import { eventually } from '../../support/eventually.js';
 import type pg from 'pg';
 
 import { hashEvent, verifyChain } from '../../../core/store/hash.js';
@@ -15,14 +17,6 @@ async function withTwoClients<T>(work: (a: pg.Client, b: pg.Client) => Promise<T
   return withClient((a) => withClient((b) => work(a, b)));
 }
 
-/** Polls (bounded: 200 tries, 10 ms apart) until `check` holds. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  expect.fail(`never happened: ${what}`);
-}
 
 describe('PostgresEventStore with concurrent writers', () => {
   requirePostgres();
@@ -93,7 +87,7 @@ describe('PostgresEventStore with concurrent writers', () => {
             const waiting = await c.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`portcullis ${schema}`]);
             return waiting.rowCount === 1;
           }),
-        'the second append waits for the chain head',
+        { within: 10_000, every: 10, what: 'the second append waits for the chain head' },
       );
       expect(await reader.readAll({ after: start }), 'nothing is visible while the first append is open').to.deep.equal([]);
       await slow.query('COMMIT');
@@ -130,7 +124,7 @@ describe('PostgresEventStore with concurrent writers', () => {
       }),
     );
     const head = await follower.headPosition();
-    await eventually(async () => seen.every((s) => s.events.at(-1)?.position === head), 'both subscribers reach the head');
+    await eventually(async () => seen.every((s) => s.events.at(-1)?.position === head), { within: 10_000, every: 10, what: 'both subscribers reach the head' });
     controller.abort();
     await Promise.all(seen.map((s) => s.done));
     const all = await follower.readAll();

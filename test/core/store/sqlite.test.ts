@@ -11,7 +11,8 @@ import { MemoryEventStore } from '../../../core/store/memory.js';
 import { openEventStore } from '../../../core/store/open.js';
 import { StoreUnavailableError } from '../../../core/store/port.js';
 import { SqliteEventStore } from '../../../core/store/sqlite.js';
-import { ev, eventStoreContract, take } from './contract.js';
+import { eventually } from '../../support/eventually.js';
+import { ev, eventStoreContract } from './contract.js';
 
 let dir = '';
 const fresh = (): string => {
@@ -66,12 +67,18 @@ describe('SqliteEventStore', () => {
     const writer = open();
     await writer.append('s-1', [ev('a')]);
     const controller = new AbortController();
-    const seen = take(reader.subscribe({ signal: controller.signal }), 3);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const seen: string[] = [];
+    const following = (async () => {
+      for await (const e of reader.subscribe({ signal: controller.signal })) seen.push(e.id);
+    })();
+    // Caught up first, so the next two arrive through the poll of the other connection's file.
+    await eventually(() => seen.length === 1, { within: 5_000, what: 'the subscriber catching up' });
     await writer.append('s-1', [ev('b')]);
     await writer.append('s-2', [ev('c')]);
-    expect((await seen).map((e) => e.id)).to.deep.equal(['a', 'b', 'c']);
+    await eventually(() => seen.length === 3, { within: 5_000, what: 'the subscriber seeing the other connection\'s appends' });
     controller.abort();
+    await following;
+    expect(seen).to.deep.equal(['a', 'b', 'c']);
     const err = await rejection(reader.append('s-1', [ev('d')], { expectedRevision: 0 }));
     expect(err).to.include({ code: 'wrong_expected_revision', actual: 1 });
   });
