@@ -48,6 +48,17 @@ describe('policies/groups and policies/read-only', () => {
     expect(await p.decide(request({ method: 'POST', path: '/rest/api/2/issue', ...bearer('tok-both') }))).to.include({ reason: 'read_only' });
   });
 
+  it('read-only groups alone (allowed empty) restrict their members and no one else', async () => {
+    // Only `allowed` closes the door; a readOnly list by itself must not turn outsiders away.
+    const { pipeline: p } = kit({ groups: { readOnly: ['viewers'] } }, [people]);
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      expect(await p.decide(call('tok-nobody', method)), method).to.include({ allow: true, status: 200, reason: 'authenticated' });
+      expect(await p.decide(call('tok-dev', method)), method).to.include({ allow: true, status: 200, reason: 'authenticated' });
+    }
+    expect(await p.decide(call('tok-viewer', 'GET'))).to.include({ allow: true, status: 200 });
+    expect(await p.decide(call('tok-viewer', 'POST'))).to.include({ allow: false, status: 403, reason: 'read_only', stage: 'read_only' });
+  });
+
   it('with no lists, every authenticated caller passes', async () => {
     const { pipeline: p } = kit({}, [people]);
     expect(await p.decide(call('tok-nobody', 'DELETE'))).to.include({ allow: true });

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { ManualClock } from '../../core/clock.js';
 import type { AccessRequest } from '../../core/access.js';
+import type { Pipeline } from '../../core/pipeline.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 
 const people = tableProvider('corp', {
@@ -65,4 +66,26 @@ describe('policies: the combined pipeline', () => {
       expect(d).to.include({ allow: true, reason: 'auth_disabled', stage: 'master_switch' });
     }
   });
+});
+
+// groups.readOnly without groups.allowed (the default): only `allowed` shuts outsiders out; read-only members may only read.
+const readOnlyAlone: Case[] = [
+  ['outsider reads', bearer('tok-guest'), true, 200, 'authenticated', 'pipeline'],
+  ['outsider writes', { method: 'DELETE', ...bearer('tok-guest') }, true, 200, 'authenticated', 'pipeline'],
+  ['viewer reads', bearer('tok-viewer'), true, 200, 'authenticated', 'pipeline'],
+  ['viewer writes', { method: 'PUT', ...bearer('tok-viewer') }, false, 403, 'read_only', 'read_only'],
+  ['dev writes', { method: 'POST', ...bearer('tok-dev') }, true, 200, 'authenticated', 'pipeline'],
+];
+
+describe('policies: read-only groups alone', () => {
+  let pipeline: Pipeline;
+  before(() => {
+    pipeline = kit({ groups: { readOnly: ['viewers'] } }, [people]).pipeline;
+  });
+  for (const [name, over, allow, status, reason, stage] of readOnlyAlone) {
+    it(`${name} → ${status} ${reason} (${stage})`, async () => {
+      const d = await pipeline.decide(request({ clientIp: '192.0.2.10', ...over }));
+      expect({ allow: d.allow, status: d.status, reason: d.reason, stage: d.stage }).to.deep.equal({ allow, status, reason, stage });
+    });
+  }
 });
