@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 
 import { adminApi, adminViaGateway } from './corpus/admin.js';
+import { apiKeyHeader } from './corpus/api-key-header.js';
 import { authorizationHeaders } from './corpus/authorization.js';
 import { credentialsElsewhere } from './corpus/credentials-elsewhere.js';
 import { deepJson } from './corpus/deep-json.js';
@@ -44,6 +45,7 @@ export const ATTACKS: readonly AttackCategory[] = [
   methodOverrideAnonymous,
   masterSwitchOff,
   deepJson,
+  apiKeyHeader,
 ];
 const CONTROLS: readonly AttackCategory[] = [jwtControls, reservedSpellingsControls, headerFloodControls, identityEncodingControls, methodOverrideControls, methodOverrideAnonymousControls];
 

@@ -38,6 +38,7 @@ export const BASE_SETTINGS = {
   rateLimit: { enabled: false },
   audit: { enabled: true },
   groups: { readOnly: [] },
+  credentials: { apiKeyHeader: null },
   routes: [],
   forwardAuth: { headers: 'x-forwarded' },
 };
@@ -60,6 +61,8 @@ export class Harness {
   proxy!: UpstreamProxy;
   forgeContext!: ForgeContext;
   validJwt = '';
+  /** A gateway token (owner `ci`), for the API-key header family. */
+  gatewayToken = '';
   /** What the upstream received, oldest first. */
   readonly upstreamSeen: Seen[] = [];
   /** Paths the JWKS listener was asked for. */
@@ -135,6 +138,7 @@ export class Harness {
     // A provider the admin-API attacks may try to delete (the config-event check proves they cannot).
     await this.runtime.commands.configureProvider('spare', { kind: 'static', config: { tokens: {} }, order: 2 }, undefined, { actor: 'test' });
     await this.resetSettings();
+    this.gatewayToken = (await this.runtime.tokenCommands.issue({ owner: 'ci', name: 'deploy', kind: 'service' }, { actor: 'test' })).token;
 
     this.proxy = new UpstreamProxy({
       upstream: new URL(this.upstream.url),
@@ -180,6 +184,8 @@ export class Harness {
     return {
       VALID: this.validJwt,
       OPAQUE,
+      GATEWAY: this.gatewayToken,
+      GATEWAY_FLIPPED: `${this.gatewayToken.slice(0, 10)}${this.gatewayToken[10] === 'a' ? 'b' : 'a'}${this.gatewayToken.slice(11)}`,
       ADMIN: ADMIN_TOKEN,
       CLIENT_SECRET,
       ISSUER: this.jwks.url,
@@ -198,7 +204,7 @@ export class Harness {
 
   /** Secrets that must never come back to a client. */
   secrets(): string[] {
-    return [ADMIN_TOKEN, CLIENT_SECRET, OPAQUE, this.validJwt, Buffer.from(`alice:${OPAQUE}`).toString('base64')];
+    return [ADMIN_TOKEN, CLIENT_SECRET, OPAQUE, this.gatewayToken, this.validJwt, Buffer.from(`alice:${OPAQUE}`).toString('base64')];
   }
 
   async resetSettings(patch: Readonly<Record<string, unknown>> = BASE_SETTINGS): Promise<void> {
