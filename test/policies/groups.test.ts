@@ -100,6 +100,44 @@ describe('policies/groups and policies/read-only', () => {
       expect(await p.decide(call('tok-nobody'))).to.include({ reason: 'group_not_allowed' });
     });
 
+    it('a claim rule without value maps when the claim is set and truthy, and never on false, empty, null or absent', async () => {
+      const flags = tableProvider('idp', {
+        'tok-on': { username: 'on', claims: { flag: true } },
+        'tok-text': { username: 'text', claims: { flag: 'yes' } },
+        'tok-zero': { username: 'zero', claims: { flag: 0 } },
+        'tok-off': { username: 'off', claims: { flag: false } },
+        'tok-empty': { username: 'empty', claims: { flag: '' } },
+        'tok-null': { username: 'null', claims: { flag: null } },
+        'tok-absent': { username: 'absent', claims: { other: true } },
+        'tok-none': { username: 'none' },
+      });
+      const { pipeline: q } = kit({ groups: { allowed: ['flagged'], mapping: [{ to: 'flagged', claim: 'flag' }] } }, [flags]);
+      for (const token of ['tok-on', 'tok-text', 'tok-zero']) expect(await q.decide(call(token)), token).to.include({ allow: true, status: 200 });
+      for (const token of ['tok-off', 'tok-empty', 'tok-null', 'tok-absent', 'tok-none']) {
+        expect(await q.decide(call(token)), token).to.include({ allow: false, status: 403, reason: 'group_not_allowed' });
+      }
+    });
+
+    it('a claim rule with a value maps only on that value, in a list or alone, compared as text', async () => {
+      const depts = tableProvider('idp', {
+        'tok-ops': { username: 'ops', claims: { dept: 'ops' } },
+        'tok-ops-list': { username: 'opsl', claims: { dept: ['sales', 'ops'] } },
+        'tok-number': { username: 'num', claims: { level: 7 } },
+        'tok-sales': { username: 'sales', claims: { dept: 'sales', level: 8 } },
+        'tok-sales-list': { username: 'salesl', claims: { dept: ['sales', 'opsx'] } },
+        'tok-no-dept': { username: 'nodept', claims: {} },
+      });
+      const { pipeline: q } = kit(
+        { groups: { allowed: ['ops', 'seven', 'undef'], mapping: [{ to: 'ops', claim: 'dept', value: 'ops' }, { to: 'seven', claim: 'level', value: '7' }, { to: 'undef', claim: 'dept', value: 'undefined' }] } },
+        [depts],
+      );
+      for (const token of ['tok-ops', 'tok-ops-list', 'tok-number']) expect(await q.decide(call(token)), token).to.include({ allow: true, status: 200 });
+      // An absent claim is not the text "undefined".
+      for (const token of ['tok-sales', 'tok-sales-list', 'tok-no-dept']) {
+        expect(await q.decide(call(token)), token).to.include({ allow: false, status: 403, reason: 'group_not_allowed' });
+      }
+    });
+
     it('refuses an invalid mapping rule at validation time', () => {
       expect(() => kit({ groups: { mapping: [{ to: 'x' }] } })).to.throw(/at least one/);
       expect(() => kit({ groups: { mapping: [{ to: 'x', group: 'y', value: 'z' }] } })).to.throw(/value needs claim/);
