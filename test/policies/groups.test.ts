@@ -1,5 +1,6 @@
 // Groups and read-only groups: allow-list, read-only methods, mapping, and the precedence between lists.
 import { expect } from 'chai';
+import type { Pipeline } from '../../core/pipeline.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 
 const people = tableProvider('idp', {
@@ -13,7 +14,10 @@ const people = tableProvider('idp', {
 const call = (token: string, method = 'GET') => request({ method, ...bearer(token) });
 
 describe('policies/groups and policies/read-only', () => {
-  const { pipeline } = kit({ groups: { allowed: ['devs'], readOnly: ['viewers'] } }, [people]);
+  let pipeline: Pipeline;
+  before(() => {
+    pipeline = kit({ groups: { allowed: ['devs'], readOnly: ['viewers'] } }, [people]).pipeline;
+  });
 
   it('refuses callers outside the allowed groups with 403 group_not_allowed', async () => {
     const d = await pipeline.decide(call('tok-nobody'));
@@ -70,22 +74,25 @@ describe('policies/groups and policies/read-only', () => {
   });
 
   describe('mapping', () => {
-    const { pipeline: p } = kit(
-      {
-        groups: {
-          allowed: ['jira-admins', 'writers', 'ops'],
-          readOnly: ['viewers'],
-          mapping: [
-            { to: 'jira-admins', claim: 'roles', value: 'Jira.Admin' },
-            { to: 'ops', claim: 'dept', value: 'ops' },
-            { to: 'writers', scope: 'jira:write', provider: 'idp' },
-            { to: 'writers', group: 'devs' },
-            { to: 'never', provider: 'other' },
-          ],
+    let p: Pipeline;
+    before(() => {
+      p = kit(
+        {
+          groups: {
+            allowed: ['jira-admins', 'writers', 'ops'],
+            readOnly: ['viewers'],
+            mapping: [
+              { to: 'jira-admins', claim: 'roles', value: 'Jira.Admin' },
+              { to: 'ops', claim: 'dept', value: 'ops' },
+              { to: 'writers', scope: 'jira:write', provider: 'idp' },
+              { to: 'writers', group: 'devs' },
+              { to: 'never', provider: 'other' },
+            ],
+          },
         },
-      },
-      [people],
-    );
+        [people],
+      ).pipeline;
+    });
 
     it('adds gateway groups from claims, scopes, groups and provider, keeping the provider groups', async () => {
       const admin = await p.decide(call('tok-admin-role', 'POST'));
