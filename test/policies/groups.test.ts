@@ -1,5 +1,6 @@
 // Groups and read-only groups: allow-list, read-only methods, mapping, and the precedence between lists.
 import { expect } from 'chai';
+import type { Pipeline } from '../../core/pipeline.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 
 const people = tableProvider('idp', {
@@ -13,7 +14,10 @@ const people = tableProvider('idp', {
 const call = (token: string, method = 'GET') => request({ method, ...bearer(token) });
 
 describe('policies/groups and policies/read-only', () => {
-  const { pipeline } = kit({ groups: { allowed: ['devs'], readOnly: ['viewers'] } }, [people]);
+  let pipeline: Pipeline;
+  before(() => {
+    pipeline = kit({ groups: { allowed: ['devs'], readOnly: ['viewers'] } }, [people]).pipeline;
+  });
 
   it('refuses callers outside the allowed groups with 403 group_not_allowed', async () => {
     const d = await pipeline.decide(call('tok-nobody'));
@@ -48,6 +52,17 @@ describe('policies/groups and policies/read-only', () => {
     expect(await p.decide(request({ method: 'POST', path: '/rest/api/2/issue', ...bearer('tok-both') }))).to.include({ reason: 'read_only' });
   });
 
+  it('read-only groups alone (allowed empty) restrict their members and no one else', async () => {
+    // Only `allowed` closes the door; a readOnly list by itself must not turn outsiders away.
+    const { pipeline: p } = kit({ groups: { readOnly: ['viewers'] } }, [people]);
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      expect(await p.decide(call('tok-nobody', method)), method).to.include({ allow: true, status: 200, reason: 'authenticated' });
+      expect(await p.decide(call('tok-dev', method)), method).to.include({ allow: true, status: 200, reason: 'authenticated' });
+    }
+    expect(await p.decide(call('tok-viewer', 'GET'))).to.include({ allow: true, status: 200 });
+    expect(await p.decide(call('tok-viewer', 'POST'))).to.include({ allow: false, status: 403, reason: 'read_only', stage: 'read_only' });
+  });
+
   it('with no lists, every authenticated caller passes', async () => {
     const { pipeline: p } = kit({}, [people]);
     expect(await p.decide(call('tok-nobody', 'DELETE'))).to.include({ allow: true });
@@ -59,22 +74,25 @@ describe('policies/groups and policies/read-only', () => {
   });
 
   describe('mapping', () => {
-    const { pipeline: p } = kit(
-      {
-        groups: {
-          allowed: ['jira-admins', 'writers', 'ops'],
-          readOnly: ['viewers'],
-          mapping: [
-            { to: 'jira-admins', claim: 'roles', value: 'Jira.Admin' },
-            { to: 'ops', claim: 'dept', value: 'ops' },
-            { to: 'writers', scope: 'jira:write', provider: 'idp' },
-            { to: 'writers', group: 'devs' },
-            { to: 'never', provider: 'other' },
-          ],
+    let p: Pipeline;
+    before(() => {
+      p = kit(
+        {
+          groups: {
+            allowed: ['jira-admins', 'writers', 'ops'],
+            readOnly: ['viewers'],
+            mapping: [
+              { to: 'jira-admins', claim: 'roles', value: 'Jira.Admin' },
+              { to: 'ops', claim: 'dept', value: 'ops' },
+              { to: 'writers', scope: 'jira:write', provider: 'idp' },
+              { to: 'writers', group: 'devs' },
+              { to: 'never', provider: 'other' },
+            ],
+          },
         },
-      },
-      [people],
-    );
+        [people],
+      ).pipeline;
+    });
 
     it('adds gateway groups from claims, scopes, groups and provider, keeping the provider groups', async () => {
       const admin = await p.decide(call('tok-admin-role', 'POST'));
@@ -87,6 +105,44 @@ describe('policies/groups and policies/read-only', () => {
 
     it('refuses callers that no rule maps into an allowed group', async () => {
       expect(await p.decide(call('tok-nobody'))).to.include({ reason: 'group_not_allowed' });
+    });
+
+    it('a claim rule without value maps when the claim is set and truthy, and never on false, empty, null or absent', async () => {
+      const flags = tableProvider('idp', {
+        'tok-on': { username: 'on', claims: { flag: true } },
+        'tok-text': { username: 'text', claims: { flag: 'yes' } },
+        'tok-zero': { username: 'zero', claims: { flag: 0 } },
+        'tok-off': { username: 'off', claims: { flag: false } },
+        'tok-empty': { username: 'empty', claims: { flag: '' } },
+        'tok-null': { username: 'null', claims: { flag: null } },
+        'tok-absent': { username: 'absent', claims: { other: true } },
+        'tok-none': { username: 'none' },
+      });
+      const { pipeline: q } = kit({ groups: { allowed: ['flagged'], mapping: [{ to: 'flagged', claim: 'flag' }] } }, [flags]);
+      for (const token of ['tok-on', 'tok-text', 'tok-zero']) expect(await q.decide(call(token)), token).to.include({ allow: true, status: 200 });
+      for (const token of ['tok-off', 'tok-empty', 'tok-null', 'tok-absent', 'tok-none']) {
+        expect(await q.decide(call(token)), token).to.include({ allow: false, status: 403, reason: 'group_not_allowed' });
+      }
+    });
+
+    it('a claim rule with a value maps only on that value, in a list or alone, compared as text', async () => {
+      const depts = tableProvider('idp', {
+        'tok-ops': { username: 'ops', claims: { dept: 'ops' } },
+        'tok-ops-list': { username: 'opsl', claims: { dept: ['sales', 'ops'] } },
+        'tok-number': { username: 'num', claims: { level: 7 } },
+        'tok-sales': { username: 'sales', claims: { dept: 'sales', level: 8 } },
+        'tok-sales-list': { username: 'salesl', claims: { dept: ['sales', 'opsx'] } },
+        'tok-no-dept': { username: 'nodept', claims: {} },
+      });
+      const { pipeline: q } = kit(
+        { groups: { allowed: ['ops', 'seven', 'undef'], mapping: [{ to: 'ops', claim: 'dept', value: 'ops' }, { to: 'seven', claim: 'level', value: '7' }, { to: 'undef', claim: 'dept', value: 'undefined' }] } },
+        [depts],
+      );
+      for (const token of ['tok-ops', 'tok-ops-list', 'tok-number']) expect(await q.decide(call(token)), token).to.include({ allow: true, status: 200 });
+      // An absent claim is not the text "undefined".
+      for (const token of ['tok-sales', 'tok-sales-list', 'tok-no-dept']) {
+        expect(await q.decide(call(token)), token).to.include({ allow: false, status: 403, reason: 'group_not_allowed' });
+      }
     });
 
     it('refuses an invalid mapping rule at validation time', () => {

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { ManualClock } from '../../core/clock.js';
 import type { AccessRequest } from '../../core/access.js';
+import type { Pipeline } from '../../core/pipeline.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 
 const people = tableProvider('corp', {
@@ -47,11 +48,17 @@ const cases: Case[] = [
 ];
 
 describe('policies: the combined pipeline', () => {
-  const { pipeline } = kit(settings, [people], { clock: new ManualClock(Date.UTC(2024, 0, 1)) });
+  // Built in a hook, not at load: mutation testing then books the stage factories to these tests (docs/testing.md).
+  let pipeline: Pipeline;
+  before(() => {
+    pipeline = kit(settings, [people], { clock: new ManualClock(Date.UTC(2024, 0, 1)) }).pipeline;
+  });
   for (const [name, over, allow, status, reason, stage] of cases) {
     it(`${name} → ${status} ${reason} (${stage})`, async () => {
       const d = await pipeline.decide(request({ clientIp: '192.0.2.10', ...over, rawPath: over.path ?? '/x' }));
       expect({ allow: d.allow, status: d.status, reason: d.reason, stage: d.stage }).to.deep.equal({ allow, status, reason, stage });
+      // What the caller reads as error_description: always some human text (never asserted word for word).
+      if (!allow) expect(d.description, 'error_description').to.be.a('string').that.is.not.empty;
       const last = d.trace[d.trace.length - 1]!;
       if (stage !== 'pipeline') expect(last).to.include({ stage, outcome: allow ? 'allow' : 'deny', reason });
       else expect(d.trace.map((t) => t.stage)).to.deep.equal(['master_switch', 'paths', 'ip', 'authenticate', 'token_scopes', 'groups', 'read_only', 'routes', 'rate_limit']);
@@ -65,4 +72,27 @@ describe('policies: the combined pipeline', () => {
       expect(d).to.include({ allow: true, reason: 'auth_disabled', stage: 'master_switch' });
     }
   });
+});
+
+// groups.readOnly without groups.allowed (the default): only `allowed` shuts outsiders out; read-only members may only read.
+const readOnlyAlone: Case[] = [
+  ['outsider reads', bearer('tok-guest'), true, 200, 'authenticated', 'pipeline'],
+  ['outsider writes', { method: 'DELETE', ...bearer('tok-guest') }, true, 200, 'authenticated', 'pipeline'],
+  ['viewer reads', bearer('tok-viewer'), true, 200, 'authenticated', 'pipeline'],
+  ['viewer writes', { method: 'PUT', ...bearer('tok-viewer') }, false, 403, 'read_only', 'read_only'],
+  ['dev writes', { method: 'POST', ...bearer('tok-dev') }, true, 200, 'authenticated', 'pipeline'],
+];
+
+describe('policies: read-only groups alone', () => {
+  let pipeline: Pipeline;
+  before(() => {
+    pipeline = kit({ groups: { readOnly: ['viewers'] } }, [people]).pipeline;
+  });
+  for (const [name, over, allow, status, reason, stage] of readOnlyAlone) {
+    it(`${name} → ${status} ${reason} (${stage})`, async () => {
+      const d = await pipeline.decide(request({ clientIp: '192.0.2.10', ...over }));
+      expect({ allow: d.allow, status: d.status, reason: d.reason, stage: d.stage }).to.deep.equal({ allow, status, reason, stage });
+      if (!allow) expect(d.description, 'error_description').to.be.a('string').that.is.not.empty;
+    });
+  }
 });

@@ -5,7 +5,7 @@ import type { AccessRequest } from '../../core/access.js';
 import { ManualClock } from '../../core/clock.js';
 import { policyStages } from '../../server/runtime/compile.js';
 import { silentLogger } from '../../core/logger.js';
-import { composePipeline } from '../../core/pipeline.js';
+import { composePipeline, type Pipeline } from '../../core/pipeline.js';
 import { LocalRateLimiter } from '../../core/rate-limit.js';
 import { settingsSchema } from '../../core/settings/schema.js';
 import { generateToken, hashToken } from '../../core/tokens/format.js';
@@ -19,16 +19,19 @@ describe('policies/method override by read-only callers', () => {
     'tok-viewer': { username: 'vera', groups: ['viewers'] },
     'tok-dev': { username: 'dan', groups: ['devs'] },
   });
-  const { pipeline } = kit(
-    {
-      groups: { readOnly: ['viewers'] },
-      routes: [
-        { name: 'frozen', path: '/frozen/**', readOnly: true },
-        { name: 'search', path: '/search', readOnly: false },
-      ],
-    },
-    [people],
-  );
+  let pipeline: Pipeline;
+  before(() => {
+    pipeline = kit(
+      {
+        groups: { readOnly: ['viewers'] },
+        routes: [
+          { name: 'frozen', path: '/frozen/**', readOnly: true },
+          { name: 'search', path: '/search', readOnly: false },
+        ],
+      },
+      [people],
+    ).pipeline;
+  });
   const call = (token: string, over: Partial<AccessRequest>) => pipeline.decide(request({ ...bearer(token), ...over }));
 
   it('refuses a read-only group’s GET whose override names a write: 403 method_override_read_only, stage read_only', async () => {

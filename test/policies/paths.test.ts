@@ -2,22 +2,26 @@
 import { expect } from 'chai';
 import type { IncomingMessage } from 'node:http';
 import { toAccessRequest } from '../../server/gateway/access-request.js';
+import type { Pipeline } from '../../core/pipeline.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 import { PATH_CORPUS } from './path-corpus.js';
 
 const alice = tableProvider('p', { 'tok-alice': { username: 'alice' } });
 
 describe('policies/paths', () => {
-  const { pipeline } = kit(
-    {
-      paths: {
-        bypass: ['GET /health', '/static/**'],
-        public: ['/public/**', 'GET /rest/api/*/serverInfo', '/rest/open/**'],
-        restrictPublic: ['/public/private/**', 'POST /rest/open/**'],
+  let pipeline: Pipeline;
+  before(() => {
+    pipeline = kit(
+      {
+        paths: {
+          bypass: ['GET /health', '/static/**'],
+          public: ['/public/**', 'GET /rest/api/*/serverInfo', '/rest/open/**'],
+          restrictPublic: ['/public/private/**', 'POST /rest/open/**'],
+        },
       },
-    },
-    [alice],
-  );
+      [alice],
+    ).pipeline;
+  });
   const decide = (method: string, path: string, extra = {}) => pipeline.decide(request({ method, path, rawPath: path, ...extra }));
 
   it('answers 400 invalid_path for a path normalisation refused, before anything else', async () => {
@@ -79,7 +83,10 @@ describe('policies/paths', () => {
   });
 
   describe(`the bypass corpus through the pipeline (${PATH_CORPUS.length} payloads)`, () => {
-    const { pipeline: p } = kit({ paths: { public: ['/public/**'], restrictPublic: ['/public/private/**'] } }, [alice]);
+    let p: Pipeline;
+    before(() => {
+      p = kit({ paths: { public: ['/public/**'], restrictPublic: ['/public/private/**'] } }, [alice]).pipeline;
+    });
     const asRequest = (url: string, token?: string) =>
       toAccessRequest(
         { headers: token ? { authorization: `Bearer ${token}` } : {} } as unknown as IncomingMessage,

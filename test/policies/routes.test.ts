@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 
 import { normaliseHost } from '../../core/host.js';
+import type { Pipeline } from '../../core/pipeline.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 
 const a = tableProvider('corp', {
@@ -12,20 +13,23 @@ const a = tableProvider('corp', {
 const b = tableProvider('github', { 'tok-gh': { username: 'octo', groups: ['devs'], scopes: ['read', 'write'] } });
 
 describe('policies/routes', () => {
-  const { pipeline } = kit(
-    {
-      routes: [
-        { name: 'status', path: '/status', anonymous: true },
-        { name: 'admin', path: '/rest/admin/**', groups: ['ops'] },
-        { name: 'write', methods: ['POST', 'PUT'], path: '/rest/api/**', scopes: ['write'], providers: ['corp'] },
-        { name: 'archive', path: '/rest/archive/**', readOnly: true },
-        { name: 'tenant', path: '/rest/**', host: '*.tenant.example', providers: ['github'] },
-        { name: 'fallback', path: '/rest/**' },
-      ],
-      paths: { public: ['/rest/api/open/**'] },
-    },
-    [a, b],
-  );
+  let pipeline: Pipeline;
+  before(() => {
+    pipeline = kit(
+      {
+        routes: [
+          { name: 'status', path: '/status', anonymous: true },
+          { name: 'admin', path: '/rest/admin/**', groups: ['ops'] },
+          { name: 'write', methods: ['POST', 'PUT'], path: '/rest/api/**', scopes: ['write'], providers: ['corp'] },
+          { name: 'archive', path: '/rest/archive/**', readOnly: true },
+          { name: 'tenant', path: '/rest/**', host: '*.tenant.example', providers: ['github'] },
+          { name: 'fallback', path: '/rest/**' },
+        ],
+        paths: { public: ['/rest/api/open/**'] },
+      },
+      [a, b],
+    ).pipeline;
+  });
   const decide = (method: string, path: string, token?: string, host = 'api.example') =>
     pipeline.decide(request({ method, path, host, ...(token ? bearer(token) : {}) }));
   const routeOf = async (...args: Parameters<typeof decide>) => (await decide(...args)).trace.find((t) => t.stage === 'paths')?.detail;

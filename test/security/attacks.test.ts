@@ -3,6 +3,8 @@
 import { expect } from 'chai';
 
 import { adminApi, adminReadViews, adminViaGateway } from './corpus/admin.js';
+import { apiKeyHeader } from './corpus/api-key-header.js';
+import { audienceLists } from './corpus/audience-list.js';
 import { authorizationHeaders } from './corpus/authorization.js';
 import { credentialsElsewhere } from './corpus/credentials-elsewhere.js';
 import { decisionLog } from './corpus/decision-log.js';
@@ -18,7 +20,8 @@ import { pathAttacks } from './corpus/paths.js';
 import { reservedSpellings, reservedSpellingsControls } from './corpus/reserved-spellings.js';
 import { smuggling } from './corpus/smuggling.js';
 import type { AttackCategory } from './corpus/types.js';
-import { BASE_SETTINGS, Harness } from './harness.js';
+import { BASE_SETTINGS, Harness, ROTATING_JWKS } from './harness.js';
+import { rawExchange } from './raw.js';
 import { decisionEntries } from '../server/fixtures.js';
 
 /** The attack corpus, by category (controls are not attacks and are not counted). */
@@ -48,6 +51,8 @@ export const ATTACKS: readonly AttackCategory[] = [
   masterSwitchOff,
   deepJson,
   decisionLog,
+  apiKeyHeader,
+  audienceLists,
 ];
 const CONTROLS: readonly AttackCategory[] = [jwtControls, reservedSpellingsControls, headerFloodControls, identityEncodingControls, methodOverrideControls, methodOverrideAnonymousControls];
 
@@ -80,11 +85,56 @@ describe('security: attack suite', function () {
     });
   }
 
+  describe('the unknown-kid refetch cooldown (provider `rotating`, 30 s)', () => {
+    // A token whose kid the held key set lacks makes the provider fetch the key set again, at most
+    // once per cooldown: a flood of forged kids costs the issuer one request per 30 s, and a key the
+    // issuer rotated in is taken once the cooldown has passed.
+    const fetches = () => harness.jwksHits.filter((p) => p === ROTATING_JWKS).length;
+    const signedBy = (kid: string, sign: 'ours' | 'attacker') => ({ claims: { iss: '{{ISSUER}}/rotating' }, header: { kid }, sign }) as const;
+    const refusedCase = (kid: string, sign: 'ours' | 'attacker' = 'attacker') => ({
+      name: `unknown kid ${kid}`,
+      request: { token: signedBy(kid, sign) },
+      expect: { status: 401, error: 'invalid_token', description: 'signing key not found' },
+    });
+    const rotatedIn = { name: 'the rotated-in key k2', request: { token: signedBy('k2', 'attacker') }, expect: { status: 200, error: 'authenticated', upstreamHeaders: { 'x-portcullis-provider': 'rotating' } } };
+
+    it('fetches nothing for unknown kids inside the cooldown, even when the issuer has rotated the key in', async () => {
+      await harness.run({ name: 'the held key k1', request: { token: signedBy('k1', 'ours') }, expect: { status: 200, error: 'authenticated' } });
+      const before = fetches();
+      expect(before, 'the key set was fetched at start').to.be.at.least(1);
+      harness.rotatingKeys.push({ ...harness.attackerJwk, kid: 'k2' });
+      for (const kid of ['k2', 'x1', 'x2', 'k2']) await harness.run(refusedCase(kid));
+      expect(fetches(), 'no fetch inside the cooldown').to.equal(before);
+    });
+
+    it('after the cooldown, one unknown kid refetches once: the rotated-in key passes, and the next unknown kids wait again', async () => {
+      const before = fetches();
+      harness.clock.advance(30_001);
+      await harness.run(rotatedIn);
+      expect(fetches(), 'one refetch').to.equal(before + 1);
+      for (const kid of ['x3', 'x4', 'x5']) await harness.run(refusedCase(kid));
+      await harness.run(rotatedIn);
+      expect(fetches(), 'no second refetch inside the new cooldown').to.equal(before + 1);
+    });
+
+    it('after another cooldown, twenty concurrent unknown kids share one refetch', async () => {
+      const before = fetches();
+      harness.clock.advance(30_001);
+      // Sent at once (harness.run checks one exchange at a time), then judged one by one.
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => rawExchange(harness.gateway.port, harness.wireOf(refusedCase(`y${i}`)).text)));
+      for (const answer of answers) {
+        expect(answer.responses[0]?.status).to.equal(401);
+        expect(JSON.parse(answer.responses[0]!.body)).to.include({ error: 'invalid_token', error_description: 'signing key not found' });
+      }
+      expect(fetches(), 'one shared refetch').to.equal(before + 1);
+    });
+  });
+
   describe('after the corpus', () => {
     it('never fetched a key from a URL a token named (jku, x5u, kid): the attacker’s listener saw no request', () => {
       expect(harness.attackerHits).to.deep.equal([]);
       // Discovery is asked for by the admin fetch-token helper only; a kid never becomes a path.
-      const asked = [...new Set(harness.jwksHits)].filter((p) => p !== '/jwks' && p !== '/.well-known/openid-configuration');
+      const asked = [...new Set(harness.jwksHits)].filter((p) => p !== '/jwks' && p !== ROTATING_JWKS && p !== '/.well-known/openid-configuration');
       expect(asked, 'the issuer is only asked for its key set and discovery document').to.deep.equal([]);
     });
 

@@ -12,6 +12,7 @@ import type { ProviderPlugin } from '../../core/provider.js';
 import { Runtime } from '../../server/runtime/runtime.js';
 import { SecretBox } from '../../core/secrets.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
+import jwtKeyPlugin from '../../providers/jwt-key/index.js';
 import oidcPlugin from '../../providers/oidc/index.js';
 import { PluginRegistry } from '../../providers/registry.js';
 import { createAdminApp } from '../../server/admin/app.js';
@@ -29,6 +30,10 @@ export const ADMIN_TOKEN = 'adm-9c1f7e2b5d3a48e6b0f4c2a1d8e7f6a5';
 export const CLIENT_SECRET = 'cs-4e8a1b7c9d2f40e3a6b5c8d7e1f2a3b4';
 export const OPAQUE = 'opq-3b7d9e1f5a2c4806b9e8d7c6a5f4e3d2';
 export const AUDIENCE = 'api://portcullis';
+/** The audience list of the `aud-oidc` and `aud-key` providers (issuers {{ISSUER}}/aud-oidc and /aud-key). */
+export const AUDIENCE_LIST = ['api://one', 'api://two'];
+/** The key-set path of the `rotating` provider (issuer {{ISSUER}}/rotating), whose keys a test may change. */
+export const ROTATING_JWKS = '/rotating/jwks';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Settings every category starts from (and is reset to): each key a category changes is named here. */
@@ -39,6 +44,7 @@ export const BASE_SETTINGS = {
   rateLimit: { enabled: false },
   audit: { enabled: true },
   groups: { readOnly: [] },
+  credentials: { apiKeyHeader: null },
   routes: [],
   forwardAuth: { headers: 'x-forwarded' },
 };
@@ -52,6 +58,8 @@ export interface Seen {
 
 export class Harness {
   runtime!: Runtime;
+  /** The gateway's clock: fixed, moved only by tests that need time to pass (the refetch cooldown). */
+  clock!: ManualClock;
   store!: MemoryEventStore;
   gateway!: Listening;
   admin!: Listening;
@@ -61,10 +69,16 @@ export class Harness {
   proxy!: UpstreamProxy;
   forgeContext!: ForgeContext;
   validJwt = '';
+  /** A gateway token (owner `ci`), for the API-key header family. */
+  gatewayToken = '';
   /** What the upstream received, oldest first. */
   readonly upstreamSeen: Seen[] = [];
   /** Paths the JWKS listener was asked for. */
   readonly jwksHits: string[] = [];
+  /** What the listener serves at ROTATING_JWKS: our key (k1) at start; a test may publish more. */
+  rotatingKeys: Record<string, unknown>[] = [];
+  /** The attacker's public key as a JWK without kid: published into the rotating set it stands for a rotated-in key. */
+  attackerJwk: Record<string, unknown> = {};
   /** Anything that reached the attacker's listener (must stay empty: jku/x5u are never followed). */
   readonly attackerHits: string[] = [];
   adminHits = 0;
@@ -80,6 +94,8 @@ export class Harness {
     const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.ourPublic = ours.publicKey;
     const jwk = { ...ours.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' };
+    this.rotatingKeys = [jwk];
+    this.attackerJwk = { ...attacker.publicKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig' };
 
     this.attacker = await listen((req, res) => {
       this.attackerHits.push(`${req.method} ${req.url}`);
@@ -89,9 +105,9 @@ export class Harness {
     });
     this.jwks = await listen((req, res) => {
       this.jwksHits.push(req.url ?? '');
-      if (req.url === '/jwks') {
+      if (req.url === '/jwks' || req.url === ROTATING_JWKS) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ keys: [jwk] }));
+        res.end(JSON.stringify({ keys: req.url === '/jwks' ? [jwk] : this.rotatingKeys }));
       } else {
         res.writeHead(404);
         res.end();
@@ -110,10 +126,11 @@ export class Harness {
     });
 
     const clock = new ManualClock(FIXED_TIME);
+    this.clock = clock;
     this.store = new MemoryEventStore({ clock });
     this.runtime = await Runtime.start({
       store: this.store,
-      plugins: new PluginRegistry([oidcPlugin as ProviderPlugin, staticPlugin as ProviderPlugin]),
+      plugins: new PluginRegistry([oidcPlugin as ProviderPlugin, jwtKeyPlugin as ProviderPlugin, staticPlugin as ProviderPlugin]),
       fetch: globalThis.fetch,
       clock,
       logger: silentLogger,
@@ -135,7 +152,15 @@ export class Harness {
     );
     // A provider the admin-API attacks may try to delete (the config-event check proves they cannot).
     await this.runtime.commands.configureProvider('spare', { kind: 'static', config: { tokens: {} }, order: 2 }, undefined, { actor: 'test' });
+    // An audience given as a list, on two kinds (the audience-list family), and a key set a test rotates (the cooldown tests).
+    const more: [string, unknown][] = [
+      ['aud-oidc', { kind: 'oidc', config: { issuer: `${issuer}/aud-oidc`, audience: AUDIENCE_LIST, jwksUri: `${issuer}/jwks` }, order: 3 }],
+      ['aud-key', { kind: 'jwt-key', config: { issuer: `${issuer}/aud-key`, audience: AUDIENCE_LIST, publicKey: ours.publicKey.export({ type: 'spki', format: 'pem' }) }, order: 4 }],
+      ['rotating', { kind: 'oidc', config: { issuer: `${issuer}/rotating`, audience: AUDIENCE, jwksUri: `${issuer}${ROTATING_JWKS}` }, order: 5 }],
+    ];
+    for (const [id, body] of more) await this.runtime.commands.configureProvider(id, body, undefined, { actor: 'test' });
     await this.resetSettings();
+    this.gatewayToken = (await this.runtime.tokenCommands.issue({ owner: 'ci', name: 'deploy', kind: 'service' }, { actor: 'test' })).token;
 
     this.proxy = new UpstreamProxy({
       upstream: new URL(this.upstream.url),
@@ -181,6 +206,8 @@ export class Harness {
     return {
       VALID: this.validJwt,
       OPAQUE,
+      GATEWAY: this.gatewayToken,
+      GATEWAY_FLIPPED: `${this.gatewayToken.slice(0, 10)}${this.gatewayToken[10] === 'a' ? 'b' : 'a'}${this.gatewayToken.slice(11)}`,
       ADMIN: ADMIN_TOKEN,
       CLIENT_SECRET,
       ISSUER: this.jwks.url,
@@ -199,7 +226,7 @@ export class Harness {
 
   /** Secrets that must never come back to a client. */
   secrets(): string[] {
-    return [ADMIN_TOKEN, CLIENT_SECRET, OPAQUE, this.validJwt, Buffer.from(`alice:${OPAQUE}`).toString('base64')];
+    return [ADMIN_TOKEN, CLIENT_SECRET, OPAQUE, this.gatewayToken, this.validJwt, Buffer.from(`alice:${OPAQUE}`).toString('base64')];
   }
 
   async resetSettings(patch: Readonly<Record<string, unknown>> = BASE_SETTINGS): Promise<void> {
@@ -208,11 +235,10 @@ export class Harness {
   }
 
   private async waitForKeys(): Promise<void> {
-    await eventually(() => this.runtime.readiness().ready && this.runtime.compiled.providers.get('idp')?.status().ready === true, {
-      within: 10_000,
-      every: 10,
-      what: 'the oidc provider fetching its keys',
-    });
+    await eventually(
+      () => this.runtime.readiness().ready && ['idp', 'aud-oidc', 'rotating'].every((id) => this.runtime.compiled.providers.get(id)?.status().ready === true),
+      { within: 10_000, every: 10, what: 'the oidc providers fetching their keys' },
+    );
   }
 
   /** The wire text of a corpus request, placeholders filled, forged token attached. */

@@ -4,6 +4,7 @@ import type { TokenSpec } from '../forge.js';
 /**
  * Placeholders usable in paths, header values, bodies and raw text:
  * {{VALID}} a valid JWT of the test issuer, {{OPAQUE}} a valid opaque token (static provider),
+ * {{GATEWAY}} a valid gateway token (owner `ci`), {{GATEWAY_FLIPPED}} it with one character changed,
  * {{ADMIN}} the admin token, {{CLIENT_SECRET}} the oidc client secret, {{ISSUER}} the issuer URL,
  * {{ATTACKER}} a listener that records every hit (it must see none), {{ADMIN_ADDR}} host:port of
  * the admin listener, {{BASIC_VALID}} base64 of `alice:<opaque>`.
