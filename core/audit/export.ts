@@ -8,10 +8,28 @@ export const CSV_COLUMNS = [
   'username', 'provider', 'subject', 'tokenId', 'groups',
 ] as const;
 
-type Row = Record<(typeof CSV_COLUMNS)[number], string | number | boolean | null>;
-
 /** A decision as the views show it: flat, time in ISO 8601. */
-export function auditRow({ decision: d }: StoredDecision): Row {
+export interface AuditRow {
+  readonly time: string;
+  readonly requestId: string;
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+  readonly clientIp: string;
+  readonly peerIp: string;
+  readonly credential: string | null;
+  readonly allow: boolean;
+  readonly status: number;
+  readonly reason: string;
+  readonly stage: string;
+  readonly username: string | null;
+  readonly provider: string | null;
+  readonly subject: string | null;
+  readonly tokenId: string | null;
+  readonly groups: string | null;
+}
+
+export function auditRow({ decision: d }: StoredDecision): AuditRow {
   return {
     time: new Date(d.time).toISOString(),
     requestId: d.requestId,
