@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import type request from 'supertest';
 
-import { readAuditPage } from '../../../core/audit/page.js';
+import { readAuditPage, scanAudit } from '../../../core/audit/page.js';
+import type { DecisionQuery } from '../../../core/decision-log/record.js';
 import { parseAuditFilter } from '../../../server/admin/audit-params.js';
 import { at, DECISIONS, NOW, startAuditKit, type AuditKit } from './audit-kit.js';
 
@@ -115,6 +116,20 @@ describe('server/admin audit', () => {
       expect(rest.decisions.map((s) => s.decision.requestId)).to.deep.equal(['a2', 'x1']);
       expect(rest.next).to.equal(undefined);
       expect(DECISIONS).to.have.length(6);
+    });
+
+    it('scans for an export page by page, reading the next store page only when the reader asks', async () => {
+      const reads: DecisionQuery[] = [];
+      const counting = { decisions: { read: (q?: DecisionQuery) => (reads.push(q ?? {}), kit.store.decisions.read(q)), appendBlocks: () => Promise.reject(new Error('read only')) } };
+      const scan = scanAudit(counting, parseAuditFilter({}, NOW), 2);
+      const first = await scan.next();
+      expect(first.value?.decision.requestId).to.equal('x2');
+      expect(reads).to.have.length(1);
+      expect(reads[0]).to.include({ limit: 2, direction: 'backwards', from: NOW - 24 * 3_600_000, to: NOW });
+      const rest: string[] = [];
+      for await (const stored of scan) rest.push(stored.decision.requestId);
+      expect(rest).to.deep.equal(['b2', 'a2', 'x1', 'b1', 'a1']);
+      expect(reads.map((q) => q.limit)).to.deep.equal([2, 2, 2, 2]);
     });
   });
 
