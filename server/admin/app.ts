@@ -6,6 +6,7 @@ import { UnauthorizedError, NotFoundError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { commandContext, parseIfMatch, type AdminState } from './context.js';
+import { registerAuditRoutes } from './audit.js';
 import { registerCheckpointRoutes } from './checkpoints.js';
 import { registerEventRoutes } from './events.js';
 import { registerHistoryRoutes } from './history.js';
@@ -102,6 +103,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   });
   registerHistoryRoutes(api, { store: runtime.store, secretFieldsOf });
   registerEventRoutes(api, { store: runtime.store });
+  registerAuditRoutes(api, { store: runtime.store, clock: runtime.clock });
 
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());

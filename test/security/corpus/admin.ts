@@ -36,6 +36,10 @@ const ENDPOINTS: readonly (readonly [string, string, string?])[] = [
   ['GET', '/api/v1/state'],
   ['GET', '/api/v1/state?asOf=1'],
   ['GET', '/api/v1/history'],
+  ['GET', '/api/v1/audit'],
+  ['GET', '/api/v1/audit?user=alice&decision=deny'],
+  ['GET', '/api/v1/audit/export?format=csv'],
+  ['GET', '/api/v1/audit/stats?bucket=1h'],
 ];
 
 const json = (body: string | undefined) => (body === undefined ? [] : ([['Content-Type', 'application/json']] as const));
@@ -58,7 +62,7 @@ const adminCases: AttackCase[] = [
   { name: 'admin token in a cookie', request: { target: 'admin', path: '/api/v1/settings', headers: [['Cookie', 'admin_token={{ADMIN}}']] }, expect: unauthorized },
   { name: 'admin token in X-Portcullis-Debug', request: { target: 'admin', path: '/api/v1/settings', headers: [['X-Portcullis-Debug', '{{ADMIN}}']] }, expect: unauthorized },
   // @koa/router matches routes case-insensitively; the token check must hold for every spelling of the prefix.
-  ...['/API/V1/SETTINGS', '/API/v1/settings', '/api/V1/settings', '/Api/v1/settings', '/API/V1/events', '/API/V1/providers', '/api/v1/SETTINGS', '/API/V1/STATE', '/Api/v1/state?asOf=1', '/API/V1/history'].map(
+  ...['/API/V1/SETTINGS', '/API/v1/settings', '/api/V1/settings', '/Api/v1/settings', '/API/V1/events', '/API/V1/providers', '/api/v1/SETTINGS', '/API/V1/STATE', '/Api/v1/state?asOf=1', '/API/V1/history', '/API/V1/audit', '/api/v1/AUDIT/export', '/Api/V1/Audit/Stats'].map(
     (path): AttackCase => ({ name: `GET ${path} (case variant) without a token`, request: { target: 'admin', path }, expect: unauthorized }),
   ),
   {
@@ -145,6 +149,12 @@ const readViews: AttackCase[] = [
   ['/api/v1/events?stream={{CLIENT_SECRET}}/', 'invalid_request'],
   ['/api/v1/events?after={{OPAQUE}}', 'invalid_request'],
   ['/api/v1/events?{{ADMIN}}', 'invalid_request'],
+  ['/api/v1/audit?cursor={{OPAQUE}}', 'invalid_request'],
+  ['/api/v1/audit?ip={{CLIENT_SECRET}}', 'invalid_request'],
+  ['/api/v1/audit?from={{VALID}}', 'invalid_request'],
+  ['/api/v1/audit?{{ADMIN}}=1', 'invalid_request'],
+  ['/api/v1/audit/export?format={{CLIENT_SECRET}}', 'invalid_request'],
+  ['/api/v1/audit/stats?bucket={{OPAQUE}}', 'invalid_request'],
 ].map(([path, error]): AttackCase => ({
   name: `GET ${path} with the admin token: ${error}, the credential not quoted back`,
   request: { target: 'admin', path: path!, headers: [['Authorization', 'Bearer {{ADMIN}}']] },
@@ -152,5 +162,5 @@ const readViews: AttackCase[] = [
 }));
 
 export const adminApi: AttackCategory = { name: 'admin API without or with a wrong admin token', cases: adminCases };
-export const adminReadViews: AttackCategory = { name: 'admin read views (state, history, events) given credentials as values', cases: readViews };
+export const adminReadViews: AttackCategory = { name: 'admin read views (state, history, events, audit) given credentials as values', cases: readViews };
 export const adminViaGateway: AttackCategory = { name: 'admin API sought through the gateway port', cases: viaGateway };
