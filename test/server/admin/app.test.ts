@@ -139,7 +139,7 @@ describe('server/admin', () => {
         routes: [],
         rateLimit: { enabled: false, limit: 600, windowSeconds: 60, key: 'user', exempt: { users: [], groups: [], ips: [] } },
         tokens: { allowUserCreate: false, maxPerUser: 10, maxExpiryDays: 365, defaultExpiryDays: 90 },
-        audit: { enabled: true },
+        audit: { enabled: true, retention: { maxDays: false, maxEntries: false } },
         forwardAuth: { headers: 'x-forwarded' },
       });
     });
@@ -175,6 +175,13 @@ describe('server/admin', () => {
       expect(bare.body.document).to.deep.equal({});
     });
 
+    it('PATCH audit.retention sets the limits (refused as an unknown field before)', async () => {
+      const res = await call('patch', '/api/v1/settings', { body: { audit: { retention: { maxDays: 30, maxEntries: 1_000_000 } } } });
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.settings.audit.retention).to.deep.equal({ maxDays: 30, maxEntries: 1_000_000 });
+      expect(runtime.projection.state.settings.audit.retention.maxDays).to.equal(30);
+    });
+
     // Each unknown key is its own field error, named by its full path.
     const invalid: [string, unknown, string[]][] = [
       ['a wrong type', { enabled: 'yes' }, ['enabled']],
@@ -183,6 +190,8 @@ describe('server/admin', () => {
       ['two unknown keys', { a: 1, ip: { b: 2 } }, ['a', 'ip.b']],
       ['an invalid CIDR', { ip: { trustedProxies: ['999.1.1.1'] } }, ['ip.trustedProxies[0]']],
       ['several errors at once', { enabled: 1, audit: { enabled: 'no' } }, ['enabled', 'audit.enabled']],
+      ['a retention of zero days', { audit: { retention: { maxDays: 0 } } }, ['audit.retention.maxDays']],
+      ['an unknown retention key', { audit: { retention: { maxBytes: 1 } } }, ['audit.retention.maxBytes']],
     ];
     for (const [what, patch, paths] of invalid) {
       it(`PATCH with ${what} → 400 invalid_request naming each field, nothing appended`, async () => {
