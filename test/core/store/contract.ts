@@ -20,6 +20,7 @@ import {
 } from '../../../core/store/port.js';
 import { decisionLogContract } from './decision-log-contract.js';
 import { replayMatchesLive } from './replay-contract.js';
+import { retentionContract } from './retention-contract.js';
 
 export function ev(id: string, data: unknown = { n: id }, type = 'Tested'): NewEvent {
   return { id, type, data };
@@ -454,5 +455,6 @@ export function eventStoreContract(
     });
 
     decisionLogContract(() => store);
+    retentionContract(() => store);
   });
 }
