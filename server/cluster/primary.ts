@@ -9,6 +9,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { sqliteFile } from '../../core/store/open.js';
 import { createAdminApp } from '../admin/app.js';
 import { startCheckpointSigner } from '../runtime/checkpoint-signing.js';
+import { RetentionScheduler } from '../runtime/retention-scheduler.js';
 import { messageType, type FailedMessage, type ListeningMessage, type StartMessage, type SyncMessage, type SyncedMessage } from './protocol.js';
 import { answerRateLimits } from './rate-limit.js';
 import type { ProcessConfig } from '../config.js';
@@ -95,6 +96,9 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     await core.runtime.close();
     await store.close();
   });
+  // Retention too runs here only: workers never drop days.
+  const retention = new RetentionScheduler(store, () => core.runtime.projection.state.settings.audit.retention, systemClock, logger);
+  retention.start();
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet: workers share rate limits through the primary');
   const upstream = await resolveUpstream(config, logger);
 
@@ -182,6 +186,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     ).then(() => undefined);
 
   const closeCore = async (): Promise<void> => {
+    await retention.stop();
     await runtime?.close();
     // The workers have flushed their audit by now (stopWorkers comes first): the final checkpoint covers it.
     await signer.stop();
