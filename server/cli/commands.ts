@@ -1,4 +1,5 @@
 // The commands of `portcullis`, in the order `portcullis --help` lists them: adding a command is adding its entry here.
+import { AUDIT_PRUNE_COMMAND } from './audit-prune.js';
 import { CHECKPOINTS_COMMANDS } from './checkpoints.js';
 import type { CommandLine, CommandSpec } from './command-line.js';
 import { APPLY_COMMAND, EXPORT_COMMAND } from './config-as-code.js';
@@ -9,6 +10,6 @@ import { TOKENS_COMMANDS } from './tokens.js';
 import { VERIFY_COMMAND } from './verify.js';
 import { packageVersion } from './version.js';
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, ...CHECKPOINTS_COMMANDS, STORE_MIGRATE_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS, REPLAY_COMMAND];
+export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, ...CHECKPOINTS_COMMANDS, STORE_MIGRATE_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS, REPLAY_COMMAND, AUDIT_PRUNE_COMMAND];
 
 export const PORTCULLIS: CommandLine = { table: COMMANDS, version: packageVersion };
