@@ -129,6 +129,15 @@ export function retentionContract(store: () => EventStore): void {
       expect((await verify(s)).ok).to.equal(true);
     });
 
+    it('reports its size on disk, growing with what it holds (undefined for a store on no disk)', async () => {
+      const s = store();
+      const before = await s.sizeBytes();
+      if (before === undefined) return;
+      const big = 'x'.repeat(2000);
+      for (let i = 0; i < 20; i++) await s.append('size', Array.from({ length: 25 }, (_, k) => ({ id: `z${i}-${k}`, type: 'Tested', data: { big } })));
+      expect(await s.sizeBytes()).to.be.greaterThan(before);
+    });
+
     it('keeps today, a partition holding the head, and one with events past the last checkpoint', async () => {
       await history();
       const s = store();

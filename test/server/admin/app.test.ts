@@ -7,6 +7,7 @@ import type { Runtime } from '../../../server/runtime/runtime.js';
 import type { MemoryEventStore } from '../../../core/store/memory.js';
 import type { RecordedEvent } from '../../../core/store/port.js';
 import { createAdminApp } from '../../../server/admin/app.js';
+import { StoreSizeWatch } from '../../../server/runtime/store-size.js';
 import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
 import { ADMIN_TOKEN, configureStatic, listen, startRuntime, tokenHash, type Listening } from '../fixtures.js';
 
@@ -78,6 +79,25 @@ describe('server/admin', () => {
       expect(res.body.status).to.equal('ready');
       expect(res.body.checks['provider:p1']).to.deep.equal({ ready: true });
       expect(res.body.checks.audit).to.deep.equal({ ready: true });
+    });
+
+    it('GET /readyz shows the store size past storeSizeWarnBytes, and stays ready', async () => {
+      let bytes = 2_000_000;
+      runtime.storeSize = new StoreSizeWatch({ sizeBytes: async () => bytes }, 5_000_000, silentLogger);
+      try {
+        await runtime.storeSize.check();
+        const under = await call('get', '/readyz', { auth: false });
+        expect(under.status).to.equal(200);
+        expect(under.body.checks.storeSize).to.deep.equal({ ready: true, detail: 'store 2000000 bytes of 5000000' });
+        bytes = 6_000_000;
+        await runtime.storeSize.check();
+        const over = await call('get', '/readyz', { auth: false });
+        expect(over.status).to.equal(200);
+        expect(over.body.checks.storeSize).to.deep.equal({ ready: true, detail: 'store 6000000 bytes, past storeSizeWarnBytes 5000000' });
+      } finally {
+        runtime.storeSize = undefined;
+      }
+      expect((await call('get', '/readyz', { auth: false })).body.checks).to.not.have.property('storeSize');
     });
 
     it('GET /readyz answers 503 while a provider is still warming up', async () => {
