@@ -129,6 +129,20 @@ export function retentionContract(store: () => EventStore): void {
       expect((await verify(s)).ok).to.equal(true);
     });
 
+    it('a signer starting with no checkpoint in the store counts the dropped events too', async () => {
+      const s = store();
+      await s.append('settings', [setting('c1')]);
+      await s.decisions.appendBlocks([block('b1', JAN5, 3)]);
+      await s.append('settings', [setting('c2')]);
+      expect((await applyRetention(s, { maxDays: 1, maxEntries: false }, NOW)).dropped).to.have.length(1);
+      const signer = new CheckpointSigner(s, checkpointKey(generateKeyPairSync('ed25519').privateKey), new ManualClock(NOW), silentLogger, { everyEvents: 1, everySeconds: 3600 });
+      // c1, the dropped block, c2 and the RetentionApplied event.
+      expect(await signer.tick()).to.include({ count: 4 });
+      const result = await verify(s, (await readCheckpoints(s, 0, 10)).checkpoints);
+      expect(result.problem).to.equal(undefined);
+      expect(result.checkpoints).to.include({ matched: 2 });
+    });
+
     it('reports its size on disk, growing with what it holds (undefined for a store on no disk)', async () => {
       const s = store();
       const before = await s.sizeBytes();
