@@ -38,6 +38,8 @@ export const processConfigSchema = z
     identityCacheMaxEntries: z.number().int().min(100).max(10_000_000).default(100_000),
     /** Audit events held in memory while the store cannot take them; past it, new ones are dropped and counted. */
     auditMaxBuffered: z.number().int().min(1000).max(10_000_000).default(100_000),
+    /** Warn (log, /readyz) once the store takes more than this many bytes on disk; absent: never. */
+    storeSizeWarnBytes: z.number().int().min(1_000_000).max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .strict();
 

@@ -12,6 +12,8 @@ import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin/app.js';
 import { startCheckpointSigner } from './runtime/checkpoint-signing.js';
+import { RetentionScheduler } from './runtime/retention-scheduler.js';
+import { StoreSizeWatch } from './runtime/store-size.js';
 import { splitHostPort, type ProcessConfig } from './config.js';
 import { startEchoUpstream } from './gateway/echo-upstream.js';
 import { createGatewayApp } from './gateway/app.js';
@@ -198,6 +200,11 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
     await runtime.close();
     await store.close();
   });
+  const retention = new RetentionScheduler(store, () => runtime.projection.state.settings.audit.retention, systemClock, logger);
+  retention.start();
+  const sizeWatch = config.storeSizeWarnBytes === undefined ? undefined : new StoreSizeWatch(store, config.storeSizeWarnBytes, logger);
+  runtime.storeSize = sizeWatch;
+  sizeWatch?.start();
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet (rate limits come with the rate-limit stage)');
   const upstream = await resolveUpstream(config, logger);
 
@@ -205,6 +212,8 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
   const adminServer = createServer(createAdminApp({ runtime, logger }).callback());
   const stop = async (): Promise<void> => {
     await drain([gatewayServer, adminServer]);
+    await retention.stop();
+    sizeWatch?.stop();
     await runtime.close();
     // After the last audit flush: the final checkpoint covers it.
     await signer.stop();

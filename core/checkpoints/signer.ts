@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { WrongExpectedRevisionError, type EventStore, type Position } from '../store/port.js';
 import { CHECKPOINT_SIGNED, CHECKPOINT_STREAM, parseSignedCheckpoint, signCheckpoint, type CheckpointKey, type SignedCheckpoint } from './checkpoint.js';
+import { recordedGaps } from '../retention/bridge.js';
 
 export interface CheckpointSignerOptions {
   /** Sign once this many events were appended since the last checkpoint. */
@@ -140,7 +141,9 @@ export class CheckpointSigner {
       // Counting from the first event gives the right count all the same; verify reports the event.
       this.logger.warn({ position: event.position }, `the last event of stream ${CHECKPOINT_STREAM} is not a checkpoint; counting the chain from its first event`);
     }
-    this.#tally = { count: 0 };
+    // With no checkpoint to count on from, the count starts at the first stored event: the events
+    // retention dropped before it are part of the chain's length all the same (verify counts them).
+    this.#tally = { count: this.#anchor ? 0 : (await recordedGaps(this.store)).reduce((sum, g) => sum + g.events, 0) };
     this.#loaded = true;
   }
 

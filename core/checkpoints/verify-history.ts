@@ -36,6 +36,8 @@ export interface HistoryVerification {
     readonly file: number;
     /** Checkpoints found to match the store (a checkpoint in both places counts twice). */
     readonly matched: number;
+    /** Checkpoints naming an event retention dropped (bridged in the chain), so not checked against it; absent when none. */
+    readonly retired?: number;
     /** The keys that signed the stored checkpoints. */
     readonly keyIds: readonly string[];
     /** The highest position a checkpoint anchors and the store still matches. */
@@ -77,6 +79,7 @@ export async function verifyHistory(store: Pick<EventStore, 'readAll' | 'readStr
   ].sort((a, b) => a.at - b.at);
   let next = 0;
   let matched = 0;
+  let retired = 0;
   let anchoredThrough: Position | undefined;
   let problem: HistoryProblem | undefined;
 
@@ -85,8 +88,25 @@ export async function verifyHistory(store: Pick<EventStore, 'readAll' | 'readStr
     return found ? 'the event does not match a signed checkpoint' : 'an event a signed checkpoint names is gone';
   };
 
+  // Where the walk last crossed a gap retention bridged: checkpoints naming a dropped event lie in it.
+  let bridgedAfter: number | undefined;
+  const acceptGap: GapBridge | undefined = options.acceptGap && ((gap) => {
+    const accepted = options.acceptGap!(gap);
+    if (accepted !== undefined) bridgedAfter = gap.before === undefined ? 0 : Number(gap.before.position);
+    return accepted;
+  });
+
   const onEvent = (e: RecordedEvent, length: number): string | undefined => {
     const at = Number(e.position);
+    // Their events went with the drop: nothing is left to match them against. The count they
+    // vouch for still holds, as later checkpoints' counts include the dropped events.
+    if (bridgedAfter !== undefined) {
+      while (next < anchors.length && anchors[next]!.at > bridgedAfter && anchors[next]!.at < at) {
+        next += 1;
+        retired += 1;
+      }
+      bridgedAfter = undefined;
+    }
     const bad = stored.bad.get(e.position);
     if (bad !== undefined) {
       problem = { kind: 'bad_signature', source: { kind: 'stored', eventPosition: e.position }, reason: bad };
@@ -105,11 +125,11 @@ export async function verifyHistory(store: Pick<EventStore, 'readAll' | 'readStr
     return undefined;
   };
 
-  const chain = await verifyChain(store, { onEvent, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.acceptGap ? { acceptGap: options.acceptGap } : {}) });
+  const chain = await verifyChain(store, { onEvent, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(acceptGap ? { acceptGap } : {}) });
   // Past the last event: a checkpoint still ahead names events that were cut from the end.
   if (chain.ok && next < anchors.length) mismatch(anchors[next]!);
   if (!chain.ok && problem === undefined) problem = { kind: 'chain', position: chain.position, reason: chain.reason };
-  const checkpoints = { ...summary, matched, ...(anchoredThrough !== undefined ? { anchoredThrough } : {}) };
+  const checkpoints = { ...summary, matched, ...(retired > 0 ? { retired } : {}), ...(anchoredThrough !== undefined ? { anchoredThrough } : {}) };
   const head = chain.ok && chain.head !== undefined ? { head: chain.head } : {};
   return problem ? { ok: false, events: chain.count, ...head, checkpoints, problem } : { ok: true, events: chain.count, ...head, checkpoints };
 }

@@ -210,10 +210,21 @@ const tokensSchema = z
     path: ['defaultExpiryDays'],
   });
 
+// How much of the decision log is kept (docs/audit.md, "Retention"); false: no limit. Whole days go, oldest first.
+const retentionSchema = z
+  .object({
+    /** Keep the decisions of this many days, today included; false: every day. */
+    maxDays: z.union([days, z.literal(false)]).default(false),
+    /** Keep at most about this many decisions (whole days go until the rest fit); false: no cap. */
+    maxEntries: z.union([z.number().int().min(1000).max(1_000_000_000_000), z.literal(false)]).default(false),
+  })
+  .strict();
+
 const auditSchema = z
   .object({
     /** Record an AccessDecided event for every decision. */
     enabled: z.boolean().default(true),
+    retention: retentionSchema.prefault({}),
   })
   .strict();
 

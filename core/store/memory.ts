@@ -143,6 +143,10 @@ export class MemoryEventStore implements EventStore {
     return catchUp({ readAll: (o) => this.readAll(o), headPosition: () => this.headPosition(), notifier: this.notifier }, options);
   }
 
+  async sizeBytes(): Promise<number | undefined> {
+    return undefined;
+  }
+
   async headPosition(): Promise<Position | undefined> {
     this.#open();
     return this.#events.at(-1)?.position;

@@ -177,6 +177,12 @@ export interface EventStore {
    */
   countEvents(options?: CountEventsOptions): Promise<EventCount>;
 
+  /**
+   * Bytes the store takes on disk, indexes included (SQLite: the file and its write-ahead log;
+   * PostgreSQL: its schema's tables); undefined for a store that keeps nothing on disk.
+   */
+  sizeBytes(): Promise<number | undefined>;
+
   /** Delete a whole stream (retention of day-partitioned access streams). */
   deleteStream(stream: string): Promise<void>;
 

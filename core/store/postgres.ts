@@ -309,6 +309,14 @@ export class PostgresEventStore implements EventStore, HistoryImport {
     );
   }
 
+  async sizeBytes(): Promise<number | undefined> {
+    const [row] = await this.#query<{ bytes: string }>(
+      `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      [this.#target.schema],
+    );
+    return Number(row?.bytes ?? 0);
+  }
+
   async headPosition(): Promise<Position | undefined> {
     const [row] = await this.#query<{ position: string | null }>(this.#sql.headPosition, []);
     return row?.position == null ? undefined : (row.position as Position);

@@ -1,5 +1,5 @@
 // SQLite event store, the embedded default: one file, WAL, serialized appends, the hash chain kept per row.
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -301,6 +301,12 @@ export class SqliteEventStore implements EventStore {
       { readAll: (o) => this.readAll(o), headPosition: () => this.headPosition(), notifier: this.notifier, pollIntervalMs: this.pollIntervalMs },
       options,
     );
+  }
+
+  async sizeBytes(): Promise<number | undefined> {
+    // The write-ahead log holds committed events not yet copied into the file: they take disk too.
+    const size = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    return size(this.#file) + size(`${this.#file}-wal`);
   }
 
   async headPosition(): Promise<Position | undefined> {

@@ -1,5 +1,6 @@
 // The commands of `portcullis`, in the order `portcullis --help` lists them: adding a command is adding its entry here.
 import { AUDIT_EXPORT_COMMAND, AUDIT_QUERY_COMMAND, AUDIT_STATS_COMMAND } from './audit.js';
+import { AUDIT_PRUNE_COMMAND } from './audit-prune.js';
 import { CHECKPOINTS_COMMANDS } from './checkpoints.js';
 import type { CommandLine, CommandSpec } from './command-line.js';
 import { APPLY_COMMAND, EXPORT_COMMAND } from './config-as-code.js';
@@ -12,7 +13,7 @@ import { packageVersion } from './version.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   SERVE_COMMAND, VERIFY_COMMAND, ...CHECKPOINTS_COMMANDS, STORE_MIGRATE_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS, REPLAY_COMMAND,
-  AUDIT_QUERY_COMMAND, AUDIT_EXPORT_COMMAND, AUDIT_STATS_COMMAND,
+  AUDIT_QUERY_COMMAND, AUDIT_EXPORT_COMMAND, AUDIT_STATS_COMMAND, AUDIT_PRUNE_COMMAND,
 ];
 
 export const PORTCULLIS: CommandLine = { table: COMMANDS, version: packageVersion };

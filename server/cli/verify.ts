@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 
 import type { SignedCheckpoint } from '../../core/checkpoints/checkpoint.js';
 import { verifyHistory, type CheckpointSource, type HistoryProblem, type HistoryVerification } from '../../core/checkpoints/verify-history.js';
+import { retentionBridge } from '../../core/retention/bridge.js';
 import { openEventStore } from '../../core/store/open.js';
 import { CheckpointFileError, parseCheckpointFile } from './checkpoint-file.js';
 import type { CommandSpec } from './command-line.js';
@@ -43,6 +44,8 @@ export async function runVerify(config: ProcessConfig, output: Output, options: 
     let last = 0;
     result = await verifyHistory(store, {
       ...(exported ? { exported } : {}),
+      // Holes retention left (each named by a RetentionApplied event) pass; any other is a break.
+      acceptGap: await retentionBridge(store),
       onProgress: (checked) => {
         if (checked - last >= 10_000) {
           last = checked;
@@ -68,6 +71,7 @@ function describe(result: HistoryVerification, file: string | undefined): string
       ? 'signed checkpoints: none in the store yet (a rewrite of the whole chain would go unnoticed here; see docs/audit.md#tamper-evidence)'
       : `signed checkpoints: ${checkpoints.stored} in the store${keys}, signatures valid, all match${through}`,
   );
+  if (checkpoints.retired !== undefined) lines.push(`${checkpoints.retired} checkpoint(s) name events retention dropped: their counts still hold, their events are gone`);
   if (file !== undefined) lines.push(`exported checkpoints: ${checkpoints.file} in ${file}, all match the store`);
   return `${lines.join('\n')}\n`;
 }

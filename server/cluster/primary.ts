@@ -9,6 +9,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import { sqliteFile } from '../../core/store/open.js';
 import { createAdminApp } from '../admin/app.js';
 import { startCheckpointSigner } from '../runtime/checkpoint-signing.js';
+import { RetentionScheduler } from '../runtime/retention-scheduler.js';
+import { StoreSizeWatch } from '../runtime/store-size.js';
 import { messageType, type FailedMessage, type ListeningMessage, type StartMessage, type SyncMessage, type SyncedMessage } from './protocol.js';
 import { answerRateLimits } from './rate-limit.js';
 import type { ProcessConfig } from '../config.js';
@@ -95,6 +97,12 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     await core.runtime.close();
     await store.close();
   });
+  // Retention too runs here only: workers never drop days.
+  const retention = new RetentionScheduler(store, () => core.runtime.projection.state.settings.audit.retention, systemClock, logger);
+  retention.start();
+  const sizeWatch = config.storeSizeWarnBytes === undefined ? undefined : new StoreSizeWatch(store, config.storeSizeWarnBytes, logger);
+  core.runtime.storeSize = sizeWatch;
+  sizeWatch?.start();
   if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet: workers share rate limits through the primary');
   const upstream = await resolveUpstream(config, logger);
 
@@ -192,6 +200,8 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     ).then(() => undefined);
 
   const closeCore = async (): Promise<void> => {
+    await retention.stop();
+    sizeWatch?.stop();
     await runtime?.close();
     // The workers have flushed their audit by now (stopWorkers comes first): the final checkpoint covers it.
     await signer.stop();

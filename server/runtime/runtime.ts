@@ -9,6 +9,7 @@ import { DecisionLogWriter, storeSink, type BlockSink, type DecisionLogOptions }
 import { CONFIG_STREAM_PREFIXES } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import { Projection } from '../../core/projection.js';
+import type { StoreSizeWatch } from './store-size.js';
 import type { HttpFetch } from '../../core/provider.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
 import { evolve, initialConfigState, type ConfigState } from '../../core/settings/config-state.js';
@@ -162,6 +163,9 @@ export class Runtime {
     return propagate ? this.compiling.then(() => propagate()) : this.compiling;
   }
 
+  /** Set by serve when storeSizeWarnBytes is configured: /readyz shows the store's size against it. */
+  storeSize: StoreSizeWatch | undefined;
+
   readiness(): Readiness {
     // Ready once every provider has finished warming up. A provider that could not fetch its keys
     // is reported (its callers get 503) but does not take the node out of rotation for everyone else.
@@ -171,6 +175,7 @@ export class Runtime {
     // Out of rotation while the store falls behind: at 10000 waiting decisions, or half the buffer when it is smaller.
     const auditOk = this.audit.pending < Math.min(10_000, this.audit.capacity / 2);
     checks.audit = auditOk ? { ready: true } : { ready: false, detail: `${this.audit.pending} decisions waiting for the store` };
+    if (this.storeSize) checks.storeSize = this.storeSize.status;
     return { ready: warming.size === 0 && auditOk, checks };
   }
 

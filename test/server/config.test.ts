@@ -141,6 +141,15 @@ describe('server/config loadProcessConfig', () => {
     expect(err.message).to.match(/\bauditMaxBuffered: /);
   });
 
+  it('reads storeSizeWarnBytes (absent by default) and refuses a size below 1 MB', () => {
+    write('portcullis.yaml', 'logLevel: info\n');
+    expect(loadProcessConfig(undefined, {}, dir)).to.not.have.property('storeSizeWarnBytes');
+    write('portcullis.yaml', 'storeSizeWarnBytes: 10000000000\n');
+    expect(loadProcessConfig(undefined, {}, dir)).to.deep.include({ storeSizeWarnBytes: 10_000_000_000 });
+    write('portcullis.yaml', 'storeSizeWarnBytes: 10\n');
+    expect(loadError(undefined).message).to.match(/\bstoreSizeWarnBytes: /);
+  });
+
   it('reads where the checkpoint key is (file or PORTCULLIS_CHECKPOINT_KEY) and how often to sign, refusing intervals out of range', () => {
     write('portcullis.yaml', 'checkpointKey: /etc/portcullis/checkpoint.key\ncheckpointEveryEvents: 5000\ncheckpointEverySeconds: 300\n');
     expect(loadProcessConfig(undefined, {}, dir)).to.deep.include({ checkpointKey: '/etc/portcullis/checkpoint.key', checkpointEveryEvents: 5000, checkpointEverySeconds: 300 });

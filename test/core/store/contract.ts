@@ -21,6 +21,7 @@ import {
 import { decisionLogContract } from './decision-log-contract.js';
 import { replayMatchesLive } from './replay-contract.js';
 import { eventually } from '../../support/eventually.js';
+import { retentionContract } from './retention-contract.js';
 
 export function ev(id: string, data: unknown = { n: id }, type = 'Tested'): NewEvent {
   return { id, type, data };
@@ -456,5 +457,6 @@ export function eventStoreContract(
     });
 
     decisionLogContract(() => store);
+    retentionContract(() => store);
   });
 }

@@ -7,6 +7,7 @@ import type { Runtime } from '../../../server/runtime/runtime.js';
 import type { MemoryEventStore } from '../../../core/store/memory.js';
 import type { RecordedEvent } from '../../../core/store/port.js';
 import { createAdminApp } from '../../../server/admin/app.js';
+import { StoreSizeWatch } from '../../../server/runtime/store-size.js';
 import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
 import { ADMIN_TOKEN, configureStatic, listen, startRuntime, tokenHash, type Listening } from '../fixtures.js';
 
@@ -80,6 +81,25 @@ describe('server/admin', () => {
       expect(res.body.checks.audit).to.deep.equal({ ready: true });
     });
 
+    it('GET /readyz shows the store size past storeSizeWarnBytes, and stays ready', async () => {
+      let bytes = 2_000_000;
+      runtime.storeSize = new StoreSizeWatch({ sizeBytes: async () => bytes }, 5_000_000, silentLogger);
+      try {
+        await runtime.storeSize.check();
+        const under = await call('get', '/readyz', { auth: false });
+        expect(under.status).to.equal(200);
+        expect(under.body.checks.storeSize).to.deep.equal({ ready: true, detail: 'store 2000000 bytes of 5000000' });
+        bytes = 6_000_000;
+        await runtime.storeSize.check();
+        const over = await call('get', '/readyz', { auth: false });
+        expect(over.status).to.equal(200);
+        expect(over.body.checks.storeSize).to.deep.equal({ ready: true, detail: 'store 6000000 bytes, past storeSizeWarnBytes 5000000' });
+      } finally {
+        runtime.storeSize = undefined;
+      }
+      expect((await call('get', '/readyz', { auth: false })).body.checks).to.not.have.property('storeSize');
+    });
+
     it('GET /readyz answers 503 while a provider is still warming up', async () => {
       await configureStatic(runtime, 'p1', {}, { warming: true });
       const res = await call('get', '/readyz', { auth: false });
@@ -139,7 +159,7 @@ describe('server/admin', () => {
         routes: [],
         rateLimit: { enabled: false, limit: 600, windowSeconds: 60, key: 'user', exempt: { users: [], groups: [], ips: [] } },
         tokens: { allowUserCreate: false, maxPerUser: 10, maxExpiryDays: 365, defaultExpiryDays: 90 },
-        audit: { enabled: true },
+        audit: { enabled: true, retention: { maxDays: false, maxEntries: false } },
         forwardAuth: { headers: 'x-forwarded' },
       });
     });
@@ -175,6 +195,13 @@ describe('server/admin', () => {
       expect(bare.body.document).to.deep.equal({});
     });
 
+    it('PATCH audit.retention sets the limits (refused as an unknown field before)', async () => {
+      const res = await call('patch', '/api/v1/settings', { body: { audit: { retention: { maxDays: 30, maxEntries: 1_000_000 } } } });
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.settings.audit.retention).to.deep.equal({ maxDays: 30, maxEntries: 1_000_000 });
+      expect(runtime.projection.state.settings.audit.retention.maxDays).to.equal(30);
+    });
+
     // Each unknown key is its own field error, named by its full path.
     const invalid: [string, unknown, string[]][] = [
       ['a wrong type', { enabled: 'yes' }, ['enabled']],
@@ -183,6 +210,8 @@ describe('server/admin', () => {
       ['two unknown keys', { a: 1, ip: { b: 2 } }, ['a', 'ip.b']],
       ['an invalid CIDR', { ip: { trustedProxies: ['999.1.1.1'] } }, ['ip.trustedProxies[0]']],
       ['several errors at once', { enabled: 1, audit: { enabled: 'no' } }, ['enabled', 'audit.enabled']],
+      ['a retention of zero days', { audit: { retention: { maxDays: 0 } } }, ['audit.retention.maxDays']],
+      ['an unknown retention key', { audit: { retention: { maxBytes: 1 } } }, ['audit.retention.maxBytes']],
     ];
     for (const [what, patch, paths] of invalid) {
       it(`PATCH with ${what} → 400 invalid_request naming each field, nothing appended`, async () => {
