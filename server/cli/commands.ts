@@ -3,12 +3,13 @@ import { CHECKPOINTS_COMMANDS } from './checkpoints.js';
 import type { CommandLine, CommandSpec } from './command-line.js';
 import { APPLY_COMMAND, EXPORT_COMMAND } from './config-as-code.js';
 import { REPLAY_COMMAND } from './replay.js';
+import { SIMULATE_COMMAND } from './simulate.js';
 import { SERVE_COMMAND } from './serve.js';
 import { STORE_MIGRATE_COMMAND } from './store-migrate.js';
 import { TOKENS_COMMANDS } from './tokens.js';
 import { VERIFY_COMMAND } from './verify.js';
 import { packageVersion } from './version.js';
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, ...CHECKPOINTS_COMMANDS, STORE_MIGRATE_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS, REPLAY_COMMAND];
+export const COMMANDS: readonly CommandSpec[] = [SERVE_COMMAND, VERIFY_COMMAND, ...CHECKPOINTS_COMMANDS, STORE_MIGRATE_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS, REPLAY_COMMAND, SIMULATE_COMMAND];
 
 export const PORTCULLIS: CommandLine = { table: COMMANDS, version: packageVersion };

@@ -2,7 +2,10 @@
 import { silentLogger } from '../../core/logger.js';
 import { composePipeline } from '../../core/pipeline.js';
 import type { Settings } from '../../core/settings/schema.js';
-import type { CompileCandidate } from '../../core/simulation/simulate.js';
+import type { DecisionRecord } from '../../core/decision-log/record.js';
+import { readDecisions } from '../../core/decision-log/reader.js';
+import { simulate, type CompileCandidate, type SimulationOptions, type SimulationResult } from '../../core/simulation/simulate.js';
+import type { EventStore } from '../../core/store/port.js';
 import { policyStages } from './compile.js';
 
 /**
@@ -18,3 +21,17 @@ export const compileCandidate =
         stage.name === 'authenticate' ? authenticate : stage,
       ),
     );
+
+/** The recorded decisions of [from, to) in a store, re-run through `settings` (read page by page; the store is only read). */
+export async function simulateRange(
+  store: Pick<EventStore, 'decisions'>,
+  settings: Settings,
+  range: { readonly from: number; readonly to: number },
+  options: SimulationOptions = {},
+): Promise<SimulationResult> {
+  return simulate(records(store, range), compileCandidate(settings), options);
+}
+
+async function* records(store: Pick<EventStore, 'decisions'>, range: { readonly from: number; readonly to: number }): AsyncGenerator<DecisionRecord> {
+  for await (const stored of readDecisions(store, range, 4096)) yield stored.decision;
+}
