@@ -54,7 +54,8 @@ const credentials: Record<NonNullable<DecisionRecord['credential']>, Credential>
 
 /** The request a record stands for: its method, host, path, addresses and time; a refused path refused again. */
 function requestOf(record: DecisionRecord): AccessRequest {
-  return {
+  // Fields set one by one rather than spread: this runs once per record, a million times a run.
+  const request: { -readonly [K in keyof AccessRequest]: AccessRequest[K] } = {
     id: record.requestId,
     method: record.method,
     rawPath: record.path,
@@ -64,10 +65,11 @@ function requestOf(record: DecisionRecord): AccessRequest {
     clientIp: record.clientIp,
     peerIp: record.peerIp,
     time: record.time,
-    ...(record.credential ? { credential: credentials[record.credential] } : {}),
-    ...(record.reason === 'invalid_path' ? { pathError: 'as recorded' } : {}),
-    ...(record.reason === 'invalid_request' && record.stage === 'authenticate' ? { credentialError: 'as recorded' } : {}),
   };
+  if (record.credential) request.credential = credentials[record.credential];
+  if (record.reason === 'invalid_path') request.pathError = 'as recorded';
+  else if (record.reason === 'invalid_request' && record.stage === 'authenticate') request.credentialError = 'as recorded';
+  return request;
 }
 
 /**
