@@ -44,6 +44,10 @@ export interface SimulationOptions {
   readonly progressEvery?: number;
 }
 
+/** Decisions between two turns of the event loop. */
+const YIELD_EVERY = 2048;
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 const outcome = (allow: boolean, reason: string): string => `${allow ? 'allow' : 'deny'}/${reason}`;
 /** A stand-in secret: the pipeline only routes on the scheme; the stand-in stage never reads it. */
 const credentials: Record<NonNullable<DecisionRecord['credential']>, Credential> = {
@@ -112,6 +116,9 @@ export async function simulate(
       }
     }
     if (options.onProgress && decisions % every === 0) options.onProgress(decisions);
+    // The stages answer mostly without I/O: give the event loop a turn now and then, so a long
+    // run inside `serve` (POST /api/v1/simulate) does not hold up the gateway's requests.
+    if (decisions % YIELD_EVERY === 0) await turn();
   }
   slot.current = undefined;
   const transitions = [...counts]
