@@ -11,6 +11,7 @@ import { registerCheckpointRoutes } from './checkpoints.js';
 import { registerEventRoutes } from './events.js';
 import { registerHistoryRoutes } from './history.js';
 import { CALLBACK_PATH, registerProviderRoutes } from './providers.js';
+import { registerSimulateRoutes } from './simulate.js';
 import { registerStateRoutes } from './state.js';
 import { registerTokenRoutes } from './tokens.js';
 import { FetchTokenFlows } from './fetch-token.js';
@@ -104,6 +105,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   registerHistoryRoutes(api, { store: runtime.store, secretFieldsOf });
   registerEventRoutes(api, { store: runtime.store });
   registerAuditRoutes(api, { store: runtime.store, clock: runtime.clock });
+  registerSimulateRoutes(api, { store: runtime.store, logger });
 
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());

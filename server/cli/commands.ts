@@ -5,6 +5,7 @@ import { CHECKPOINTS_COMMANDS } from './checkpoints.js';
 import type { CommandLine, CommandSpec } from './command-line.js';
 import { APPLY_COMMAND, EXPORT_COMMAND } from './config-as-code.js';
 import { REPLAY_COMMAND } from './replay.js';
+import { SIMULATE_COMMAND } from './simulate.js';
 import { SERVE_COMMAND } from './serve.js';
 import { STORE_MIGRATE_COMMAND } from './store-migrate.js';
 import { TOKENS_COMMANDS } from './tokens.js';
@@ -13,7 +14,7 @@ import { packageVersion } from './version.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   SERVE_COMMAND, VERIFY_COMMAND, ...CHECKPOINTS_COMMANDS, STORE_MIGRATE_COMMAND, APPLY_COMMAND, EXPORT_COMMAND, ...TOKENS_COMMANDS, REPLAY_COMMAND,
-  AUDIT_QUERY_COMMAND, AUDIT_EXPORT_COMMAND, AUDIT_STATS_COMMAND, AUDIT_PRUNE_COMMAND,
+  SIMULATE_COMMAND, AUDIT_QUERY_COMMAND, AUDIT_EXPORT_COMMAND, AUDIT_STATS_COMMAND, AUDIT_PRUNE_COMMAND,
 ];
 
 export const PORTCULLIS: CommandLine = { table: COMMANDS, version: packageVersion };

@@ -25,6 +25,8 @@ export interface Kit {
   readonly runtime: Runtime;
   readonly store: MemoryEventStore;
   readonly clock: ManualClock;
+  /** The admin app's address, for calls this kit does not make. */
+  readonly url: string;
   /** GET (or another method) with the admin token; fails the test when the answer shows a secret, a sealed value or a token hash. */
   call(path: string, method?: 'get' | 'put' | 'patch' | 'post' | 'delete', body?: object): Promise<request.Response>;
   /** GET without that check: the raw event feed shows events as stored (token hashes, sealed secrets). */
@@ -44,6 +46,7 @@ export async function startKit(): Promise<Kit> {
     runtime,
     store,
     clock,
+    url: listening.url,
     async call(path, method = 'get', body) {
       let test = request(listening.url)[method](path).set('authorization', `Bearer ${ADMIN_TOKEN}`);
       if (body !== undefined) test = test.send(body);
