@@ -90,49 +90,48 @@ export class DetailWriter {
   }
 }
 
+// The reader's cursor: module state rather than closures, since it runs once per decision read (simulation reads a million).
+let src: Buffer = Buffer.alloc(0);
+let at = 0;
+
+function varint(): number {
+  let n = 0;
+  let scale = 1;
+  for (;;) {
+    const b = src[at++]!;
+    n += (b & 0x7f) * scale;
+    if (b < 0x80) return n;
+    scale *= 0x80;
+  }
+}
+
+function text(): string {
+  const length = varint();
+  at += length;
+  return src.toString('utf8', at - length, at);
+}
+
+function bytes(length: number): Buffer {
+  at += length;
+  return src.subarray(at - length, at);
+}
+
 /** The detail {@link DetailWriter} wrote. */
 export function readDetail(buf: Buffer): Detail {
-  let at = 1;
-  const varint = (): number => {
-    let n = 0;
-    let scale = 1;
-    for (;;) {
-      const b = buf[at++]!;
-      n += (b & 0x7f) * scale;
-      if (b < 0x80) return n;
-      scale *= 0x80;
-    }
-  };
-  const text = (): string => {
-    const length = varint();
-    at += length;
-    return buf.toString('utf8', at - length, at);
-  };
-  const bytes = (length: number): Buffer => {
-    at += length;
-    return buf.subarray(at - length, at);
-  };
+  src = buf;
+  at = 1;
   const flags = buf[0]!;
+  const detail: { -readonly [K in keyof Detail]: Detail[K] } = { host: varint(), stage: varint(), trace: varint(), outcomes: varint(), requestId: '' };
   const credential = CREDENTIALS[flags & 3];
-  const host = varint();
-  const stage = varint();
-  const trace = varint();
-  const outcomes = varint();
-  const identity = (flags & 4) !== 0 ? { subject: varint(), groups: varint() } : {};
-  const requestId = (flags & 8) !== 0 ? bytes(16) : text();
-  let peerIp: Compact | undefined;
-  if ((flags & 16) !== 0) {
-    const kind = buf[at++]!;
-    peerIp = kind === 0 ? text() : bytes(kind);
+  if (credential !== undefined) detail.credential = credential;
+  if ((flags & 4) !== 0) {
+    detail.subject = varint();
+    detail.groups = varint();
   }
-  return {
-    ...(credential ? { credential } : {}),
-    host,
-    stage,
-    trace,
-    outcomes,
-    ...identity,
-    requestId,
-    ...(peerIp !== undefined ? { peerIp } : {}),
-  };
+  detail.requestId = (flags & 8) !== 0 ? bytes(16) : text();
+  if ((flags & 16) !== 0) {
+    const kind = src[at++]!;
+    detail.peerIp = kind === 0 ? text() : bytes(kind);
+  }
+  return detail;
 }
