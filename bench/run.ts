@@ -1,4 +1,4 @@
-// `npm run bench`: upstream alone, bare-proxy ceiling, Portcullis (JWT, new JWT per request, gateway token, userinfo cache, 2 workers), Apache + mod_auth_openidc, memory with 100k tokens, the decision log (bench/decision-log.ts); one table and bench/results/latest.json.
+// `npm run bench`: upstream alone, bare-proxy ceiling, Portcullis (JWT with audit on and off, new JWT per request, gateway token, userinfo cache, 2 workers), Apache + mod_auth_openidc, memory with 100k tokens, the decision log (bench/decision-log.ts), history at scale (bench/history.ts); one table and bench/results/latest.json.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -108,12 +108,21 @@ async function gatewayTokenFile(gateway: Portcullis, tokens: TokenSet): Promise<
   return file;
 }
 
+async function setAudit(gateway: Portcullis, enabled: boolean): Promise<void> {
+  const res = await gateway.admin('PATCH', '/settings', { audit: { enabled } });
+  if (res.status !== 200) throw new Error(`PATCH /settings audit.enabled=${String(enabled)} answered ${res.status}: ${JSON.stringify(res.json)}`);
+}
+
 async function portcullisRows(upstream: ProcessHandle, idp: Idp, tokens: TokenSet, ceiling: Row & { wrk: WrkResult }): Promise<void> {
   const gateway = await startPortcullis({ upstream: `http://127.0.0.1:${String(upstream.ready.port)}` });
   try {
     await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
     await expectOk(`${gateway.url}/api/x`, await firstLine(tokens.fewJwt), 'portcullis JWT');
     rows.push(await measure('3a', 'Portcullis, JWT RS256, 5 tokens repeated', `${gateway.url}/api/x`, tokens.fewJwt, gateway.child, upstream));
+    // The same gateway with the decision log off (settings audit.enabled), then on again: what recording every decision costs.
+    await setAudit(gateway, false);
+    rows.push(await measure('3a-off', 'Portcullis 3a with audit off', `${gateway.url}/api/x`, tokens.fewJwt, gateway.child, upstream));
+    await setAudit(gateway, true);
     const b = await measure('3b', 'Portcullis, JWT RS256, new token per request', `${gateway.url}/api/x`, tokens.manyJwt, gateway.child, upstream, {
       offsetAfterWarmup: true,
       seconds: Math.min(SECONDS, 3),
@@ -204,6 +213,8 @@ async function main(): Promise<number> {
     extra.pipeline = await pipelineLines();
     log('decision-log micro-benchmark');
     decisionLogRows(await runJson('decision-log.js', [], { BENCH_DECISIONS: '300000' }, 180_000));
+    log('history at scale (bench/history.ts): 10M decisions, audit query, replay, simulate 1M');
+    historyRows(await runJson('history.js', [], {}, 1_800_000));
   } finally {
     await stopAll();
     await idp.close();
@@ -291,6 +302,31 @@ function decisionLogRows(r: Record<string, number>): void {
   });
 }
 
+/** The history rows, from bench/history.ts (its own process and store). */
+function historyRows(r: Record<string, number>): void {
+  extra.history = r;
+  const millions = (n: number | undefined) => `${((n ?? 0) / 1e6).toLocaleString('en')}M`;
+  rows.push({
+    id: 'aud',
+    name: `audit query: user + day, first page, ${millions(r.decisions)} stored`,
+    p50Ms: r.queryHttpMedianMs,
+    note:
+      `GET /api/v1/audit at the client: median ${r.queryHttpMedianMs} ms, max ${r.queryHttpMaxMs} ms, first ${r.queryHttpFirstMs} ms; ` +
+      `the core's query alone: median ${r.queryCoreMedianMs} ms, max ${r.queryCoreMaxMs} ms; ${r.bytesPerDecision} bytes per decision, ` +
+      `store built at ${r.appendPerSecond} decisions/s, gateway up on it in ${r.gatewayStartSeconds} s`,
+  });
+  rows.push({
+    id: 'rpl',
+    name: `replay as of the ${millions(r.replayDecisions)}th decision`,
+    note: `${r.replayMs} ms (the whole history of ${millions(r.decisions)} decisions: ${r.replayWholeMs} ms; replay folds configuration and token events only)`,
+  });
+  rows.push({
+    id: 'sim',
+    name: `simulate ${millions(r.simulated)} recorded decisions (SQLite)`,
+    note: `${r.simulateSeconds} s by the clock, ${r.simulateCpuSeconds} CPU-s; ${r.simulateChanged} decisions changed`,
+  });
+}
+
 async function pipelineLines(): Promise<string[]> {
   const child = await startNode(`${DIST}pipeline.js`, [], { name: 'pipeline', env: { BENCH_ROUNDS: '50000' }, readyLine: /^pipeline:/, timeoutMs: 60_000 });
   await child.closed;
@@ -303,6 +339,14 @@ function decisionLogTargets(r: Record<string, number> | undefined) {
     { target: 'decision log: SQLite ≥ 100,000 decisions/s appended (by the clock)', value: r.storePerSecond, met: (r.storePerSecond ?? 0) >= 100_000 },
     { target: 'decision log: ≤ 200 bytes per decision on disk', value: r.bytesPerDecision, met: (r.bytesPerDecision ?? Infinity) <= 200 },
     { target: 'decision log: ≤ 3 µs of event loop per decision (sampled)', value: r.loopMicros, met: (r.loopMicros ?? Infinity) <= 3 },
+  ];
+}
+
+function historyTargets(r: Record<string, number> | undefined) {
+  if (!r) return [];
+  return [
+    { target: `audit query: first page (user + day) of ${r.decisions} stored < 100 ms (max over the queries, ms)`, value: r.queryHttpMaxMs, met: (r.queryHttpMaxMs ?? Infinity) < 100 },
+    { target: `simulate ${r.simulated} decisions ≤ 20 s`, value: r.simulateSeconds, met: r.simulated === 1_000_000 && (r.simulateSeconds ?? Infinity) <= 20 },
   ];
 }
 
@@ -321,6 +365,7 @@ function report(totalSeconds: number): void {
     '3a/5': ratio(rps('3a'), rps('5')),
     '3a×2/5': ratio(rps('3a×2'), rps('5')),
     addedP99AtHalfRateMs: Number.isNaN(added) ? undefined : added,
+    auditCost: rps('3a') && rps('3a-off') ? 1 - rps('3a')! / rps('3a-off')! : undefined,
   };
   const memory = rows.filter((r) => r.id === 'mem');
   const targets = [
@@ -331,6 +376,8 @@ function report(totalSeconds: number): void {
     // Judged at rest with Node's default V8 settings (the first memory row); the second row shows the small-heap settings.
     { target: 'RSS ≤ 150 MB, 100k tokens + 10k identities (MB)', value: memory[0]?.rssMb, met: memory[0]?.rssMb !== undefined && memory[0].rssMb <= 150 },
     ...decisionLogTargets(extra.decisionLog as Record<string, number> | undefined),
+    { target: 'audit on against off: 3a differs by ≤ 10 % (1 − 3a/3a-off)', value: ratios['auditCost'], met: ratios['auditCost'] !== undefined && ratios['auditCost'] <= 0.1 },
+    ...historyTargets(extra.history as Record<string, number> | undefined),
   ];
 
   const lines: string[] = [];
