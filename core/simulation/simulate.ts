@@ -42,6 +42,8 @@ export interface SimulationOptions {
   /** Called every `progressEvery` decisions with how many were done. */
   readonly onProgress?: (done: number) => void;
   readonly progressEvery?: number;
+  /** Stops the run: it rejects with the signal's reason before the next decision. */
+  readonly signal?: AbortSignal;
 }
 
 /** Decisions between two turns of the event loop. */
@@ -94,7 +96,10 @@ export async function simulate(
   const samples: ChangedDecision[] = [];
   let decisions = 0;
   let changed = 0;
+  const { signal } = options;
   for await (const record of records) {
+    // A property read per decision: a caller that went away stops the run at once, not a block later.
+    if (signal?.aborted) signal.throwIfAborted();
     clock.set(record.time);
     slot.current = record;
     const decision = await pipeline.decide(requestOf(record));

@@ -1,4 +1,6 @@
 // A runtime with a provider kind that has a secret field, its admin API, and a realistic history made through that API (one hour between changes).
+import type { Server } from 'node:http';
+
 import { expect } from 'chai';
 import request from 'supertest';
 
@@ -27,6 +29,8 @@ export interface Kit {
   readonly clock: ManualClock;
   /** The admin app's address, for calls this kit does not make. */
   readonly url: string;
+  /** Its server: how many connections it holds. */
+  readonly server: Server;
   /** GET (or another method) with the admin token; fails the test when the answer shows a secret, a sealed value or a token hash. */
   call(path: string, method?: 'get' | 'put' | 'patch' | 'post' | 'delete', body?: object): Promise<request.Response>;
   /** GET without that check: the raw event feed shows events as stored (token hashes, sealed secrets). */
@@ -47,6 +51,7 @@ export async function startKit(): Promise<Kit> {
     store,
     clock,
     url: listening.url,
+    server: listening.server,
     async call(path, method = 'get', body) {
       let test = request(listening.url)[method](path).set('authorization', `Bearer ${ADMIN_TOKEN}`);
       if (body !== undefined) test = test.send(body);
