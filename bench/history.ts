@@ -112,7 +112,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** The store: settings and token events first and in between, then the decisions in blocks of 4096, with progress. */
-async function build(file: string): Promise<{ seconds: number; simulatedUntil: number; replayAt: number }> {
+async function build(file: string): Promise<{ seconds: number; simulatedUntil: number; replayAt: number; latePerSecond: number; latePerCpuSecond: number }> {
   // Events carry the time of the traffic around them, as they would have been recorded.
   const clock = new ManualClock(START);
   const store = SqliteEventStore.open(file, { clock });
@@ -121,10 +121,23 @@ async function build(file: string): Promise<{ seconds: number; simulatedUntil: n
     const started = performance.now();
     let nextToken = 0;
     let replayAt = 0;
+    const lateAppend = { decisions: 0, ms: 0, cpuMs: 0 };
     for (let i = 0, b = 0; i < DECISIONS; b++) {
       const batch = new DecisionBatch(4096);
       for (; i < DECISIONS && batch.addRecord(decision(i)); i++);
-      await store.decisions.appendBlocks([{ id: randomUUID(), batch: batch.seal() }]);
+      const count = batch.count;
+      const sealed = batch.seal();
+      // The append alone over the last tenth of the history: the rate once the store is large.
+      const late = i > DECISIONS * 0.9;
+      const a0 = late ? performance.now() : 0;
+      const c0 = late ? process.cpuUsage() : undefined;
+      await store.decisions.appendBlocks([{ id: randomUUID(), batch: sealed }]);
+      if (late) {
+        const cpu = process.cpuUsage(c0);
+        lateAppend.decisions += count;
+        lateAppend.ms += performance.now() - a0;
+        lateAppend.cpuMs += (cpu.user + cpu.system) / 1000;
+      }
       // Token events spread over the history, so a replay as of a time has something to fold.
       for (; nextToken < TOKEN_EVENTS && nextToken * (DECISIONS / TOKEN_EVENTS) < i; nextToken++) {
         clock.set(timeOf(i - 1));
@@ -145,7 +158,13 @@ async function build(file: string): Promise<{ seconds: number; simulatedUntil: n
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    return { seconds, simulatedUntil: timeOf(SIMULATED - 1) + 1, replayAt: replayAt || timeOf(DECISIONS - 1) };
+    return {
+      seconds,
+      simulatedUntil: timeOf(SIMULATED - 1) + 1,
+      replayAt: replayAt || timeOf(DECISIONS - 1),
+      latePerSecond: Math.round((lateAppend.decisions * 1000) / lateAppend.ms),
+      latePerCpuSecond: Math.round((lateAppend.decisions * 1000) / lateAppend.cpuMs),
+    };
   } finally {
     await store.close();
   }
@@ -202,7 +221,10 @@ try {
   log(`${DECISIONS.toLocaleString('en')} decisions over ${DAYS} days, ${USERS} users, ${TOKEN_EVENTS} token events, into ${file}`);
   const built = await build(file);
   const bytesPerDecision = fileBytes(file) / DECISIONS;
-  log(`built in ${built.seconds.toFixed(0)} s: ${Math.round(DECISIONS / built.seconds)} decisions/s appended, ${bytesPerDecision.toFixed(1)} bytes per decision on disk`);
+  log(
+    `built in ${built.seconds.toFixed(0)} s (${Math.round(DECISIONS / built.seconds)} decisions/s, the records' making included); appending alone over the last tenth: ` +
+      `${built.latePerSecond} decisions/s by the clock, ${built.latePerCpuSecond} per CPU-second; ${bytesPerDecision.toFixed(1)} bytes per decision on disk`,
+  );
 
   const core = await queryCore(file);
   log(`audit first page, one user and one day, core: first ${core.firstMs} ms, median ${core.medianMs} ms, max ${core.maxMs} ms over ${QUERIES} queries (${core.rows} decisions)`);
@@ -237,6 +259,8 @@ try {
         decisions: DECISIONS,
         buildSeconds: round(built.seconds, 1),
         appendPerSecond: Math.round(DECISIONS / built.seconds),
+        lateAppendPerSecond: built.latePerSecond,
+        lateAppendPerCpuSecond: built.latePerCpuSecond,
         bytesPerDecision: round(bytesPerDecision, 1),
         queryCoreFirstMs: core.firstMs,
         queryCoreMedianMs: core.medianMs,

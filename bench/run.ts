@@ -313,7 +313,7 @@ function historyRows(r: Record<string, number>): void {
     note:
       `GET /api/v1/audit at the client: median ${r.queryHttpMedianMs} ms, max ${r.queryHttpMaxMs} ms, first ${r.queryHttpFirstMs} ms; ` +
       `the core's query alone: median ${r.queryCoreMedianMs} ms, max ${r.queryCoreMaxMs} ms; ${r.bytesPerDecision} bytes per decision, ` +
-      `store built at ${r.appendPerSecond} decisions/s, gateway up on it in ${r.gatewayStartSeconds} s`,
+      `appends at ${r.lateAppendPerSecond} decisions/s by the clock (${r.lateAppendPerCpuSecond} per CPU-second) over its last tenth; gateway up on it in ${r.gatewayStartSeconds} s`,
   });
   rows.push({
     id: 'rpl',
