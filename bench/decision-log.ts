@@ -2,7 +2,7 @@
 //
 // npm run bench:decision-log            (BENCH_DECISIONS, default 300000)
 // Human lines go to stderr, one JSON line to stdout (bench/run.ts reads it).
-import { statSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { timeOrderedId } from '../core/ids.js';
 import { silentLogger } from '../core/logger.js';
 import { SqliteAppendThread } from '../core/store/sqlite-append-thread.js';
 import { SqliteEventStore } from '../core/store/sqlite.js';
+import { storeBytes } from './lib/file-size.js';
 
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 300_000);
 const BATCH = 4096;
@@ -113,7 +114,7 @@ async function storeRate(file: string): Promise<{ perSecond: number; perCpuSecon
   const batches = sealedBatches();
   const store = SqliteEventStore.open(file);
   await store.append('settings', [{ id: timeOrderedId(), type: 'SettingsChanged', data: { patch: {} } }]);
-  const emptyBytes = fileBytes(file);
+  const emptyBytes = storeBytes(file);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let best = Number.POSITIVE_INFINITY;
@@ -136,19 +137,7 @@ async function storeRate(file: string): Promise<{ perSecond: number; perCpuSecon
     // dbstat is not compiled in: the file's size alone
   }
   db.close();
-  return { perSecond: DECISIONS / seconds, perCpuSecond: DECISIONS / cpuSeconds, bestBlockPerSecond: 1000 / best, bytesPerDecision: (fileBytes(file) - emptyBytes) / DECISIONS, tables };
-}
-
-function fileBytes(file: string): number {
-  let total = 0;
-  for (const f of [file, `${file}-wal`]) {
-    try {
-      total += statSync(f).size;
-    } catch {
-      // no -wal file
-    }
-  }
-  return total;
+  return { perSecond: DECISIONS / seconds, perCpuSecond: DECISIONS / cpuSeconds, bestBlockPerSecond: 1000 / best, bytesPerDecision: (storeBytes(file) - emptyBytes) / DECISIONS, tables };
 }
 
 interface ProfileNode {

@@ -5,7 +5,7 @@
 // npm run bench:history
 // Human lines go to stderr, one JSON line to stdout (bench/run.ts reads it).
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { replayState } from '../core/replay.js';
 import { settingsSchema } from '../core/settings/schema.js';
 import { SqliteEventStore } from '../core/store/sqlite.js';
 import { simulateRange } from '../server/runtime/simulate.js';
+import { storeBytes } from './lib/file-size.js';
 import { startPortcullis, storeFile } from './lib/portcullis.js';
 
 const DECISIONS = Number(process.env.BENCH_HISTORY_DECISIONS ?? 10_000_000);
@@ -81,18 +82,6 @@ function decision(i: number): DecisionRecord {
           { stage: 'groups', outcome: refused ? 'deny' : 'pass' },
         ],
   };
-}
-
-function fileBytes(file: string): number {
-  let total = 0;
-  for (const f of [file, `${file}-wal`]) {
-    try {
-      total += statSync(f).size;
-    } catch {
-      // no -wal file
-    }
-  }
-  return total;
 }
 
 /** Start V8's sampling profiler; the returned function stops it and gives the profile. */
@@ -170,46 +159,55 @@ async function build(file: string): Promise<{ seconds: number; simulatedUntil: n
   }
 }
 
-/** First pages (50 decisions) for one user and one day: users and days spread over the store, the busiest user included. */
-async function queryCore(file: string): Promise<{ firstMs: number; medianMs: number; maxMs: number; rows: number }> {
+interface QueryTimes {
+  readonly firstMs: number;
+  readonly medianMs: number;
+  readonly maxMs: number;
+  readonly rows: number;
+}
+
+/**
+ * A first page (50 decisions) for one user and one day, QUERIES times over users and days spread
+ * over the store, the busiest user every fifth time; `spread` picks another set of them.
+ * @param page the query; it answers how many decisions the page held
+ */
+async function timeQueries(spread: number, page: (user: string, day: number) => Promise<number>): Promise<QueryTimes> {
+  const times: number[] = [];
+  let rows = 0;
+  for (let q = 0; q < QUERIES; q++) {
+    const user = q % 5 === 0 ? 'user0@example.com' : `user${(q * spread) % USERS}@example.com`;
+    const day = START + ((q * spread) % DAYS) * DAY_MS;
+    const t0 = performance.now();
+    rows += await page(user, day);
+    times.push(performance.now() - t0);
+  }
+  return { firstMs: round(times[0]!), medianMs: round(median(times)), maxMs: round(Math.max(...times)), rows };
+}
+
+/** Through the core: the query the admin API runs, on the store opened in this process. */
+async function queryCore(file: string): Promise<QueryTimes> {
   const store = SqliteEventStore.open(file);
   try {
-    const times: number[] = [];
-    let rows = 0;
-    for (let q = 0; q < QUERIES; q++) {
-      const user = q % 5 === 0 ? 'user0@example.com' : `user${(q * 977) % USERS}@example.com`;
-      const day = START + ((q * 7) % DAYS) * DAY_MS;
-      const t0 = performance.now();
-      const page = await readAuditPage(store, { from: day, to: day + DAY_MS, username: user }, { limit: 50 });
-      times.push(performance.now() - t0);
-      rows += page.decisions.length;
-    }
-    return { firstMs: round(times[0]!), medianMs: round(median(times)), maxMs: round(Math.max(...times)), rows };
+    return await timeQueries(977, async (user, day) => (await readAuditPage(store, { from: day, to: day + DAY_MS, username: user }, { limit: 50 })).decisions.length);
   } finally {
     await store.close();
   }
 }
 
-/** The same through a gateway serving the store: GET /api/v1/audit, timed at the client (JSON and HTTP included). */
-async function queryHttp(dataDir: string): Promise<{ startSeconds: number; firstMs: number; medianMs: number; maxMs: number; rows: number }> {
+/** Through a gateway serving the store: GET /api/v1/audit, timed at the client (JSON and HTTP included). */
+async function queryHttp(dataDir: string): Promise<QueryTimes & { startSeconds: number }> {
   const started = performance.now();
   const gateway = await startPortcullis({ upstream: 'http://127.0.0.1:9', dataDir, readyTimeoutMs: 300_000 });
   const startSeconds = (performance.now() - started) / 1000;
   try {
-    const times: number[] = [];
-    let rows = 0;
-    for (let q = 0; q < QUERIES; q++) {
-      const user = q % 5 === 0 ? 'user0@example.com' : `user${(q * 991) % USERS}@example.com`;
-      const day = START + ((q * 11) % DAYS) * DAY_MS;
+    const times = await timeQueries(991, async (user, day) => {
       const query = new URLSearchParams({ user, from: new Date(day).toISOString(), to: new Date(day + DAY_MS).toISOString(), limit: '50' });
-      const t0 = performance.now();
       const res = await request(`${gateway.adminUrl}/api/v1/audit?${query.toString()}`, { headers: { authorization: `Bearer ${gateway.adminToken}` } });
       const body = (await res.body.json()) as { decisions?: unknown[] };
-      times.push(performance.now() - t0);
       if (res.statusCode !== 200 || !Array.isArray(body.decisions)) throw new Error(`GET /api/v1/audit answered ${res.statusCode}: ${JSON.stringify(body).slice(0, 300)}`);
-      rows += body.decisions.length;
-    }
-    return { startSeconds: round(startSeconds, 1), firstMs: round(times[0]!), medianMs: round(median(times)), maxMs: round(Math.max(...times)), rows };
+      return body.decisions.length;
+    });
+    return { ...times, startSeconds: round(startSeconds, 1) };
   } finally {
     await gateway.stop();
   }
@@ -220,7 +218,7 @@ try {
   const file = storeFile(dir);
   log(`${DECISIONS.toLocaleString('en')} decisions over ${DAYS} days, ${USERS} users, ${TOKEN_EVENTS} token events, into ${file}`);
   const built = await build(file);
-  const bytesPerDecision = fileBytes(file) / DECISIONS;
+  const bytesPerDecision = storeBytes(file) / DECISIONS;
   log(
     `built in ${built.seconds.toFixed(0)} s (${Math.round(DECISIONS / built.seconds)} decisions/s, the records' making included); appending alone over the last tenth: ` +
       `${built.latePerSecond} decisions/s by the clock, ${built.latePerCpuSecond} per CPU-second; ${bytesPerDecision.toFixed(1)} bytes per decision on disk`,
