@@ -143,8 +143,8 @@ async function portcullisRows(upstream: ProcessHandle, idp: Idp, tokens: TokenSe
     const opaque = await measure('4b', 'Portcullis, opaque token via userinfo (cached)', `${gateway.url}/api/x`, tokens.fewOpaque, gateway.child, upstream);
     rows.push({ ...opaque, note: `${idp.userinfoCalls - calls} userinfo calls during warm-up and run` });
 
-    // Latency at half the ceiling's rate: each of 32 connections pauses so that together they offer that rate.
-    const rate = Math.round(ceiling.wrk.rps / 2);
+    // Latency at half of 3a's own capacity: each of 32 connections pauses so that together they offer that rate.
+    const rate = Math.round((rows.find((r) => r.id === '3a')?.rps ?? ceiling.wrk.rps) / 2);
     const delayMs = (CONNECTIONS * 1000) / rate;
     extra.halfRate = { offered: rate, delayMsPerConnection: Number(delayMs.toFixed(2)) };
     rows.push(await measure('3a@½', `Portcullis 3a at ~${rate} req/s offered`, `${gateway.url}/api/x`, tokens.fewJwt, gateway.child, upstream, { delayMs }));
@@ -171,6 +171,12 @@ async function main(): Promise<number> {
     const bareUrl = `http://127.0.0.1:${String(bare.ready.port)}/api/x`;
     const ceiling = await measure('2', 'ceiling: bare keep-alive proxy (undici stream)', bareUrl, tokens.fewJwt, bare, upstream);
     rows.push(ceiling);
+    // 2v: the same proxy verifying one RS256 signature per request, a new token each time (as 3b).
+    const verifying = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl, JSON.stringify(tokens.jwks.keys[0])], { name: 'bare proxy + RS256' });
+    const verifyingUrl = `http://127.0.0.1:${String(verifying.ready.port)}/api/x`;
+    await expectOk(verifyingUrl, await firstLine(tokens.manyJwt), 'bare proxy + RS256');
+    rows.push(await measure('2v', 'bare proxy + one RS256 verify (node:crypto)', verifyingUrl, tokens.manyJwt, verifying, upstream, { seconds: Math.min(SECONDS, 3), warmup: 1 }));
+    await verifying.stop();
 
     await portcullisRows(upstream, idp, tokens, ceiling);
 
@@ -358,8 +364,15 @@ function report(totalSeconds: number): void {
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? a / b : undefined);
   const verify = extra.verify as { sequential?: number; inFlight32?: number } | undefined;
   const added = (byId.get('3a@½')?.p99Ms ?? Number.NaN) - (byId.get('2@½')?.p99Ms ?? Number.NaN);
+  // Requests per CPU-second of the process tree under test.
+  const perCpu = (id: string) => {
+    const row = byId.get(id);
+    return row?.rps && row.cpu?.server ? row.rps / (row.cpu.server / 100) : undefined;
+  };
   const ratios = {
     '3a/2': ratio(rps('3a'), rps('2')),
+    '3b/2v': ratio(rps('3b'), rps('2v')),
+    'perCpu 3a/5': ratio(perCpu('3a'), perCpu('5')),
     '3b/verify(seq)': ratio(rps('3b'), verify?.sequential),
     '3b/verify(32)': ratio(rps('3b'), verify?.inFlight32),
     '3a/5': ratio(rps('3a'), rps('5')),
@@ -367,14 +380,12 @@ function report(totalSeconds: number): void {
     addedP99AtHalfRateMs: Number.isNaN(added) ? undefined : added,
     auditCost: rps('3a') && rps('3a-off') ? 1 - rps('3a')! / rps('3a-off')! : undefined,
   };
-  const memory = rows.filter((r) => r.id === 'mem');
   const targets = [
-    { target: '3a ≥ 0.9 × ceiling (2)', value: ratios['3a/2'], met: (ratios['3a/2'] ?? 0) >= 0.9 },
-    { target: 'added p99 ≤ 1 ms at half the ceiling rate', value: ratios.addedP99AtHalfRateMs, met: ratios.addedP99AtHalfRateMs !== undefined && ratios.addedP99AtHalfRateMs <= 1 },
-    { target: '3b ≥ 0.9 × raw verify rate (32 in flight)', value: ratios['3b/verify(32)'], met: (ratios['3b/verify(32)'] ?? 0) >= 0.9 },
-    { target: '--workers 2: 3a ≥ 2.0 × Apache (5)', value: ratios['3a×2/5'], met: (ratios['3a×2/5'] ?? 0) >= 2.0 },
-    // Judged at rest with Node's default V8 settings (the first memory row); the second row shows the small-heap settings.
-    { target: 'RSS ≤ 150 MB, 100k tokens + 10k identities (MB)', value: memory[0]?.rssMb, met: memory[0]?.rssMb !== undefined && memory[0].rssMb <= 150 },
+    // The Fast-path issue's targets: ratios that measure the program, not the machine's two cores.
+    { target: '3a ≥ 0.8 × ceiling (2)', value: ratios['3a/2'], met: (ratios['3a/2'] ?? 0) >= 0.8 },
+    { target: '3b ≥ 0.8 × bare proxy + RS256 verify (2v)', value: ratios['3b/2v'], met: (ratios['3b/2v'] ?? 0) >= 0.8 },
+    { target: 'added p99 ≤ 1 ms at half of 3a\'s capacity (3a@½ − 2@½, ms)', value: ratios.addedP99AtHalfRateMs, met: ratios.addedP99AtHalfRateMs !== undefined && ratios.addedP99AtHalfRateMs <= 1 },
+    { target: 'requests per CPU-second ≥ 2.0 × Apache (3a / 5)', value: ratios['perCpu 3a/5'], met: (ratios['perCpu 3a/5'] ?? 0) >= 2.0 },
     ...decisionLogTargets(extra.decisionLog as Record<string, number> | undefined),
     { target: 'audit on against off: 3a differs by ≤ 10 % (1 − 3a/3a-off)', value: ratios['auditCost'], met: ratios['auditCost'] !== undefined && ratios['auditCost'] <= 0.1 },
     ...historyTargets(extra.history as Record<string, number> | undefined),
@@ -401,6 +412,7 @@ function report(totalSeconds: number): void {
   if (ipc) lines.push(`cluster rate-limit count over IPC: ${ipc.ipcSequentialMicros} µs round trip one at a time, ${ipc.ipc32InFlightPerSecond} counts/s with 32 in flight (local count ${ipc.localMicros} µs)`);
   lines.push(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} = ${v === undefined ? '—' : v.toFixed(2)}`).join(', ')}`);
   for (const t of targets) lines.push(`target ${t.met ? 'MET    ' : 'NOT MET'} ${t.target}: ${t.value === undefined ? '—' : t.value.toFixed(2)}`);
+  lines.push('not measured here yet: the Fast-path memory targets (≤ 300 B per token at 1M tokens, ≤ 2 KB per identity at 100k, RSS flat over a 10-minute soak); the mem rows show RSS at 100k tokens + 10k identities');
   for (const l of (extra.pipeline as string[] | undefined) ?? []) lines.push(`  ${l}`);
   lines.push(`whole bench: ${totalSeconds.toFixed(0)} s`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,13 +1,29 @@
 // The ceiling: a bare keep-alive proxy, no auth, streaming undici's answer straight into the response (a child process of the bench).
+// With a public key (a JWK, argv[3]), row 2v: the same proxy verifying one RS256 signature per request with node:crypto, and
+// nothing else (no claims, no cache): the physical limit for a token never seen before.
+import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 
 const upstream = new URL(process.argv[2] ?? '');
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
+const publicKey = process.argv[3] ? createPublicKey({ key: JSON.parse(process.argv[3]) as JsonWebKey, format: 'jwk' }) : undefined;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']);
 
+/** True when the bearer token's RS256 signature verifies with the key. */
+function signed(authorization: string | undefined): boolean {
+  const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : '';
+  const dot = token.lastIndexOf('.');
+  if (dot < 0) return false;
+  return verify('RSA-SHA256', Buffer.from(token.slice(0, dot)), publicKey!, Buffer.from(token.slice(dot + 1), 'base64url'));
+}
+
 const server = createServer((req, res) => {
+  if (publicKey && !signed(req.headers.authorization)) {
+    res.writeHead(401).end();
+    return;
+  }
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !HOP_BY_HOP.has(name) && name !== 'host') headers[name] = value;
   agent
