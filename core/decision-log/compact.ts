@@ -73,8 +73,26 @@ export function unpackIp(value: Compact): string {
   return (ipaddr.fromByteArray([...value]) as ipaddr.IPv6).toRFC5952String();
 }
 
-export function unpackRequestId(value: Compact): string {
-  if (typeof value === 'string') return value;
-  const hex = value.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+/**
+ * An address from the hex SQLite's `hex()` gives of its packed bytes (8 or 32 digits, upper
+ * case): what {@link unpackIp} gives for those bytes, with no Buffer made on the way.
+ */
+export function unpackIpHex(hex: string, from = 0, length = hex.length - from): string {
+  if (length === 8) return `${byteAt(hex, from)}.${byteAt(hex, from + 2)}.${byteAt(hex, from + 4)}.${byteAt(hex, from + 6)}`;
+  const bytes = new Array<number>(16);
+  for (let i = 0; i < 16; i++) bytes[i] = byteAt(hex, from + 2 * i);
+  return (ipaddr.fromByteArray(bytes) as ipaddr.IPv6).toRFC5952String();
 }
+
+/** A request id from the hex of its 16 packed bytes (SQLite's `hex()`, upper case): the lower-case UUID they were packed from. */
+export function unpackRequestIdHex(hex: string, from: number): string {
+  const h = hex.slice(from, from + 32).toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The byte whose two hex digits (either case) start at `at`. */
+export function byteAt(hex: string, at: number): number {
+  return (digit(hex.charCodeAt(at)) << 4) | digit(hex.charCodeAt(at + 1));
+}
+
+const digit = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);

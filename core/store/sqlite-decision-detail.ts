@@ -7,7 +7,7 @@
 // request id 16 bytes, or varint length + UTF-8
 // peer       when it differs: u8 4 or 16 and the address's bytes, or 0, varint length + UTF-8
 import type { Credential } from '../access.js';
-import type { Compact } from '../decision-log/compact.js';
+import { byteAt, unpackIpHex, unpackRequestIdHex, type Compact } from '../decision-log/compact.js';
 
 export interface Detail {
   readonly credential?: Credential['scheme'];
@@ -18,9 +18,10 @@ export interface Detail {
   /** With an identity: its subject's and groups' string ids. */
   readonly subject?: number;
   readonly groups?: number;
-  readonly requestId: Compact;
-  /** Absent: the same as the client address. */
-  readonly peerIp?: Compact;
+  /** As text (unpacked when it was stored as 16 bytes). */
+  readonly requestId: string;
+  /** As text; absent: the same as the client address. */
+  readonly peerIp?: string;
 }
 
 const CREDENTIALS: readonly (Credential['scheme'] | undefined)[] = [undefined, 'bearer', 'basic', 'api_key'];
@@ -90,15 +91,23 @@ export class DetailWriter {
   }
 }
 
-// The reader's cursor: module state rather than closures, since it runs once per decision read (simulation reads a million).
-let src: Buffer = Buffer.alloc(0);
+// The reader's cursor over the detail's hex (SQLite's hex(), see readDecisionsSql): module state
+// rather than closures, and strings rather than Buffers, since it runs once per decision read (a
+// simulation reads a million; a Buffer per row cost more than the rest of the read).
+let src = '';
 let at = 0;
+
+function byte(): number {
+  const b = byteAt(src, at);
+  at += 2;
+  return b;
+}
 
 function varint(): number {
   let n = 0;
   let scale = 1;
   for (;;) {
-    const b = src[at++]!;
+    const b = byte();
     n += (b & 0x7f) * scale;
     if (b < 0x80) return n;
     scale *= 0x80;
@@ -106,21 +115,16 @@ function varint(): number {
 }
 
 function text(): string {
-  const length = varint();
+  const length = 2 * varint();
   at += length;
-  return src.toString('utf8', at - length, at);
+  return Buffer.from(src.slice(at - length, at), 'hex').toString('utf8');
 }
 
-function bytes(length: number): Buffer {
-  at += length;
-  return src.subarray(at - length, at);
-}
-
-/** The detail {@link DetailWriter} wrote. */
-export function readDetail(buf: Buffer): Detail {
-  src = buf;
-  at = 1;
-  const flags = buf[0]!;
+/** The detail {@link DetailWriter} wrote, from its hex; addresses and the request id come back as text. */
+export function readDetailHex(hex: string): Detail {
+  src = hex;
+  at = 0;
+  const flags = byte();
   const detail: { -readonly [K in keyof Detail]: Detail[K] } = { host: varint(), stage: varint(), trace: varint(), outcomes: varint(), requestId: '' };
   const credential = CREDENTIALS[flags & 3];
   if (credential !== undefined) detail.credential = credential;
@@ -128,10 +132,20 @@ export function readDetail(buf: Buffer): Detail {
     detail.subject = varint();
     detail.groups = varint();
   }
-  detail.requestId = (flags & 8) !== 0 ? bytes(16) : text();
+  if ((flags & 8) !== 0) {
+    detail.requestId = unpackRequestIdHex(src, at);
+    at += 32;
+  } else {
+    detail.requestId = text();
+  }
   if ((flags & 16) !== 0) {
-    const kind = src[at++]!;
-    detail.peerIp = kind === 0 ? text() : bytes(kind);
+    const kind = byte();
+    if (kind === 0) {
+      detail.peerIp = text();
+    } else {
+      detail.peerIp = unpackIpHex(src, at, 2 * kind);
+      at += 2 * kind;
+    }
   }
   return detail;
 }

@@ -1,9 +1,9 @@
 // A decision row back as a plain StoredDecision: strings resolved through the intern table, lists and traces parsed once each.
-import { unpackIp, unpackRequestId } from '../decision-log/compact.js';
+import { unpackIpHex } from '../decision-log/compact.js';
 import { MAX_BLOCK_DECISIONS, type DecisionIdentity, type DecisionRecord, type StoredDecision, type TraceOutcome, type TraceStep } from '../decision-log/record.js';
 import { toPosition } from './checks.js';
-import { readDetail } from './sqlite-decision-detail.js';
-import type { DecisionRow } from './sqlite-decision-schema.js';
+import { readDetailHex } from './sqlite-decision-detail.js';
+import type { DecisionReadRow } from './sqlite-decision-schema.js';
 import type { SqliteStrings } from './sqlite-strings.js';
 
 const OUTCOMES: readonly (TraceOutcome | undefined)[] = [undefined, 'pass', 'allow', 'deny'];
@@ -18,20 +18,21 @@ export class DecisionRowReader {
   constructor(private readonly strings: SqliteStrings) {}
 
   /** @throws Error for a row no writer makes (an identity without its user, a string id not stored) */
-  read(row: DecisionRow): StoredDecision {
+  read(row: DecisionReadRow): StoredDecision {
     const [address, time, username, token, provider, allow, status, reason, method, path, clientIp, packed] = row;
     const text = (id: number): string => this.strings.text(id);
-    const detail = readDetail(packed);
-    const client = unpackIp(clientIp);
+    const detail = readDetailHex(packed);
+    // Packed bytes as hex, or `~` and the text of an address that did not pack.
+    const client = clientIp.charCodeAt(0) === 0x7e ? clientIp.slice(1) : unpackIpHex(clientIp);
     // Built field by field in the record's key order (no spreads: a simulation reads a million of these).
     const decision: { -readonly [K in keyof DecisionRecord]: DecisionRecord[K] } = {
       time,
-      requestId: unpackRequestId(detail.requestId),
+      requestId: detail.requestId,
       method: text(method),
       host: text(detail.host),
       path,
       clientIp: client,
-      peerIp: detail.peerIp === undefined ? client : unpackIp(detail.peerIp),
+      peerIp: detail.peerIp ?? client,
     } as DecisionRecord;
     if (detail.credential !== undefined) decision.credential = detail.credential;
     decision.allow = allow === 1;

@@ -60,6 +60,28 @@ export type DecisionRow = [
   detail: Buffer,
 ];
 
+/**
+ * A row as reads return it: the two blobs as hex text (a Buffer per blob per row cost more than
+ * the rest of the read); the client address as `~` and its text when it did not pack.
+ */
+export type DecisionReadRow = [
+  address: number,
+  time: number,
+  username: number | null,
+  token: number | null,
+  provider: number | null,
+  allow: number,
+  status: number,
+  reason: number,
+  method: number,
+  path: string,
+  clientIp: string,
+  detail: string,
+];
+
+/** The select list of reads, in {@link DECISION_COLUMNS} order. */
+const READ_COLUMNS = [...DECISION_COLUMNS.slice(0, -2), "iif(typeof(client_ip) = 'blob', hex(client_ip), '~' || client_ip)", 'hex(detail)'].join(', ');
+
 /** True when the store file has the decision log's tables (a schema 1 store opened read-only has not). */
 export function hasDecisionTables(db: Database.Database): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'decisions'").get() !== undefined;
@@ -104,5 +126,5 @@ export function readDecisionsSql(shape: ReadShape): string {
   if (shape.username) where += ' AND username = ?';
   if (shape.token) where += ' AND token = ?';
   if (shape.provider) where += ' AND provider = ?';
-  return `SELECT ${DECISION_COLUMNS.join(', ')} FROM decisions WHERE ${where} ORDER BY address ${shape.backwards ? 'DESC' : 'ASC'} LIMIT ?`;
+  return `SELECT ${READ_COLUMNS} FROM decisions WHERE ${where} ORDER BY address ${shape.backwards ? 'DESC' : 'ASC'} LIMIT ?`;
 }

@@ -7,7 +7,7 @@ import { BLOCK_EVENT, MAX_BLOCK_DECISIONS, addressKey, type DecisionQuery, type 
 import { limitOf, parsePosition } from './checks.js';
 import { serializeEvent } from './hash.js';
 import { StoreUnavailableError, type AppendResult, type DecisionLogStore, type SerializedEvent } from './port.js';
-import { prepareDecisionStatements, readDecisionsSql, type DecisionRow, type DecisionStatements, type ReadShape } from './sqlite-decision-schema.js';
+import { prepareDecisionStatements, readDecisionsSql, type DecisionReadRow, type DecisionStatements, type ReadShape } from './sqlite-decision-schema.js';
 import { DecisionRowReader } from './sqlite-decision-read.js';
 import { DecisionRowWriter } from './sqlite-decision-rows.js';
 import { SqliteStrings } from './sqlite-strings.js';
@@ -29,7 +29,7 @@ export class SqliteDecisionLog implements DecisionLogStore {
   readonly #sql: DecisionStatements;
   readonly #strings: SqliteStrings;
   readonly #host: BlockHost;
-  readonly #reads = new Map<string, Database.Statement<unknown[], DecisionRow>>();
+  readonly #reads = new Map<string, Database.Statement<unknown[], DecisionReadRow>>();
   readonly #appendTx: (blocks: readonly { stream: string; event: SerializedEvent; view: BatchView }[]) => AppendResult;
   readonly #rows: DecisionRowWriter;
   readonly #reader: DecisionRowReader;
@@ -133,11 +133,11 @@ export class SqliteDecisionLog implements DecisionLogStore {
     return lo <= hi ? { lo, hi } : undefined;
   }
 
-  #statement(shape: ReadShape): Database.Statement<unknown[], DecisionRow> {
+  #statement(shape: ReadShape): Database.Statement<unknown[], DecisionReadRow> {
     const key = `${+shape.time}${+shape.username}${+shape.token}${+shape.provider}${+shape.backwards}`;
     let statement = this.#reads.get(key);
     if (!statement) {
-      statement = this.#db.prepare<unknown[], DecisionRow>(readDecisionsSql(shape)).raw(true);
+      statement = this.#db.prepare<unknown[], DecisionReadRow>(readDecisionsSql(shape)).raw(true);
       this.#reads.set(key, statement);
     }
     return statement;

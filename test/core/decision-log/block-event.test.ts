@@ -8,7 +8,7 @@ import { BatchView } from '../../../core/decision-log/batch-view.js';
 import { blockEvent } from '../../../core/decision-log/block-event.js';
 import { decodeBatch } from '../../../core/decision-log/decode.js';
 import { RECORD_BYTES, regions } from '../../../core/decision-log/layout.js';
-import { Packer, unpackIp, unpackRequestId } from '../../../core/decision-log/compact.js';
+import { Packer, unpackIp, unpackIpHex, unpackRequestIdHex } from '../../../core/decision-log/compact.js';
 import { batchDigest, blockDigest } from '../../../core/decision-log/digest.js';
 import type { DecisionRecord } from '../../../core/decision-log/record.js';
 import { sampleDecision, sealedBlock } from '../../fixtures/decisions.js';
@@ -104,6 +104,8 @@ describe('core/decision-log/compact', () => {
       const packed = packer.ip(ip);
       expect(Buffer.isBuffer(packed) && packed.length, ip).to.equal(size);
       expect(unpackIp(Buffer.from(packed as Buffer))).to.equal(ip);
+      // As reads get it: SQLite's hex() of the bytes, upper case, inside a longer text.
+      expect(unpackIpHex(`AB${(packed as Buffer).toString('hex').toUpperCase()}`, 2, 2 * size)).to.equal(ip);
     }
     for (const text of ['2001:DB8::1', '2001:db8:0::1', '::ffff:1.2.3.4', 'fe80::1%eth0', '01.2.3.4', '1.2.3', 'unknown', '']) {
       expect(packer.ip(text), text).to.equal(text);
@@ -111,7 +113,7 @@ describe('core/decision-log/compact', () => {
     const id = '0194f0a0-1234-7abc-8def-0123456789ab';
     const packed = packer.requestId(id);
     expect(Buffer.isBuffer(packed) && packed.length).to.equal(16);
-    expect(unpackRequestId(Buffer.from(packed as Buffer))).to.equal(id);
+    expect(unpackRequestIdHex(`0F${(packed as Buffer).toString('hex').toUpperCase()}`, 2)).to.equal(id);
     for (const text of [id.toUpperCase(), `${id}0`, id.replaceAll('-', '_'), 'req-1']) expect(packer.requestId(text)).to.equal(text);
   });
 });
