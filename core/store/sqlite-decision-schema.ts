@@ -45,7 +45,8 @@ CREATE INDEX IF NOT EXISTS decisions_by_token ON decisions (token) WHERE token I
 /** The columns in the order rows are inserted and read (raw rows are arrays in this order). */
 export const DECISION_COLUMNS = ['address', 'time', 'username', 'token', 'provider', 'allow', 'status', 'reason', 'method', 'path', 'client_ip', 'detail'] as const;
 
-export type DecisionRow = [
+/** The columns every row has as they are, up to `path`. */
+type RowHead = [
   address: number,
   time: number,
   username: number | null,
@@ -56,28 +57,16 @@ export type DecisionRow = [
   reason: number,
   method: number,
   path: string,
-  clientIp: Buffer | string,
-  detail: Buffer,
 ];
+
+/** A row as it is inserted. */
+export type DecisionRow = [...RowHead, clientIp: Buffer | string, detail: Buffer];
 
 /**
  * A row as reads return it: the two blobs as hex text (a Buffer per blob per row cost more than
  * the rest of the read); the client address as `~` and its text when it did not pack.
  */
-export type DecisionReadRow = [
-  address: number,
-  time: number,
-  username: number | null,
-  token: number | null,
-  provider: number | null,
-  allow: number,
-  status: number,
-  reason: number,
-  method: number,
-  path: string,
-  clientIp: string,
-  detail: string,
-];
+export type DecisionReadRow = [...RowHead, clientIp: string, detail: string];
 
 /** The select list of reads, in {@link DECISION_COLUMNS} order. */
 const READ_COLUMNS = [...DECISION_COLUMNS.slice(0, -2), "iif(typeof(client_ip) = 'blob', hex(client_ip), '~' || client_ip)", 'hex(detail)'].join(', ');
