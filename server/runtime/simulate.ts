@@ -32,6 +32,12 @@ export async function simulateRange(
   return simulate(records(store, range), compileCandidate(settings), options);
 }
 
+/**
+ * Decisions read at a time. Small pages die young: 4096 decisions held at once outlived the young
+ * generation and cost a third more CPU (200k decisions: 2.4 CPU-s at 4096, 1.8 at 1024, 1.7 at 256).
+ */
+const PAGE = 512;
+
 async function* records(store: Pick<EventStore, 'decisions'>, range: { readonly from: number; readonly to: number }): AsyncGenerator<DecisionRecord> {
-  for await (const stored of readDecisions(store, range, 4096)) yield stored.decision;
+  for await (const stored of readDecisions(store, range, PAGE)) yield stored.decision;
 }
