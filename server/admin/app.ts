@@ -15,6 +15,8 @@ import { registerSimulateRoutes } from './simulate.js';
 import { registerStateRoutes } from './state.js';
 import { registerTokenRoutes } from './tokens.js';
 import { FetchTokenFlows } from './fetch-token.js';
+import { adminOpenApiDocument } from './openapi.js';
+import { registerProviderKindRoutes } from './provider-kinds.js';
 import { jsonBody } from '../json-body.js';
 import { bearerChallenge, errorResponse } from '../respond.js';
 
@@ -64,6 +66,14 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     await next();
   });
 
+  const { open, api } = createAdminRouters({ runtime, logger });
+  app.use(open.routes()).use(open.allowedMethods());
+  app.use(api.routes()).use(api.allowedMethods());
+  return app;
+}
+
+/** The admin listener's routes: `open` ones reachable without the admin token, `api` ones under /api/v1. */
+export function createAdminRouters({ runtime, logger }: AdminOptions): { open: Router<AdminState>; api: Router<AdminState> } {
   const open = new Router<AdminState>({ sensitive: true, strict: true });
   open.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -106,8 +116,13 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   registerEventRoutes(api, { store: runtime.store });
   registerAuditRoutes(api, { store: runtime.store, clock: runtime.clock });
   registerSimulateRoutes(api, { store: runtime.store, logger });
+  registerProviderKindRoutes(api, { plugins: runtime.plugins });
 
-  app.use(open.routes()).use(open.allowedMethods());
-  app.use(api.routes()).use(api.allowedMethods());
-  return app;
+  // Generated once, on first ask: the document depends on nothing that changes while serving.
+  let openapi: unknown;
+  api.get('/openapi.json', (ctx) => {
+    openapi ??= adminOpenApiDocument();
+    ctx.body = openapi;
+  });
+  return { open, api };
 }
