@@ -16,6 +16,7 @@ import { registerStateRoutes } from './state.js';
 import { registerTokenRoutes } from './tokens.js';
 import { FetchTokenFlows } from './fetch-token.js';
 import { adminOpenApiDocument } from './openapi.js';
+import { isConsolePath, registerConsoleRoutes } from './console-routes.js';
 import { registerProviderKindRoutes } from './provider-kinds.js';
 import { jsonBody } from '../json-body.js';
 import { bearerChallenge, errorResponse } from '../respond.js';
@@ -58,7 +59,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   // Every route but these few needs the admin token. Checked for the whole app, before any
   // router, so no spelling of a path (case, encoding) can reach a route without it.
   app.use(async (ctx, next) => {
-    if (!OPEN_PATHS.has(ctx.path)) {
+    if (!OPEN_PATHS.has(ctx.path) && !isConsolePath(ctx.path)) {
       const m = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
       if (!m) throw new UnauthorizedError('this API requires the admin token as a Bearer credential');
       if (!runtime.isAdminToken(m[1]!)) throw new UnauthorizedError('the admin token is not valid');
@@ -67,6 +68,10 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   });
 
   const { open, api } = createAdminRouters({ runtime, logger });
+  // The console is static files that ask for the admin token and then call the API like any client.
+  const console = new Router<AdminState>({ sensitive: true, strict: true });
+  registerConsoleRoutes(console);
+  app.use(console.routes()).use(console.allowedMethods());
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   return app;
