@@ -55,14 +55,15 @@ export async function renderHistory(root: HTMLElement, params: URLSearchParams):
 
 async function showAsOf(slot: HTMLElement, point: string): Promise<void> {
   slot.hidden = false;
+  const named = /^\d+$/.test(point) ? `position ${point}` : point;
   await attempt(slot, async () => {
     const { data } = await call('get', '/api/v1/state', { query: { asOf: point } });
     const document = data.settings.document;
     show(
       slot,
-      h('h2', {}, `Configuration as of ${point}`),
+      h('h2', {}, `Configuration as of ${named}`),
       h('p', {}, data.asOf?.lastChange ? `Last change before it: position ${data.asOf.lastChange.position} at ${when(data.asOf.lastChange.time)}. ` : 'Before any change. ', `Settings revision ${data.settings.revision}; state hash `, h('code', {}, data.hash.slice(0, 16)), '…'),
-      h('button', { type: 'button', id: 'simulate-this', onclick: () => offerCandidate(document, `the configuration as of ${point}`) }, 'Simulate this configuration'),
+      h('button', { type: 'button', id: 'simulate-this', onclick: () => offerCandidate(document, `the configuration as of ${named}`) }, 'Simulate this configuration'),
       h('h3', {}, 'Settings document'),
       json(document),
       h('h3', {}, 'Providers'),
