@@ -216,6 +216,35 @@ export const auditStats = z.object({
   truncated: z.boolean(),
 });
 
+const checkpointSource = z.union([z.object({ kind: z.literal('stored'), eventPosition: position }), z.object({ kind: z.literal('file'), entry: z.number().int() })]);
+
+export const verification = z.object({
+  ok: z.boolean(),
+  events: z.number().int().meta({ description: 'Events checked (up to the one where a problem was found)' }),
+  head: z.string().optional(),
+  checkpoints: z.object({
+    stored: z.number().int(),
+    file: z.number().int(),
+    matched: z.number().int(),
+    retired: z.number().int().optional(),
+    keyIds: z.array(z.string()),
+    anchoredThrough: position.optional(),
+  }),
+  problem: z
+    .union([
+      z.object({ kind: z.literal('chain'), position, reason: z.string() }),
+      z.object({ kind: z.literal('bad_signature'), source: checkpointSource, reason: z.string() }),
+      z.object({
+        kind: z.literal('checkpoint_mismatch'),
+        source: checkpointSource,
+        checkpoint: jsonObject,
+        found: z.object({ hash: z.string(), count: z.number().int() }).optional(),
+        since: position.optional(),
+      }),
+    ])
+    .optional(),
+});
+
 export const simulationResult = z.object({
   from: isoTime,
   to: isoTime,

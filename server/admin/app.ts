@@ -18,6 +18,7 @@ import { FetchTokenFlows } from './fetch-token.js';
 import { adminOpenApiDocument } from './openapi.js';
 import { isConsolePath, registerConsoleRoutes } from './console-routes.js';
 import { registerProviderKindRoutes } from './provider-kinds.js';
+import { registerVerifyRoutes } from './verify.js';
 import { jsonBody } from '../json-body.js';
 import { bearerChallenge, errorResponse } from '../respond.js';
 
@@ -122,6 +123,7 @@ export function createAdminRouters({ runtime, logger }: AdminOptions): { open: R
   registerAuditRoutes(api, { store: runtime.store, clock: runtime.clock });
   registerSimulateRoutes(api, { store: runtime.store, logger });
   registerProviderKindRoutes(api, { plugins: runtime.plugins });
+  registerVerifyRoutes(api, { store: runtime.store });
 
   // Generated once, on first ask: the document depends on nothing that changes while serving.
   let openapi: unknown;

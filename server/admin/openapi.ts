@@ -208,6 +208,11 @@ export const ADMIN_PATHS: ZodOpenApiPathsObject = {
       responses: answers({ '200': { description: 'Counts', schema: S.auditStats } }, ['400']),
     }),
   },
+  '/api/v1/verify': {
+    get: op('history', 'Check the event history: the hash chain and the stored signed checkpoints (as portcullis verify)', {
+      responses: answers({ '200': { description: '`ok` false with `problem` when the history is not intact', schema: S.verification } }, ['400', '503']),
+    }),
+  },
   '/api/v1/simulate': {
     post: op('history', 'Re-run recorded decisions through candidate settings', {
       requestBody: jsonContent(simulationRequest),

@@ -246,6 +246,9 @@ describe('web console in Chromium: the admin walk', function () {
 
   it('views the configuration as it was before the change, and simulates reverting to it', async () => {
     await open('#/history', 'history');
+    await page.click('#verify');
+    await page.waitForSelector('#verify-result .ok');
+    expect(await page.textContent('#verify-result')).to.match(/Intact: hash chain checked over \d+ events/);
     const change = page.locator('li.entry[data-type="SettingsChanged"]').first();
     expect(await change.textContent()).to.include('ip.deny');
     await change.locator('button.before-this').click();

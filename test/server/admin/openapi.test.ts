@@ -107,6 +107,7 @@ describe('server/admin OpenAPI document', () => {
       ['/api/v1/checkpoints', '/api/v1/checkpoints'],
       ['/api/v1/audit', '/api/v1/audit'],
       ['/api/v1/audit/stats', '/api/v1/audit/stats'],
+      ['/api/v1/verify', '/api/v1/verify'],
     ];
     for (const [path, url] of reads) {
       const res = await get(url).expect(200);
@@ -117,6 +118,10 @@ describe('server/admin OpenAPI document', () => {
     const kind = kinds.body.kinds.find((k: { kind: string }) => k.kind === 'static');
     expect(kind.configSchema.required).to.deep.equal(['tokens']);
     expect(kind.secretFields).to.deep.equal([]);
+    const verified = await get('/api/v1/verify').expect(200);
+    expect(verified.body).to.include({ ok: true });
+    expect(verified.body.events).to.be.greaterThan(2);
+    await get('/api/v1/verify?full=1').expect(400);
     const audit = await get('/api/v1/audit').expect(200);
     expect(audit.body.decisions).to.have.length(2);
 

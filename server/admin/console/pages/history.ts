@@ -43,6 +43,7 @@ export async function renderHistory(root: HTMLElement, params: URLSearchParams):
   if (data.next) next.set('before', data.next);
   show(
     root,
+    verifyPanel(),
     asOfForm,
     asOf,
     h('h2', {}, 'Changes, newest first'),
@@ -51,6 +52,25 @@ export async function renderHistory(root: HTMLElement, params: URLSearchParams):
   );
   asOf.hidden = true;
   if (params.get('asOf')) void showAsOf(asOf, params.get('asOf')!);
+}
+
+/** `portcullis verify` through the API: the hash chain and the signed checkpoints in the store. */
+function verifyPanel(): HTMLElement {
+  const out = h('div', { class: 'outcome', id: 'verify-result' });
+  const run = h('button', { type: 'button', id: 'verify' }, 'Verify the history');
+  run.addEventListener('click', () =>
+    void attempt(out, async () => {
+      const { data: v } = await call('get', '/api/v1/verify');
+      const c = v.checkpoints;
+      show(
+        out,
+        v.ok
+          ? h('p', { class: 'ok' }, `Intact: hash chain checked over ${v.events} events; ${c.stored ? `${c.stored} signed checkpoint(s) in the store, ${c.matched} matching${c.anchoredThrough ? `, the last at position ${c.anchoredThrough}` : ''}` : 'no signed checkpoint in the store yet'}.`)
+          : h('div', { class: 'error', role: 'alert' }, h('strong', {}, `Not intact: ${v.problem?.kind ?? 'problem'}`), json(v.problem)),
+      );
+    }, undefined, run),
+  );
+  return h('section', { class: 'panel' }, h('h2', {}, 'Verify'), h('p', {}, 'Checks the hash chain from the first event to the last, and the signed checkpoints kept in the store (as portcullis verify does; an exported checkpoint file is checked with the CLI).'), run, out);
 }
 
 async function showAsOf(slot: HTMLElement, point: string): Promise<void> {
