@@ -70,9 +70,9 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
 
   const { open, api } = createAdminRouters({ runtime, logger });
   // The console is static files that ask for the admin token and then call the API like any client.
-  const console = new Router<AdminState>({ sensitive: true, strict: true });
-  registerConsoleRoutes(console);
-  app.use(console.routes()).use(console.allowedMethods());
+  const consoleRouter = new Router<AdminState>({ sensitive: true, strict: true });
+  registerConsoleRoutes(consoleRouter);
+  app.use(consoleRouter.routes()).use(consoleRouter.allowedMethods());
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   return app;
