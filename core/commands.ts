@@ -46,7 +46,8 @@ const getPath = (obj: JsonObject, path: string): unknown =>
 
 export const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-const providerBody = z
+/** `PUT /api/v1/providers/{id}`: the kind, its configuration (checked by the kind's own schema), and where it stands. */
+export const providerBody = z
   .object({
     kind: z.string().min(1),
     config: z.record(z.string(), z.unknown()),

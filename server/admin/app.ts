@@ -15,6 +15,10 @@ import { registerSimulateRoutes } from './simulate.js';
 import { registerStateRoutes } from './state.js';
 import { registerTokenRoutes } from './tokens.js';
 import { FetchTokenFlows } from './fetch-token.js';
+import { adminOpenApiDocument } from './openapi.js';
+import { isConsolePath, registerConsoleRoutes } from './console-routes.js';
+import { registerProviderKindRoutes } from './provider-kinds.js';
+import { registerVerifyRoutes } from './verify.js';
 import { jsonBody } from '../json-body.js';
 import { bearerChallenge, errorResponse } from '../respond.js';
 
@@ -56,7 +60,7 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   // Every route but these few needs the admin token. Checked for the whole app, before any
   // router, so no spelling of a path (case, encoding) can reach a route without it.
   app.use(async (ctx, next) => {
-    if (!OPEN_PATHS.has(ctx.path)) {
+    if (!OPEN_PATHS.has(ctx.path) && !isConsolePath(ctx.path)) {
       const m = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
       if (!m) throw new UnauthorizedError('this API requires the admin token as a Bearer credential');
       if (!runtime.isAdminToken(m[1]!)) throw new UnauthorizedError('the admin token is not valid');
@@ -64,6 +68,18 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
     await next();
   });
 
+  const { open, api } = createAdminRouters({ runtime, logger });
+  // The console is static files that ask for the admin token and then call the API like any client.
+  const consoleRouter = new Router<AdminState>({ sensitive: true, strict: true });
+  registerConsoleRoutes(consoleRouter);
+  app.use(consoleRouter.routes()).use(consoleRouter.allowedMethods());
+  app.use(open.routes()).use(open.allowedMethods());
+  app.use(api.routes()).use(api.allowedMethods());
+  return app;
+}
+
+/** The admin listener's routes: `open` ones reachable without the admin token, `api` ones under /api/v1. */
+export function createAdminRouters({ runtime, logger }: AdminOptions): { open: Router<AdminState>; api: Router<AdminState> } {
   const open = new Router<AdminState>({ sensitive: true, strict: true });
   open.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -106,8 +122,14 @@ export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminStat
   registerEventRoutes(api, { store: runtime.store });
   registerAuditRoutes(api, { store: runtime.store, clock: runtime.clock });
   registerSimulateRoutes(api, { store: runtime.store, logger });
+  registerProviderKindRoutes(api, { plugins: runtime.plugins });
+  registerVerifyRoutes(api, { store: runtime.store });
 
-  app.use(open.routes()).use(open.allowedMethods());
-  app.use(api.routes()).use(api.allowedMethods());
-  return app;
+  // Generated once, on first ask: the document depends on nothing that changes while serving.
+  let openapi: unknown;
+  api.get('/openapi.json', (ctx) => {
+    openapi ??= adminOpenApiDocument();
+    ctx.body = openapi;
+  });
+  return { open, api };
 }

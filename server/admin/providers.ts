@@ -21,7 +21,8 @@ export interface ProviderRoutesDeps {
 
 export const CALLBACK_PATH = '/oauth/callback';
 
-const testBody = z
+/** `POST /providers/{id}/test`. */
+export const testBody = z
   .object({
     scheme: z.enum(['Bearer', 'Basic', 'bearer', 'basic']).default('Bearer'),
     token: z.string().min(1).max(16_384),
@@ -30,8 +31,10 @@ const testBody = z
     path: z.string().startsWith('/').max(2048).default('/'),
   })
   .strict();
-const tokenBody = z.object({ token: z.string().min(1).max(16_384) }).strict();
-const clientCredentialsBody = z.object({ scope: z.string().max(1024).optional() }).strict();
+/** `POST /providers/{id}/userinfo`. */
+export const tokenBody = z.object({ token: z.string().min(1).max(16_384) }).strict();
+/** `POST /providers/{id}/token`. */
+export const clientCredentialsBody = z.object({ scope: z.string().max(1024).optional() }).strict();
 
 /** A provider's outbound failure is the provider's answer, not our bug: 502 with its code. */
 function fromProvider<T>(call: Promise<T> | undefined): Promise<T | undefined> {
