@@ -12,6 +12,7 @@ import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin/app.js';
 import { startCheckpointSigner } from './runtime/checkpoint-signing.js';
+import { openRateLimiter } from './runtime/rate-limiter.js';
 import { RetentionScheduler } from './runtime/retention-scheduler.js';
 import { StoreSizeWatch } from './runtime/store-size.js';
 import { splitHostPort, type ProcessConfig } from './config.js';
@@ -195,9 +196,14 @@ export const stopRecord = (runtime: Runtime) => ({
 
 /** One process: both listeners here (`serve --workers 1`, the default). */
 export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
-  const { store, runtime } = await startCore(config, logger);
+  const limits = openRateLimiter(config, systemClock, logger);
+  const { store, runtime } = await startCore(config, logger, { rateLimiter: limits.limiter }).catch(async (err: unknown) => {
+    await limits.close();
+    throw err;
+  });
   const signer = await startOrClose(() => startCheckpointSigner(config, store, logger), async () => {
     await runtime.close();
+    await limits.close();
     await store.close();
   });
   const retention = new RetentionScheduler(store, () => runtime.projection.state.settings.audit.retention, systemClock, logger);
@@ -205,7 +211,6 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
   const sizeWatch = config.storeSizeWarnBytes === undefined ? undefined : new StoreSizeWatch(store, config.storeSizeWarnBytes, logger);
   runtime.storeSize = sizeWatch;
   sizeWatch?.start();
-  if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet (rate limits come with the rate-limit stage)');
   const upstream = await resolveUpstream(config, logger);
 
   const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger);
@@ -215,6 +220,7 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
     await retention.stop();
     sizeWatch?.stop();
     await runtime.close();
+    await limits.close();
     // After the last audit flush: the final checkpoint covers it.
     await signer.stop();
     await proxy.close();

@@ -176,6 +176,8 @@ export class Runtime {
     const auditOk = this.audit.pending < Math.min(10_000, this.audit.capacity / 2);
     checks.audit = auditOk ? { ready: true } : { ready: false, detail: `${this.audit.pending} decisions waiting for the store` };
     if (this.storeSize) checks.storeSize = this.storeSize.status;
+    const limits = this.options.rateLimiter?.status?.();
+    if (limits) checks.rateLimit = limits;
     return { ready: warming.size === 0 && auditOk, checks };
   }
 
