@@ -12,6 +12,7 @@ import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin/app.js';
 import { startCheckpointSigner } from './runtime/checkpoint-signing.js';
+import { ProviderThrottle } from './runtime/provider-throttle.js';
 import { openRateLimiter } from './runtime/rate-limiter.js';
 import { RetentionScheduler } from './runtime/retention-scheduler.js';
 import { StoreSizeWatch } from './runtime/store-size.js';
@@ -77,6 +78,8 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
   // Started while the projections replay, so the first decisions do not wait for the thread. A
   // thread that cannot start fails the first blocks instead, which the writer logs and retries.
   const appenderReady = auditAppender?.start().catch(() => undefined);
+  // Each provider's outbound calls within its kind's budget, shared through Redis when configured.
+  const throttle = new ProviderThrottle({ ...(config.redis ? { redisUrl: config.redis } : {}), keyPrefix: config.redisKeyPrefix, logger });
   try {
     const secrets = loadSecretBox(config.secretKey, config.store, logger);
     const runtime = await Runtime.start({
@@ -86,6 +89,7 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
       clock: systemClock,
       logger,
       secrets,
+      throttle,
       identityCache: {
         maxTtlSeconds: config.identityCacheSeconds,
         failureTtlSeconds: config.identityFailureCacheSeconds,
@@ -101,6 +105,7 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
     return { store, runtime };
   } catch (err) {
     await auditAppender?.close();
+    await throttle.close();
     await store.close();
     throw err;
   }

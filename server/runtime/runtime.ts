@@ -9,6 +9,7 @@ import { DecisionLogWriter, storeSink, type BlockSink, type DecisionLogOptions }
 import { CONFIG_STREAM_PREFIXES } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import { Projection } from '../../core/projection.js';
+import type { ProviderThrottle } from './provider-throttle.js';
 import type { StoreSizeWatch } from './store-size.js';
 import type { HttpFetch } from '../../core/provider.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
@@ -37,6 +38,8 @@ export interface RuntimeOptions {
   readonly identityCache?: Omit<IdentityCacheOptions, 'clock'>;
   /** Counts requests for the rate-limit stage (default: per process); cluster workers share the primary's counts. */
   readonly rateLimiter?: RateLimiter;
+  /** Throttles providers' outbound calls to their budgets; closed by {@link Runtime.close}. Default: none. */
+  readonly throttle?: ProviderThrottle;
   /**
    * Awaited by {@link Runtime.whenCompiled} after the local compile: makes a change take effect in
    * other processes serving this node's traffic (cluster workers) before an admin command answers.
@@ -189,6 +192,7 @@ export class Runtime {
     await this.tokenUsage.stop();
     await this.compiling;
     await this.compiler.close();
+    await this.options.throttle?.close();
     this.cache.close();
   }
 
