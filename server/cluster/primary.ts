@@ -6,6 +6,7 @@ import { systemClock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { sqliteFile } from '../../core/store/open.js';
+import { AggregatorRegistry } from 'prom-client';
 import { createAdminApp } from '../admin/app.js';
 import { startCheckpointSigner } from '../runtime/checkpoint-signing.js';
 import { openRateLimiter } from '../runtime/rate-limiter.js';
@@ -15,7 +16,7 @@ import { messageType, type FailedMessage, type ListeningMessage, type StartMessa
 import { answerRateLimits } from './rate-limit.js';
 import type { ProcessConfig } from '../config.js';
 import {
-  DRAIN_MS, announceAdminToken, drain, listen, printNextStep, redactStore, resolveUpstream, startCore, startOrClose, type RunningGateway,
+  DRAIN_MS, announceAdminToken, drain, followStore, listen, printNextStep, redactStore, resolveUpstream, startCore, startOrClose, type RunningGateway,
 } from '../serve.js';
 
 export interface ClusterOptions {
@@ -90,7 +91,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
       }
     });
 
-  const core = await startCore(config, logger, { rateLimiter: limiter, propagate, decides: false }).catch(async (err: unknown) => {
+  const core = await startCore(config, logger, { rateLimiter: limiter, propagate, decides: false, metrics: 'rateLimit' }).catch(async (err: unknown) => {
     await limits.close();
     throw err;
   });
@@ -203,7 +204,9 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
       }),
     ).then(() => undefined);
 
+  const follow = followStore(core.runtime, store, logger);
   const closeCore = async (): Promise<void> => {
+    follow.stop();
     await retention.stop();
     sizeWatch?.stop();
     await runtime?.close();
@@ -227,7 +230,16 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     throw err;
   }
 
-  const adminServer = createServer(createAdminApp({ runtime, logger }).callback());
+  // /metrics: the workers' registries added up (counters and histograms summed, gauges as each
+  // declares), then the primary's own rate-limit metrics (the workers' counts are kept here).
+  core.metrics.sources.rateLimitBackend = () => limits.redis?.state ?? 'local';
+  core.metrics.sources.rateLimitLocalCounts = () => limits.redis?.localCounts ?? 0;
+  const aggregator = new AggregatorRegistry();
+  const clusterMetrics = {
+    contentType: core.metrics.contentType,
+    metrics: async () => `${await aggregator.clusterMetrics()}\n${await core.metrics.metrics()}`,
+  };
+  const adminServer = createServer(createAdminApp({ runtime, logger, metrics: clusterMetrics }).callback());
   let adminUrl: string;
   try {
     adminUrl = await listen(adminServer, config.adminListen, 'adminListen');

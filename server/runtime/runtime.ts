@@ -9,7 +9,9 @@ import { DecisionLogWriter, storeSink, type BlockSink, type DecisionLogOptions }
 import { CONFIG_STREAM_PREFIXES } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import { Projection } from '../../core/projection.js';
+import type { GatewayMetrics } from './metrics.js';
 import type { ProviderThrottle } from './provider-throttle.js';
+import type { StoreFollowWatch } from './store-follow.js';
 import type { StoreSizeWatch } from './store-size.js';
 import type { HttpFetch } from '../../core/provider.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
@@ -40,6 +42,8 @@ export interface RuntimeOptions {
   readonly rateLimiter?: RateLimiter;
   /** Throttles providers' outbound calls to their budgets; closed by {@link Runtime.close}. Default: none. */
   readonly throttle?: ProviderThrottle;
+  /** Counts decisions and reads the decision log, identity cache and subscription when scraped. Default: none. */
+  readonly metrics?: GatewayMetrics;
   /**
    * Awaited by {@link Runtime.whenCompiled} after the local compile: makes a change take effect in
    * other processes serving this node's traffic (cluster workers) before an admin command answers.
@@ -93,6 +97,15 @@ export class Runtime {
     });
     this.audit = new DecisionLogWriter(options.auditAppender ?? storeSink(options.store), options.logger, options.audit);
     this.fixedAdminHash = options.adminToken ? Buffer.from(hashAdminToken(options.adminToken), 'hex') : undefined;
+    if (options.metrics) {
+      Object.assign(options.metrics.sources, {
+        auditPending: () => this.audit.pending,
+        auditDropped: () => this.audit.dropped,
+        identityCacheHits: () => this.cache.hits,
+        identityCacheMisses: () => this.cache.misses,
+        subscriptionLag: () => this.follow?.lag,
+      });
+    }
   }
 
   /** Rebuild state from the last checkpoint and the events after it, compile, then follow changes. */
@@ -133,13 +146,17 @@ export class Runtime {
 
   /** Audit a decision taken at the edge, before the pipeline (for example an untrusted forward-auth caller). */
   recordDecision(request: AccessRequest, decision: Decision): void {
+    this.options.metrics?.decided(decision);
     if (this.current.settings.audit.enabled) this.audit.record(request, decision);
   }
 
   /** Decide one request with the pipeline current at its arrival, and audit the decision. */
   async decide(request: AccessRequest): Promise<Decision> {
     const { pipeline, settings } = this.current;
+    const metrics = this.options.metrics;
+    const started = metrics ? performance.now() : 0;
     const decision = await pipeline.decide(request);
+    metrics?.decided(decision, (performance.now() - started) / 1000);
     if (settings.audit.enabled) this.audit.record(request, decision);
     return decision;
   }
@@ -168,6 +185,9 @@ export class Runtime {
 
   /** Set by serve when storeSizeWarnBytes is configured: /readyz shows the store's size against it. */
   storeSize: StoreSizeWatch | undefined;
+
+  /** Set by serve: how far the configuration subscription is behind the store's head (metrics, /readyz). */
+  follow: StoreFollowWatch | undefined;
 
   readiness(): Readiness {
     // Ready once every provider has finished warming up. A provider that could not fetch its keys
