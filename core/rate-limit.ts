@@ -24,7 +24,7 @@ export interface RateLimiter {
   /** Count one request for `key` under `policy`; refused requests are not counted. */
   consume(key: string, policy: RateLimitPolicy): RateLimitResult | Promise<RateLimitResult>;
   /** Where the counts are, for /readyz (adapters that depend on a service). */
-  status?(): { ready: boolean; detail?: string };
+  status?(): { ready: boolean; degraded?: boolean; detail?: string };
 }
 
 interface Window {

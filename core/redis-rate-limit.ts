@@ -103,10 +103,10 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   /** The /readyz check: informative, never out of rotation (every node would be, at once). */
-  status(): { ready: boolean; detail?: string } {
+  status(): { ready: boolean; degraded?: boolean; detail?: string } {
     return this.current === 'redis'
-      ? { ready: true, detail: 'shared through Redis' }
-      : { ready: true, detail: `Redis unavailable (${this.lastError}): counting per node` };
+      ? { ready: true, detail: 'rate limits shared through Redis' }
+      : { ready: true, degraded: true, detail: `Redis unavailable (${this.lastError}): rate limits counted per node` };
   }
 
   consume(key: string, policy: RateLimitPolicy): RateLimitResult | Promise<RateLimitResult> {

@@ -73,7 +73,7 @@ export function createAdminApp({ runtime, logger, metrics }: AdminOptions): Koa<
   open.get('/readyz', (ctx) => {
     const readiness = runtime.readiness();
     ctx.status = readiness.ready ? 200 : 503;
-    ctx.body = { status: readiness.ready ? 'ready' : 'not_ready', checks: readiness.checks };
+    ctx.body = { status: !readiness.ready ? 'not_ready' : readiness.degraded ? 'degraded' : 'ready', checks: readiness.checks };
   });
   if (metrics) {
     open.get('/metrics', async (ctx) => {

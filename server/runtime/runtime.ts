@@ -51,9 +51,18 @@ export interface RuntimeOptions {
   readonly propagate?: () => Promise<void>;
 }
 
+/** One dependency's line in /readyz: `degraded` when it works in a reduced way (fail-static, per-node limits). */
+export interface ReadinessCheck {
+  readonly ready: boolean;
+  readonly degraded?: boolean;
+  readonly detail?: string;
+}
+
 export interface Readiness {
   readonly ready: boolean;
-  readonly checks: Readonly<Record<string, { ready: boolean; detail?: string }>>;
+  /** Ready, but some dependency is away and the node works around it. */
+  readonly degraded: boolean;
+  readonly checks: Readonly<Record<string, ReadinessCheck>>;
 }
 
 /** Bump when ConfigState or its fold changes shape, so old checkpoints are replayed instead of trusted. */
@@ -193,15 +202,20 @@ export class Runtime {
     // Ready once every provider has finished warming up. A provider that could not fetch its keys
     // is reported (its callers get 503) but does not take the node out of rotation for everyone else.
     const warming = new Set(this.compiler.warmingUp());
-    const checks: Record<string, { ready: boolean; detail?: string }> = {};
+    const checks: Record<string, ReadinessCheck> = {};
     for (const [id, provider] of this.current.providers) checks[`provider:${id}`] = provider.status();
     // Out of rotation while the store falls behind: at 10000 waiting decisions, or half the buffer when it is smaller.
     const auditOk = this.audit.pending < Math.min(10_000, this.audit.capacity / 2);
     checks.audit = auditOk ? { ready: true } : { ready: false, detail: `${this.audit.pending} decisions waiting for the store` };
     if (this.storeSize) checks.storeSize = this.storeSize.status;
-    const limits = this.options.rateLimiter?.status?.();
-    if (limits) checks.rateLimit = limits;
-    return { ready: warming.size === 0 && auditOk, checks };
+    if (this.follow) {
+      checks.store = this.follow.storeStatus();
+      checks.subscription = this.follow.subscriptionStatus();
+    }
+    const redis = this.options.rateLimiter?.status?.();
+    if (redis) checks.redis = redis;
+    const ready = warming.size === 0 && auditOk && checks.subscription?.ready !== false;
+    return { ready, degraded: Object.values(checks).some((c) => c.degraded === true), checks };
   }
 
   async close(): Promise<void> {

@@ -64,9 +64,9 @@ export class StoreFollowWatch {
   }
 
   /** /readyz: the store answered the last read. Informative: nodes keep enforcing the last known settings. */
-  storeStatus(): { ready: boolean; detail?: string } {
-    if (!this.sampled && this.error === undefined) return { ready: true, detail: 'not read yet' };
-    return this.error === undefined ? { ready: true } : { ready: true, detail: `store unavailable (${this.error}): serving the last known settings` };
+  storeStatus(): { ready: boolean; degraded?: boolean; detail?: string } {
+    if (this.error !== undefined) return { ready: true, degraded: true, detail: `store unavailable (${this.error}): serving the last known settings` };
+    return this.sampled ? { ready: true } : { ready: true, detail: 'not read yet' };
   }
 
   /** /readyz: the subscription has reached the head read one sample ago. */

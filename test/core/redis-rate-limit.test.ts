@@ -131,14 +131,14 @@ describe('core/redis-rate-limit', function () {
       expect(node.localCounts).to.equal(5);
       expect(node.fallbacks).to.equal(1);
       expect(log.warnings.filter((w) => /counted per node/.test(w))).to.have.length(1);
-      expect(node.status()).to.deep.include({ ready: true });
-      expect(node.status().detail).to.match(/counting per node/);
+      expect(node.status()).to.deep.include({ ready: true, degraded: true });
+      expect(node.status().detail).to.match(/counted per node/);
       // Known to be away: answered at once, without a round trip to wait for.
       expect(node.consume('other', policy)).not.to.be.instanceOf(Promise);
 
       relay.up();
       await eventually(() => node.state === 'redis', { within: 15_000, what: 'the limiter is back on Redis' });
-      expect(node.status().detail).to.equal('shared through Redis');
+      expect(node.status()).to.deep.equal({ ready: true, detail: 'rate limits shared through Redis' });
       expect(log.infos.filter((i) => /shared through Redis/.test(i)).length).to.be.at.least(2);
       const counted = await node.consume('k', policy);
       expect(counted.allowed).to.equal(true);

@@ -75,10 +75,11 @@ describe('server/runtime/rate-limiter: limits shared by several gateways through
 
     const ready = await send(client, `${nodes[0]!.admin.url}/readyz`);
     expect(ready.status).to.equal(200);
-    expect((ready.json.checks as Record<string, unknown>).rateLimit).to.deep.equal({ ready: true, detail: 'shared through Redis' });
+    expect(ready.json.status).to.equal('ready');
+    expect((ready.json.checks as Record<string, unknown>).redis).to.deep.equal({ ready: true, detail: 'rate limits shared through Redis' });
   });
 
-  it('without redis configured the counts stay per node and /readyz has no rate-limit line', () => {
+  it('without redis configured the counts stay per node and /readyz has no redis line', () => {
     const limits = openRateLimiter(processConfigSchema.parse({}), systemClock, silentLogger);
     expect(limits.redis).to.equal(undefined);
     expect(limits.limiter.status).to.equal(undefined);
