@@ -113,6 +113,14 @@ export interface Provider {
  * });
  * ```
  */
+/** Outbound calls allowed to one configured provider: see {@link ProviderPlugin.callBudget}. */
+export interface CallBudget {
+  /** Calls in flight at once (across all nodes when Redis is configured). */
+  readonly maxConcurrent: number;
+  /** At most `amount` calls started every `everyMs`, refilled as a whole; absent: no count limit. */
+  readonly reservoir?: { readonly amount: number; readonly everyMs: number };
+}
+
 export interface ProviderPlugin<C = unknown> {
   readonly kind: string;
   readonly description: string;
@@ -123,6 +131,14 @@ export interface ProviderPlugin<C = unknown> {
    * encrypted before an event is written, masked in every answer, and decrypted for `create`.
    */
   readonly secretFields?: readonly string[];
+  /**
+   * How hard one configured provider of this kind may be called, as the vendor documents it.
+   * Every outbound call made through `deps.fetch` (userinfo, introspection, token, keys) waits
+   * for it; with Redis configured the budget is shared by all nodes. Default: 16 calls at once,
+   * no count limit.
+   * @example `{ maxConcurrent: 10, reservoir: { amount: 5000, everyMs: 3_600_000 } }` (GitHub: 5,000 an hour per app)
+   */
+  readonly callBudget?: CallBudget;
   /** Build an instance from a validated config. Throws TypeError only on programming errors. */
   create(config: C, deps: ProviderDeps): Provider;
 }

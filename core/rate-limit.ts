@@ -1,5 +1,4 @@
 // The rate-limit port and its per-node adapter: fixed windows counted on the injected clock.
-import Bottleneck from 'bottleneck';
 import type { Clock } from './clock.js';
 
 export interface RateLimitPolicy {
@@ -19,11 +18,13 @@ export interface RateLimitResult {
 
 /**
  * Counts requests per key and window. Adapters: {@link LocalRateLimiter} (per node, the
- * default); a shared one (Redis) replaces it when several nodes must share limits.
+ * default); RedisRateLimiter (core/redis-rate-limit.ts) when several nodes share limits.
  */
 export interface RateLimiter {
   /** Count one request for `key` under `policy`; refused requests are not counted. */
   consume(key: string, policy: RateLimitPolicy): RateLimitResult | Promise<RateLimitResult>;
+  /** Where the counts are, for /readyz (adapters that depend on a service). */
+  status?(): { ready: boolean; degraded?: boolean; detail?: string };
 }
 
 interface Window {
@@ -59,43 +60,6 @@ export class LocalRateLimiter implements RateLimiter {
   /** Keys currently counted (for tests and metrics). */
   get size(): number {
     return this.windows.size;
-  }
-
-  private sweep(now: number): void {
-    for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
-    this.nextSweep = now + 60_000;
-  }
-}
-
-/**
- * The same port over bottleneck reservoirs: one limiter per key and window, its reservoir the
- * requests left. Windows come from the injected clock, as in {@link LocalRateLimiter}. Every
- * bottleneck call yields to the event loop (a `setTimeout(0)` in its local datastore), about a
- * millisecond per request, so the gateway counts per node with {@link LocalRateLimiter}; this
- * adapter is the starting point for limits shared through bottleneck's Redis datastore.
- */
-export class BottleneckRateLimiter implements RateLimiter {
-  private readonly windows = new Map<string, { resetAt: number; limiter: Bottleneck }>();
-  private nextSweep = 0;
-
-  constructor(private readonly clock: Clock) {}
-
-  async consume(key: string, policy: RateLimitPolicy): Promise<RateLimitResult> {
-    const now = this.clock.now();
-    if (now >= this.nextSweep) this.sweep(now);
-    const resetAt = (Math.floor(now / policy.windowMs) + 1) * policy.windowMs;
-    let window = this.windows.get(key);
-    if (!window || window.resetAt !== resetAt) {
-      // Replaced synchronously, so concurrent requests of a new window share one reservoir.
-      window = { resetAt, limiter: new Bottleneck({ reservoir: policy.limit }) };
-      this.windows.set(key, window);
-    }
-    const left = await window.limiter.incrementReservoir(-1);
-    if (left < 0) {
-      await window.limiter.incrementReservoir(1);
-      return { allowed: false, limit: policy.limit, remaining: 0, resetAt };
-    }
-    return { allowed: true, limit: policy.limit, remaining: left, resetAt };
   }
 
   private sweep(now: number): void {

@@ -16,8 +16,10 @@ export const processConfigSchema = z
     adminListen: hostPort.default('127.0.0.1:8081'),
     upstream: z.url({ protocol: /^https?$/ }).optional(),
     adminToken: z.string().min(24, 'must be at least 24 characters').optional(),
-    /** Shared rate-limit counters between nodes (used once the rate-limit stage exists). */
-    redis: z.string().optional(),
+    /** Redis shared by the nodes (`redis://host:port`): rate-limit counts live there. Absent: counts per node. */
+    redis: z.url({ protocol: /^rediss?$/ }).optional(),
+    /** Prefix of every Redis key this node writes; nodes that share limits share it. */
+    redisKeyPrefix: z.string().min(1).max(100).default('portcullis:'),
     /** 32 random bytes, base64: seals provider secrets. Default: generated into the data directory. */
     secretKey: z.string().optional(),
     /** Path of the Ed25519 key (PEM) that signs checkpoints. Default: checkpoint.key in the data directory, generated on first start. */

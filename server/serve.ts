@@ -12,6 +12,10 @@ import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin/app.js';
 import { startCheckpointSigner } from './runtime/checkpoint-signing.js';
+import { GatewayMetrics } from './runtime/metrics.js';
+import { ProviderThrottle } from './runtime/provider-throttle.js';
+import { StoreFollowWatch } from './runtime/store-follow.js';
+import { openRateLimiter } from './runtime/rate-limiter.js';
 import { RetentionScheduler } from './runtime/retention-scheduler.js';
 import { StoreSizeWatch } from './runtime/store-size.js';
 import { splitHostPort, type ProcessConfig } from './config.js';
@@ -53,6 +57,8 @@ export const DRAIN_MS = 10_000;
 export interface CoreParts {
   readonly store: EventStore;
   readonly runtime: Runtime;
+  /** This process's metrics (decisions, latencies, provider calls, decision log, identity cache). */
+  readonly metrics: GatewayMetrics;
 }
 
 export interface CoreOptions {
@@ -62,6 +68,8 @@ export interface CoreOptions {
   readonly propagate?: () => Promise<void>;
   /** False for a process that serves no gateway traffic (the cluster primary): it records no decision, so it starts no append thread. */
   readonly decides?: boolean;
+  /** Which metrics this process keeps (see GatewayMetrics); default all. */
+  readonly metrics?: 'all' | 'traffic' | 'rateLimit';
 }
 
 export async function startCore(config: ProcessConfig, logger: Logger, options: CoreOptions = {}): Promise<CoreParts> {
@@ -76,6 +84,9 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
   // Started while the projections replay, so the first decisions do not wait for the thread. A
   // thread that cannot start fails the first blocks instead, which the writer logs and retries.
   const appenderReady = auditAppender?.start().catch(() => undefined);
+  const metrics = new GatewayMetrics(options.metrics);
+  // Each provider's outbound calls within its kind's budget, shared through Redis when configured.
+  const throttle = new ProviderThrottle({ ...(config.redis ? { redisUrl: config.redis } : {}), keyPrefix: config.redisKeyPrefix, logger, observer: metrics });
   try {
     const secrets = loadSecretBox(config.secretKey, config.store, logger);
     const runtime = await Runtime.start({
@@ -85,6 +96,8 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
       clock: systemClock,
       logger,
       secrets,
+      throttle,
+      metrics,
       identityCache: {
         maxTtlSeconds: config.identityCacheSeconds,
         failureTtlSeconds: config.identityFailureCacheSeconds,
@@ -97,9 +110,10 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
       ...(options.propagate ? { propagate: options.propagate } : {}),
     });
     await appenderReady;
-    return { store, runtime };
+    return { store, runtime, metrics };
   } catch (err) {
     await auditAppender?.close();
+    await throttle.close();
     await store.close();
     throw err;
   }
@@ -135,15 +149,30 @@ export async function resolveUpstream(config: ProcessConfig, logger: Logger): Pr
 }
 
 /** The gateway listener's server and its proxy (not listening yet). */
-export function createGatewayServer(runtime: Runtime, upstream: string, config: ProcessConfig, logger: Logger): { server: Server; proxy: UpstreamProxy } {
+export function createGatewayServer(
+  runtime: Runtime,
+  upstream: string,
+  config: ProcessConfig,
+  logger: Logger,
+  metrics?: GatewayMetrics,
+): { server: Server; proxy: UpstreamProxy } {
   const proxy = new UpstreamProxy({
     upstream: new URL(upstream),
     timeoutMs: config.upstreamTimeoutMs,
     logger,
     isTrustedProxy: (ip) => runtime.compiled.isTrustedProxy(ip),
+    ...(metrics ? { upstreamTimed: (seconds: number) => metrics.upstream(seconds) } : {}),
   });
   const server = createGatewayHttpServer(createGatewayApp({ runtime, proxy, logger }).callback(), logger);
   return { server, proxy };
+}
+
+/** Sample the store's head against the configuration subscription (for /metrics and /readyz). */
+export function followStore(runtime: Runtime, store: EventStore, logger: Logger): StoreFollowWatch {
+  const follow = new StoreFollowWatch(store, () => runtime.projection.position, logger);
+  runtime.follow = follow;
+  follow.start();
+  return follow;
 }
 
 /** Stop accepting, let in-flight requests finish (closing their sockets after DRAIN_MS). */
@@ -195,9 +224,14 @@ export const stopRecord = (runtime: Runtime) => ({
 
 /** One process: both listeners here (`serve --workers 1`, the default). */
 export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
-  const { store, runtime } = await startCore(config, logger);
+  const limits = openRateLimiter(config, systemClock, logger);
+  const { store, runtime, metrics } = await startCore(config, logger, { rateLimiter: limits.limiter }).catch(async (err: unknown) => {
+    await limits.close();
+    throw err;
+  });
   const signer = await startOrClose(() => startCheckpointSigner(config, store, logger), async () => {
     await runtime.close();
+    await limits.close();
     await store.close();
   });
   const retention = new RetentionScheduler(store, () => runtime.projection.state.settings.audit.retention, systemClock, logger);
@@ -205,16 +239,20 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
   const sizeWatch = config.storeSizeWarnBytes === undefined ? undefined : new StoreSizeWatch(store, config.storeSizeWarnBytes, logger);
   runtime.storeSize = sizeWatch;
   sizeWatch?.start();
-  if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet (rate limits come with the rate-limit stage)');
   const upstream = await resolveUpstream(config, logger);
 
-  const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger);
-  const adminServer = createServer(createAdminApp({ runtime, logger }).callback());
+  metrics.sources.rateLimitBackend = () => limits.redis?.state ?? 'local';
+  metrics.sources.rateLimitLocalCounts = () => limits.redis?.localCounts ?? 0;
+  const follow = followStore(runtime, store, logger);
+  const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger, metrics);
+  const adminServer = createServer(createAdminApp({ runtime, logger, metrics }).callback());
   const stop = async (): Promise<void> => {
     await drain([gatewayServer, adminServer]);
+    follow.stop();
     await retention.stop();
     sizeWatch?.stop();
     await runtime.close();
+    await limits.close();
     // After the last audit flush: the final checkpoint covers it.
     await signer.stop();
     await proxy.close();

@@ -137,5 +137,8 @@ export default oauthPreset({
   kind: 'github',
   description: 'GitHub / GitHub Enterprise OAuth app tokens, checked against the app and mapped from GET /user',
   configSchema: githubConfigSchema,
+  // GitHub's REST API: 5,000 requests an hour for an OAuth app's own credentials (the token check),
+  // and no more than 100 concurrent requests (secondary limits). docs.github.com, "Rate limits for the REST API".
+  callBudget: { maxConcurrent: 10, reservoir: { amount: 5000, everyMs: 3_600_000 } },
   setup: githubSetup,
 });

@@ -81,5 +81,8 @@ export default oauthPreset({
   kind: 'gitlab',
   description: 'GitLab (gitlab.com or self-managed) OAuth tokens, mapped from OpenID userinfo or /api/v4/user',
   configSchema: gitlabConfigSchema,
+  // GitLab.com: 2,000 requests a minute from one IP address (all traffic) and per user for
+  // authenticated API traffic (docs.gitlab.com, "GitLab.com settings: rate limits").
+  callBudget: { maxConcurrent: 10, reservoir: { amount: 2000, everyMs: 60_000 } },
   setup: gitlabSetup,
 });

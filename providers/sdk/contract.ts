@@ -1,12 +1,12 @@
 // The plugin contract as a provider package sees it: the types core/ defines, the three outcomes as values, defineProvider().
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { AuthResult, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
+import type { AuthResult, CallBudget, Provider, ProviderDeps, ProviderPlugin } from '../../core/provider.js';
 
 export type { Credential, Identity } from '../../core/access.js';
 export type { Clock } from '../../core/clock.js';
 export type { Logger } from '../../core/logger.js';
 export type {
-  AnswerCache, AuthFailureCode, AuthResult, HttpFetch, OAuthClient, Provider, ProviderDeps, ProviderPlugin, ProviderStatus,
+  AnswerCache, AuthFailureCode, AuthResult, CallBudget, HttpFetch, OAuthClient, Provider, ProviderDeps, ProviderPlugin, ProviderStatus,
 } from '../../core/provider.js';
 
 /** The refusing outcome of `authenticate`. */
@@ -46,6 +46,8 @@ export interface PluginData<C> {
   readonly configSchema: StandardSchemaV1<unknown, C>;
   /** Default `['clientSecret']`. */
   readonly secretFields?: readonly string[];
+  /** The vendor's documented limits (see ProviderPlugin.callBudget). */
+  readonly callBudget?: CallBudget;
 }
 
 /** A preset's plugin: `create` gives the preset's instance type and takes the base's options (tests, embedding). */
@@ -58,6 +60,6 @@ export function presetPlugin<C, P extends Provider, O>(
   data: PluginData<C>,
   create: (config: C, deps: ProviderDeps, options?: O) => P,
 ): PresetPlugin<C, P, O> {
-  const { kind, description, configSchema, secretFields = ['clientSecret'] } = data;
-  return Object.freeze({ kind, description, configSchema, secretFields, create });
+  const { kind, description, configSchema, secretFields = ['clientSecret'], callBudget } = data;
+  return Object.freeze({ kind, description, configSchema, secretFields, ...(callBudget ? { callBudget } : {}), create });
 }

@@ -63,5 +63,7 @@ export default oauthPreset({
   kind: 'slack',
   description: 'Sign in with Slack user tokens, validated by openid.connect.userInfo, optionally limited to one workspace',
   configSchema: slackConfigSchema,
+  // openid.connect.userInfo is a Tier 3 method: 50+ calls a minute per app and workspace (api.slack.com/apis/rate-limits).
+  callBudget: { maxConcurrent: 5, reservoir: { amount: 50, everyMs: 60_000 } },
   setup: slackSetup,
 });

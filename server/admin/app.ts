@@ -25,15 +25,17 @@ import { bearerChallenge, errorResponse } from '../respond.js';
 export interface AdminOptions {
   readonly runtime: Runtime;
   readonly logger: Logger;
+  /** What `GET /metrics` answers (Prometheus text); without it, 404. */
+  readonly metrics?: { metrics(): Promise<string>; readonly contentType: string };
 }
 
 const ADMIN_REALM = 'portcullis-admin';
 
-/** Reachable without the admin token: probes, and the OAuth callback (its single-use state is the proof). */
-const OPEN_PATHS = new Set(['/healthz', '/readyz', CALLBACK_PATH]);
+/** Reachable without the admin token: probes, metrics (for a scraper on the admin network), and the OAuth callback (its single-use state is the proof). */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics', CALLBACK_PATH]);
 
 
-export function createAdminApp({ runtime, logger }: AdminOptions): Koa<AdminState> {
+export function createAdminApp({ runtime, logger, metrics }: AdminOptions): Koa<AdminState> {
   const app = new Koa<AdminState>({ proxy: false });
   app.on('error', (err: unknown) => logger.error({ err }, 'admin error outside a request'));
 
@@ -87,8 +89,14 @@ export function createAdminRouters({ runtime, logger }: AdminOptions): { open: R
   open.get('/readyz', (ctx) => {
     const readiness = runtime.readiness();
     ctx.status = readiness.ready ? 200 : 503;
-    ctx.body = { status: readiness.ready ? 'ready' : 'not_ready', checks: readiness.checks };
+    ctx.body = { status: !readiness.ready ? 'not_ready' : readiness.degraded ? 'degraded' : 'ready', checks: readiness.checks };
   });
+  if (metrics) {
+    open.get('/metrics', async (ctx) => {
+      ctx.body = await metrics.metrics();
+      ctx.type = metrics.contentType;
+    });
+  }
   const api = new Router<AdminState>({ prefix: '/api/v1', sensitive: true });
   api.use(jsonBody({ limit: '1mb', types: ['application/json', 'application/merge-patch+json'] }));
 

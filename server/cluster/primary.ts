@@ -4,18 +4,19 @@ import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { LocalRateLimiter } from '../../core/rate-limit.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { sqliteFile } from '../../core/store/open.js';
+import { AggregatorRegistry } from 'prom-client';
 import { createAdminApp } from '../admin/app.js';
 import { startCheckpointSigner } from '../runtime/checkpoint-signing.js';
+import { openRateLimiter } from '../runtime/rate-limiter.js';
 import { RetentionScheduler } from '../runtime/retention-scheduler.js';
 import { StoreSizeWatch } from '../runtime/store-size.js';
 import { messageType, type FailedMessage, type ListeningMessage, type StartMessage, type SyncMessage, type SyncedMessage } from './protocol.js';
 import { answerRateLimits } from './rate-limit.js';
 import type { ProcessConfig } from '../config.js';
 import {
-  DRAIN_MS, announceAdminToken, drain, listen, printNextStep, redactStore, resolveUpstream, startCore, startOrClose, type RunningGateway,
+  DRAIN_MS, announceAdminToken, drain, followStore, listen, printNextStep, redactStore, resolveUpstream, startCore, startOrClose, type RunningGateway,
 } from '../serve.js';
 
 export interface ClusterOptions {
@@ -54,8 +55,9 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   }
   const syncTimeoutMs = options.syncTimeoutMs ?? 5_000;
   const members = new Map<number, Member>();
-  // The one set of rate-limit counts; workers ask for theirs over IPC.
-  const limiter = new LocalRateLimiter(systemClock);
+  // The one set of rate-limit counts (or the way to Redis, where the nodes' counts are); workers ask for theirs over IPC.
+  const limits = openRateLimiter(config, systemClock, logger);
+  const limiter = limits.limiter;
   let runtime: Runtime | undefined;
   let syncSeq = 0;
 
@@ -89,12 +91,16 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
       }
     });
 
-  const core = await startCore(config, logger, { rateLimiter: limiter, propagate, decides: false });
+  const core = await startCore(config, logger, { rateLimiter: limiter, propagate, decides: false, metrics: 'rateLimit' }).catch(async (err: unknown) => {
+    await limits.close();
+    throw err;
+  });
   const { store } = core;
   runtime = core.runtime;
   // Here, in the primary only: the workers append, one signer per store anchors what they wrote.
   const signer = await startOrClose(() => startCheckpointSigner(config, store, logger), async () => {
     await core.runtime.close();
+    await limits.close();
     await store.close();
   });
   // Retention too runs here only: workers never drop days.
@@ -103,7 +109,6 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   const sizeWatch = config.storeSizeWarnBytes === undefined ? undefined : new StoreSizeWatch(store, config.storeSizeWarnBytes, logger);
   core.runtime.storeSize = sizeWatch;
   sizeWatch?.start();
-  if (config.redis) logger.warn('redis is configured, but nothing in this version uses it yet: workers share rate limits through the primary');
   const upstream = await resolveUpstream(config, logger);
 
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.js', import.meta.url)), args: [] });
@@ -199,10 +204,13 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
       }),
     ).then(() => undefined);
 
+  const follow = followStore(core.runtime, store, logger);
   const closeCore = async (): Promise<void> => {
+    follow.stop();
     await retention.stop();
     sizeWatch?.stop();
     await runtime?.close();
+    await limits.close();
     // The workers have flushed their audit by now (stopWorkers comes first): the final checkpoint covers it.
     await signer.stop();
     upstream.close();
@@ -222,7 +230,16 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     throw err;
   }
 
-  const adminServer = createServer(createAdminApp({ runtime, logger }).callback());
+  // /metrics: the workers' registries added up (counters and histograms summed, gauges as each
+  // declares), then the primary's own rate-limit metrics (the workers' counts are kept here).
+  core.metrics.sources.rateLimitBackend = () => limits.redis?.state ?? 'local';
+  core.metrics.sources.rateLimitLocalCounts = () => limits.redis?.localCounts ?? 0;
+  const aggregator = new AggregatorRegistry();
+  const clusterMetrics = {
+    contentType: core.metrics.contentType,
+    metrics: async () => `${await aggregator.clusterMetrics()}\n${await core.metrics.metrics()}`,
+  };
+  const adminServer = createServer(createAdminApp({ runtime, logger, metrics: clusterMetrics }).callback());
   let adminUrl: string;
   try {
     adminUrl = await listen(adminServer, config.adminListen, 'adminListen');

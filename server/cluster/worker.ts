@@ -9,7 +9,8 @@ import { messageType, type FailedMessage, type HelloMessage, type ListeningMessa
 import { ClusterRateLimiter } from './rate-limit.js';
 import { DEBUG_HEADER } from '../gateway/app.js';
 import { createLogger } from '../logger.js';
-import { createGatewayServer, drain, listen, startCore, stopRecord, type CoreParts } from '../serve.js';
+import { AggregatorRegistry } from 'prom-client';
+import { createGatewayServer, drain, followStore, listen, startCore, stopRecord, type CoreParts } from '../serve.js';
 
 /** Answered to an admin's debug request (the admin token in {@link DEBUG_HEADER}): which worker served it. */
 export const WORKER_HEADER = 'x-portcullis-worker';
@@ -34,7 +35,7 @@ async function run(start: StartMessage): Promise<void> {
   const { config, upstream } = start;
   const logger: Logger = createLogger(config.logLevel).child({ worker: cluster.worker?.id, pid: process.pid });
   const limiter = new ClusterRateLimiter(primary);
-  const starting = startCore(config, logger, { rateLimiter: limiter });
+  const starting = startCore(config, logger, { rateLimiter: limiter, metrics: 'traffic' });
   // Registered at once: a change the admin makes while this worker starts is acknowledged once it is started.
   process.on('message', (message: unknown) => {
     if (messageType(message) === 'sync') void starting.then((core) => sync(core, message as SyncMessage), () => {});
@@ -46,9 +47,14 @@ async function run(start: StartMessage): Promise<void> {
     fail(err);
     return;
   }
-  const { store, runtime } = core;
+  const { store, runtime, metrics } = core;
+  // The primary's /metrics asks every worker for its registry and adds them up: constructing an
+  // AggregatorRegistry is what makes prom-client answer those requests in a worker.
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  new AggregatorRegistry();
+  const follow = followStore(runtime, store, logger);
 
-  const { server, proxy } = createGatewayServer(runtime, upstream, config, logger);
+  const { server, proxy } = createGatewayServer(runtime, upstream, config, logger, metrics);
   const pid = String(process.pid);
   // Runs before the gateway's own listener: the header is set before the answer starts.
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -69,6 +75,7 @@ async function run(start: StartMessage): Promise<void> {
     (closing ??= (async () => {
       logger.info({ why }, 'worker stopping: draining requests and flushing audit events');
       await drain([server]);
+      follow.stop();
       await runtime.close();
       await proxy.close();
       limiter.close();

@@ -27,6 +27,8 @@ export interface ProxyOptions {
   readonly logger: Logger;
   /** Peer is a trusted proxy: keep the X-Forwarded-* it sent and append to them. */
   readonly isTrustedProxy: (ip: string) => boolean;
+  /** Told how long each upstream exchange took, answered or failed, in seconds (metrics). */
+  readonly upstreamTimed?: (seconds: number) => void;
 }
 
 /** Field names listed in a Connection header (hop-by-hop too), or none. */
@@ -120,6 +122,8 @@ export class UpstreamProxy {
     res.once('close', onClose);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     const target = this.basePath + (forwardedAsReceived(request, decision) ? (req.url ?? request.rawPath) : request.path + (request.query ? `?${request.query}` : ''));
+    const timed = this.options.upstreamTimed;
+    const started = timed ? performance.now() : 0;
     try {
       await this.agent.stream(
         {
@@ -161,6 +165,7 @@ export class UpstreamProxy {
       );
     } finally {
       res.off('close', onClose);
+      if (timed && !clientGone) timed((performance.now() - started) / 1000);
     }
   }
 

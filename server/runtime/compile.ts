@@ -1,4 +1,5 @@
 // The compiler: turns the configuration state into a ready-to-run pipeline, reusing provider instances that did not change.
+import type { ProviderThrottle, ThrottledFetch } from './provider-throttle.js';
 import type { Clock } from '../../core/clock.js';
 import type { IdentityCache } from '../../core/identity-cache.js';
 import type { JsonObject } from '../../core/settings/merge-patch.js';
@@ -50,6 +51,8 @@ export interface CompilerDeps {
   readonly rateLimiter?: RateLimiter;
   /** The live token index (not compiled: a revocation counts from the next request). Default: none. */
   readonly tokens?: TokenLookup;
+  /** Throttles each provider's outbound calls to its kind's budget. Default: none (tests). */
+  readonly throttle?: ProviderThrottle;
 }
 
 export interface PolicyDeps {
@@ -106,6 +109,8 @@ interface Instance {
   readonly key: string;
   readonly provider: Provider;
   readonly abort: AbortController;
+  /** Its throttled fetch, let go of with the instance. */
+  readonly throttled?: ThrottledFetch;
   /** The provider's warm-up (first key fetch) has finished, successfully or not. */
   warmedUp: boolean;
 }
@@ -184,9 +189,10 @@ export class PipelineCompiler {
       logger.error({ issues: checked.issues }, 'stored provider configuration no longer validates; provider left out');
       return undefined;
     }
-    const { fetch, clock, cache } = this.deps;
-    const provider = plugin.create(checked.value, { id, fetch, clock, logger, cache });
-    const instance: Instance = { key, provider, abort: new AbortController(), warmedUp: !provider.start };
+    const { clock, cache } = this.deps;
+    const throttled = this.deps.throttle?.limit(id, plugin.callBudget, this.deps.fetch);
+    const provider = plugin.create(checked.value, { id, fetch: throttled?.fetch ?? this.deps.fetch, clock, logger, cache });
+    const instance: Instance = { key, provider, abort: new AbortController(), warmedUp: !provider.start, ...(throttled ? { throttled } : {}) };
     void provider.start?.(instance.abort.signal).finally(() => (instance.warmedUp = true));
     return instance;
   }
@@ -194,5 +200,6 @@ export class PipelineCompiler {
   private release(instance: Instance): void {
     instance.abort.abort();
     void instance.provider.close?.();
+    instance.throttled?.release();
   }
 }

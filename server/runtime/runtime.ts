@@ -9,6 +9,9 @@ import { DecisionLogWriter, storeSink, type BlockSink, type DecisionLogOptions }
 import { CONFIG_STREAM_PREFIXES } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import { Projection } from '../../core/projection.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { ProviderThrottle } from './provider-throttle.js';
+import type { StoreFollowWatch } from './store-follow.js';
 import type { StoreSizeWatch } from './store-size.js';
 import type { HttpFetch } from '../../core/provider.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
@@ -37,6 +40,10 @@ export interface RuntimeOptions {
   readonly identityCache?: Omit<IdentityCacheOptions, 'clock'>;
   /** Counts requests for the rate-limit stage (default: per process); cluster workers share the primary's counts. */
   readonly rateLimiter?: RateLimiter;
+  /** Throttles providers' outbound calls to their budgets; closed by {@link Runtime.close}. Default: none. */
+  readonly throttle?: ProviderThrottle;
+  /** Counts decisions and reads the decision log, identity cache and subscription when scraped. Default: none. */
+  readonly metrics?: GatewayMetrics;
   /**
    * Awaited by {@link Runtime.whenCompiled} after the local compile: makes a change take effect in
    * other processes serving this node's traffic (cluster workers) before an admin command answers.
@@ -44,9 +51,18 @@ export interface RuntimeOptions {
   readonly propagate?: () => Promise<void>;
 }
 
+/** One dependency's line in /readyz: `degraded` when it works in a reduced way (fail-static, per-node limits). */
+export interface ReadinessCheck {
+  readonly ready: boolean;
+  readonly degraded?: boolean;
+  readonly detail?: string;
+}
+
 export interface Readiness {
   readonly ready: boolean;
-  readonly checks: Readonly<Record<string, { ready: boolean; detail?: string }>>;
+  /** Ready, but some dependency is away and the node works around it. */
+  readonly degraded: boolean;
+  readonly checks: Readonly<Record<string, ReadinessCheck>>;
 }
 
 /** Bump when ConfigState or its fold changes shape, so old checkpoints are replayed instead of trusted. */
@@ -90,6 +106,15 @@ export class Runtime {
     });
     this.audit = new DecisionLogWriter(options.auditAppender ?? storeSink(options.store), options.logger, options.audit);
     this.fixedAdminHash = options.adminToken ? Buffer.from(hashAdminToken(options.adminToken), 'hex') : undefined;
+    if (options.metrics) {
+      Object.assign(options.metrics.sources, {
+        auditPending: () => this.audit.pending,
+        auditDropped: () => this.audit.dropped,
+        identityCacheHits: () => this.cache.hits,
+        identityCacheMisses: () => this.cache.misses,
+        subscriptionLag: () => this.follow?.lag,
+      });
+    }
   }
 
   /** Rebuild state from the last checkpoint and the events after it, compile, then follow changes. */
@@ -130,13 +155,17 @@ export class Runtime {
 
   /** Audit a decision taken at the edge, before the pipeline (for example an untrusted forward-auth caller). */
   recordDecision(request: AccessRequest, decision: Decision): void {
+    this.options.metrics?.decided(decision);
     if (this.current.settings.audit.enabled) this.audit.record(request, decision);
   }
 
   /** Decide one request with the pipeline current at its arrival, and audit the decision. */
   async decide(request: AccessRequest): Promise<Decision> {
     const { pipeline, settings } = this.current;
+    const metrics = this.options.metrics;
+    const started = metrics ? performance.now() : 0;
     const decision = await pipeline.decide(request);
+    metrics?.decided(decision, (performance.now() - started) / 1000);
     if (settings.audit.enabled) this.audit.record(request, decision);
     return decision;
   }
@@ -166,17 +195,27 @@ export class Runtime {
   /** Set by serve when storeSizeWarnBytes is configured: /readyz shows the store's size against it. */
   storeSize: StoreSizeWatch | undefined;
 
+  /** Set by serve: how far the configuration subscription is behind the store's head (metrics, /readyz). */
+  follow: StoreFollowWatch | undefined;
+
   readiness(): Readiness {
     // Ready once every provider has finished warming up. A provider that could not fetch its keys
     // is reported (its callers get 503) but does not take the node out of rotation for everyone else.
     const warming = new Set(this.compiler.warmingUp());
-    const checks: Record<string, { ready: boolean; detail?: string }> = {};
+    const checks: Record<string, ReadinessCheck> = {};
     for (const [id, provider] of this.current.providers) checks[`provider:${id}`] = provider.status();
     // Out of rotation while the store falls behind: at 10000 waiting decisions, or half the buffer when it is smaller.
     const auditOk = this.audit.pending < Math.min(10_000, this.audit.capacity / 2);
     checks.audit = auditOk ? { ready: true } : { ready: false, detail: `${this.audit.pending} decisions waiting for the store` };
     if (this.storeSize) checks.storeSize = this.storeSize.status;
-    return { ready: warming.size === 0 && auditOk, checks };
+    if (this.follow) {
+      checks.store = this.follow.storeStatus();
+      checks.subscription = this.follow.subscriptionStatus();
+    }
+    const redis = this.options.rateLimiter?.status?.();
+    if (redis) checks.redis = redis;
+    const ready = warming.size === 0 && auditOk && checks.subscription?.ready !== false;
+    return { ready, degraded: Object.values(checks).some((c) => c.degraded === true), checks };
   }
 
   async close(): Promise<void> {
@@ -187,6 +226,7 @@ export class Runtime {
     await this.tokenUsage.stop();
     await this.compiling;
     await this.compiler.close();
+    await this.options.throttle?.close();
     this.cache.close();
   }
 

@@ -137,6 +137,16 @@ describe('serve --workers 2 (node:cluster) end to end', function () {
     await patchSettings({ rateLimit: { enabled: false } });
   });
 
+  it('GET /metrics on the primary adds up both workers: every request answered so far is counted once', async () => {
+    const res = await call(`${adminUrl}/metrics`);
+    expect(res.status).to.equal(200);
+    const lines = res.text.split('\n');
+    const counted = lines.filter((l) => l.startsWith('portcullis_requests_total{')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    expect(counted).to.equal(sent);
+    expect(lines).to.include('portcullis_rate_limit_backend{backend="local"} 1');
+    expect(lines.filter((l) => l.startsWith('# TYPE portcullis_requests_total '))).to.have.length(1);
+  });
+
   it('replaces a worker that dies, and logs it', async () => {
     const before = new Set<string>();
     for (let i = 0; i < 4; i++) before.add((await get('/x')).worker ?? '?');

@@ -1,7 +1,7 @@
 // Rate limits on a manual clock: keys, windows, per-route overrides, exemptions, and the 429 and RateLimit headers.
 import { expect } from 'chai';
 import { ManualClock } from '../../core/clock.js';
-import { BottleneckRateLimiter, LocalRateLimiter } from '../../core/rate-limit.js';
+import { LocalRateLimiter } from '../../core/rate-limit.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 
 const T0 = Date.UTC(2024, 0, 1, 0, 0, 0); // a window boundary
@@ -139,16 +139,5 @@ describe('policies/rate-limit', () => {
     clock.advance(61_000);
     limiter.consume('fresh', { limit: 5, windowMs: 1000 });
     expect(limiter.size).to.equal(1);
-  });
-
-  it('BottleneckRateLimiter counts the same windows on the injected clock', async () => {
-    const clock = new ManualClock(T0 + 500);
-    const limiter = new BottleneckRateLimiter(clock);
-    const policy = { limit: 2, windowMs: 1000 };
-    const answers = await Promise.all([1, 2, 3].map(() => limiter.consume('k', policy)));
-    expect(answers.map((r) => r.allowed).sort()).to.deep.equal([false, true, true]);
-    expect(answers.find((r) => !r.allowed)).to.deep.include({ remaining: 0, resetAt: T0 + 1000 });
-    clock.advance(500);
-    expect(await limiter.consume('k', policy)).to.deep.equal({ allowed: true, limit: 2, remaining: 1, resetAt: T0 + 2000 });
   });
 });

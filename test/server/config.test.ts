@@ -43,6 +43,7 @@ describe('server/config loadProcessConfig', () => {
       auditMaxBuffered: 100_000,
       checkpointEveryEvents: 100_000,
       checkpointEverySeconds: 60,
+      redisKeyPrefix: 'portcullis:',
     });
   });
 
@@ -77,6 +78,7 @@ describe('server/config loadProcessConfig', () => {
       auditMaxBuffered: 100_000,
       checkpointEveryEvents: 100_000,
       checkpointEverySeconds: 60,
+      redisKeyPrefix: 'portcullis:',
     });
   });
 
@@ -106,6 +108,12 @@ describe('server/config loadProcessConfig', () => {
       redis: 'redis://cache:6379',
       logLevel: 'error',
     });
+  });
+
+  it('refuses a redis value that is not a redis:// or rediss:// URL, without echoing it', () => {
+    const message = loadError(undefined, { PORTCULLIS_REDIS: 'http://user:s3cret@cache:6379' }).message;
+    expect(message).to.include('redis');
+    expect(message).not.to.include('s3cret');
   });
 
   it('treats an empty file as no settings', () => {

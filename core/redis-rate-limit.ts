@@ -1,0 +1,170 @@
+// The rate-limit port over Redis: counts shared by every node, one atomic Lua script per count, per-node counting while Redis is away.
+//
+// Why a Lua script and not rate-limiter-flexible: the script keeps exactly the semantics of
+// LocalRateLimiter (fixed windows aligned to the epoch, refused requests not counted), so a node
+// falling back to its own counts and coming back changes nothing a client can see but the sharing;
+// rate-limiter-flexible's fixed window starts at a key's first request and counts refused
+// requests, and would add a dependency for ten lines. The window is read from Redis's own clock
+// (TIME), so nodes whose clocks differ still agree on where a window ends.
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+import { LocalRateLimiter, type RateLimiter, type RateLimitPolicy, type RateLimitResult } from './rate-limit.js';
+
+/**
+ * KEYS[1] the bucket (a hash: r = the window's end, c = its count); ARGV limit, window (ms).
+ * Returns {allowed 0|1, remaining, resetAt}. The key expires with its window.
+ */
+const CONSUME_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local resetAt = (math.floor(now / window) + 1) * window
+local stored = redis.call('HMGET', KEYS[1], 'r', 'c')
+local count = 0
+if tonumber(stored[1]) == resetAt then count = tonumber(stored[2]) or 0 end
+if count >= limit then return {0, 0, resetAt} end
+count = count + 1
+redis.call('HSET', KEYS[1], 'r', resetAt, 'c', count)
+redis.call('PEXPIREAT', KEYS[1], resetAt)
+return {1, limit - count, resetAt}
+`;
+
+/** Where the counts are kept right now. */
+export type RateLimitBackendState = 'redis' | 'local_fallback';
+
+export interface RedisRateLimiterOptions {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). */
+  readonly url: string;
+  /** Prefix of every key this limiter writes (default `portcullis:`, then `rl:`); nodes that share limits share it. */
+  readonly keyPrefix?: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Longest a count may wait for Redis before this request is counted locally (default 250 ms). */
+  readonly commandTimeoutMs?: number;
+  /** After a failed count, how long to count locally before asking Redis again (default 1000 ms). */
+  readonly retryAfterMs?: number;
+  /** Extra ioredis options (tests). */
+  readonly redisOptions?: RedisOptions;
+}
+
+type ConsumeReply = [allowed: number, remaining: number, resetAt: number];
+type WithConsume = Redis & { portcullisConsume(key: string, limit: number, windowMs: number): Promise<ConsumeReply> };
+
+/**
+ * Shared fixed windows in Redis. When Redis cannot be reached (not connected, an error, no answer
+ * within the timeout) the request is counted by a per-node {@link LocalRateLimiter} instead: limits
+ * still hold per node, never "no limit" and never a refusal of all traffic. The switch is logged
+ * once each way and visible through {@link state} (readiness, metrics). Nothing waits for Redis
+ * while it is known to be away: the check is a status read.
+ */
+export class RedisRateLimiter implements RateLimiter {
+  private readonly client: WithConsume;
+  private readonly local: LocalRateLimiter;
+  private readonly prefix: string;
+  private readonly retryAfterMs: number;
+  private current: RateLimitBackendState = 'local_fallback';
+  /** The warning for the current outage was logged (the first one too, if Redis never answered). */
+  private warned = false;
+  private retryAt = 0;
+  private lastError = 'not connected yet';
+  private closed = false;
+  /** Requests counted per node because Redis was away (for metrics). */
+  localCounts = 0;
+  /** Times the limiter switched to per-node counting (for metrics). */
+  fallbacks = 0;
+
+  constructor(private readonly options: RedisRateLimiterOptions) {
+    this.local = new LocalRateLimiter(options.clock);
+    this.prefix = `${options.keyPrefix ?? 'portcullis:'}rl:`;
+    this.retryAfterMs = options.retryAfterMs ?? 1000;
+    const client = new Redis(options.url, {
+      // Fail at once rather than queue while disconnected: the request is counted locally instead.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 250,
+      connectTimeout: 2000,
+      // Counts made in one turn of the event loop go to Redis as one pipeline.
+      enableAutoPipelining: true,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+      ...options.redisOptions,
+    });
+    client.defineCommand('portcullisConsume', { numberOfKeys: 1, lua: CONSUME_LUA });
+    this.client = client as WithConsume;
+    client.on('ready', () => this.toRedis());
+    client.on('error', (err: Error) => this.toLocal(err.message));
+    client.on('close', () => this.toLocal('connection closed'));
+  }
+
+  /** Where counts go now: `redis`, or `local_fallback` while Redis is away. */
+  get state(): RateLimitBackendState {
+    return this.current;
+  }
+
+  /** The /readyz check: informative, never out of rotation (every node would be, at once). */
+  status(): { ready: boolean; degraded?: boolean; detail?: string } {
+    return this.current === 'redis'
+      ? { ready: true, detail: 'rate limits shared through Redis' }
+      : { ready: true, degraded: true, detail: `Redis unavailable (${this.lastError}): rate limits counted per node` };
+  }
+
+  consume(key: string, policy: RateLimitPolicy): RateLimitResult | Promise<RateLimitResult> {
+    if (this.current === 'redis' || (this.client.status === 'ready' && this.options.clock.now() >= this.retryAt)) {
+      return this.shared(key, policy);
+    }
+    this.localCounts += 1;
+    return this.local.consume(key, policy);
+  }
+
+  /** Resolves once the connection is up (tests, start-up); false if it is not within `ms`. */
+  async whenConnected(ms: number): Promise<boolean> {
+    if (this.current === 'redis') return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady);
+        resolve(false);
+      }, ms);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.client.once('ready', onReady);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.client.disconnect();
+  }
+
+  private async shared(key: string, policy: RateLimitPolicy): Promise<RateLimitResult> {
+    try {
+      const [allowed, remaining, resetAt] = await this.client.portcullisConsume(this.prefix + key, policy.limit, policy.windowMs);
+      if (this.current !== 'redis') this.toRedis();
+      return { allowed: allowed === 1, limit: policy.limit, remaining, resetAt };
+    } catch (err) {
+      this.toLocal((err as Error).message);
+      this.retryAt = this.options.clock.now() + this.retryAfterMs;
+      this.localCounts += 1;
+      return this.local.consume(key, policy);
+    }
+  }
+
+  private toRedis(): void {
+    if (this.current === 'redis' || this.closed) return;
+    this.current = 'redis';
+    this.retryAt = 0;
+    this.warned = false;
+    this.options.logger.info({ rateLimitBackend: 'redis' }, 'rate limits are shared through Redis');
+  }
+
+  private toLocal(why: string): void {
+    this.lastError = why;
+    if (this.warned || this.closed) return;
+    this.current = 'local_fallback';
+    this.warned = true;
+    this.fallbacks += 1;
+    this.options.logger.warn({ rateLimitBackend: 'local_fallback', err: why }, 'Redis is unavailable: rate limits are counted per node until it returns');
+  }
+}
