@@ -45,9 +45,9 @@ export const identity = z
   })
   .meta({ id: 'Identity' });
 
-const status = z.object({ ready: z.boolean(), detail: z.string().optional() });
+const status = z.object({ ready: z.boolean(), degraded: z.boolean().optional(), detail: z.string().optional() });
 
-export const readiness = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), status) });
+export const readiness = z.object({ status: z.enum(['ready', 'degraded', 'not_ready']), checks: z.record(z.string(), status) });
 
 export const settingsAnswer = z
   .object({ revision: z.number().int(), settings: jsonObject, document: jsonObject })

@@ -70,7 +70,7 @@ export function createAdminApp({ runtime, logger, metrics }: AdminOptions): Koa<
     await next();
   });
 
-  const { open, api } = createAdminRouters({ runtime, logger });
+  const { open, api } = createAdminRouters({ runtime, logger, ...(metrics ? { metrics } : {}) });
   // The console is static files that ask for the admin token and then call the API like any client.
   const consoleRouter = new Router<AdminState>({ sensitive: true, strict: true });
   registerConsoleRoutes(consoleRouter);
@@ -81,7 +81,7 @@ export function createAdminApp({ runtime, logger, metrics }: AdminOptions): Koa<
 }
 
 /** The admin listener's routes: `open` ones reachable without the admin token, `api` ones under /api/v1. */
-export function createAdminRouters({ runtime, logger }: AdminOptions): { open: Router<AdminState>; api: Router<AdminState> } {
+export function createAdminRouters({ runtime, logger, metrics }: AdminOptions): { open: Router<AdminState>; api: Router<AdminState> } {
   const open = new Router<AdminState>({ sensitive: true, strict: true });
   open.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };

@@ -62,9 +62,15 @@ const op = (tags: string, summary: string, rest: Omit<ZodOpenApiOperationObject,
 export const ADMIN_PATHS: ZodOpenApiPathsObject = {
   '/healthz': { get: op('health', 'Liveness', { security: [], responses: { '200': { description: 'Alive', ...jsonContent(z.object({ status: z.literal('ok') })) } } }) },
   '/readyz': {
-    get: op('health', 'Readiness: every provider warmed up', {
+    get: op('health', 'Readiness: providers warmed up, subscription caught up; store and Redis as checks', {
       security: [],
       responses: { '200': { description: 'Ready', ...jsonContent(S.readiness) }, '503': { description: 'Not ready', ...jsonContent(S.readiness) } },
+    }),
+  },
+  '/metrics': {
+    get: op('health', 'Prometheus metrics (docs/deployment.md#metrics); served when the process has them', {
+      security: [],
+      responses: { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } } },
     }),
   },
   '/oauth/callback': {

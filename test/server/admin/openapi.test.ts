@@ -1,6 +1,7 @@
 // The admin API's OpenAPI document: every route in it and nothing else, valid OpenAPI 3.1, and real answers matching their documented schemas.
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { expect } from 'chai';
+import { Registry } from 'prom-client';
 import request from 'supertest';
 import type { z } from 'zod';
 
@@ -43,7 +44,7 @@ describe('server/admin OpenAPI document', () => {
   const get = (path: string) => request(listening.url).get(path).set('authorization', `Bearer ${ADMIN_TOKEN}`);
 
   it('documents every registered route, and no route that is not registered', () => {
-    const { open, api } = createAdminRouters({ runtime, logger: silentLogger });
+    const { open, api } = createAdminRouters({ runtime, logger: silentLogger, metrics: new Registry() });
     const registered = new Set<string>();
     for (const layer of [...open.stack, ...api.stack]) {
       for (const method of layer.methods) {
