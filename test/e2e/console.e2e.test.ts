@@ -100,7 +100,9 @@ describe('web console in Chromium: the admin walk', function () {
     await browser?.close().catch(() => undefined);
     await stopAll();
     await upstream?.close();
-    await Promise.all([profile, dataDir].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
+    // Chromium's helper processes can still be writing into the profile after the browser has
+    // exited (ENOTEMPTY seen once in a full run): rm retries those errors itself.
+    await Promise.all([profile, dataDir].filter(Boolean).map((d) => rm(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })));
   });
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
