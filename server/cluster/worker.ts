@@ -9,7 +9,8 @@ import { messageType, type FailedMessage, type HelloMessage, type ListeningMessa
 import { ClusterRateLimiter } from './rate-limit.js';
 import { DEBUG_HEADER } from '../gateway/app.js';
 import { createLogger } from '../logger.js';
-import { createGatewayServer, drain, listen, startCore, stopRecord, type CoreParts } from '../serve.js';
+import { createGatewayServer, drain, listen, startAssertionSigner, startCore, stopRecord, type CoreParts } from '../serve.js';
+import type { AssertionSigner } from '../gateway/assertion.js';
 
 /** Answered to an admin's debug request (the admin token in {@link DEBUG_HEADER}): which worker served it. */
 export const WORKER_HEADER = 'x-portcullis-worker';
@@ -48,7 +49,16 @@ async function run(start: StartMessage): Promise<void> {
   }
   const { store, runtime } = core;
 
-  const { server, proxy } = createGatewayServer(runtime, upstream, config, logger);
+  let assertions: AssertionSigner;
+  try {
+    assertions = await startAssertionSigner(runtime, upstream, config, logger);
+  } catch (err) {
+    await runtime.close();
+    await store.close();
+    fail(err);
+    return;
+  }
+  const { server, proxy } = createGatewayServer(runtime, upstream, config, logger, assertions);
   const pid = String(process.pid);
   // Runs before the gateway's own listener: the header is set before the answer starts.
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {

@@ -44,7 +44,7 @@ function expectOneLine(result: Result, status: 1 | 2): string {
 }
 
 /** Every command the contract names, written out here rather than read from the table under test. */
-const EVERY_COMMAND = [['serve'], ['verify'], ['checkpoints', 'export'], ['store', 'migrate'], ['apply'], ['export'], ['tokens', 'create'], ['tokens', 'list'], ['tokens', 'revoke'], ['replay'], ['simulate'], ['audit', 'query'], ['audit', 'export'], ['audit', 'stats'], ['audit', 'prune']];
+const EVERY_COMMAND = [['serve'], ['verify'], ['checkpoints', 'export'], ['store', 'migrate'], ['apply'], ['export'], ['tokens', 'create'], ['tokens', 'list'], ['tokens', 'revoke'], ['replay'], ['simulate'], ['audit', 'query'], ['audit', 'export'], ['audit', 'stats'], ['audit', 'prune'], ['assertion-keys', 'rotate']];
 
 describe('portcullis: the command line', () => {
   let dir: string;
