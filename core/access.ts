@@ -111,6 +111,8 @@ export interface Decision extends Verdict {
   readonly trace: readonly TraceEntry[];
   /** The credential was consumed by the gateway (do not forward it upstream). */
   readonly credentialConsumed: boolean;
+  /** Name of the per-route rule that matched, if one did. */
+  readonly route?: string;
 }
 
 export function allow(reason: ReasonCode, description?: string): Verdict {

@@ -7,9 +7,11 @@ export const PROVIDER_STREAM_PREFIX = 'provider-';
 export const ACCESS_STREAM_PREFIX = 'access-';
 /** One stream per gateway token (`token-<id>`): kept forever, like the configuration streams. */
 export const TOKEN_STREAM_PREFIX = 'token-';
+/** Rotations of the keys that sign identity assertions (the keys themselves live outside the store). */
+export const ASSERTION_KEYS_STREAM = 'assertion-keys';
 
 /** Streams the configuration projection reads; access streams are left out so start-up stays fast. */
-export const CONFIG_STREAM_PREFIXES = [SETTINGS_STREAM, ADMIN_STREAM, PROVIDER_STREAM_PREFIX] as const;
+export const CONFIG_STREAM_PREFIXES = [SETTINGS_STREAM, ADMIN_STREAM, PROVIDER_STREAM_PREFIX, ASSERTION_KEYS_STREAM] as const;
 
 /** Streams the token index reads: neither configuration nor access streams. */
 export const TOKEN_STREAM_PREFIXES = [TOKEN_STREAM_PREFIX] as const;
@@ -57,7 +59,22 @@ export interface AdminTokenCreated {
   readonly data: { readonly sha256: string };
 }
 
-export type ConfigEvent = SettingsChanged | ProviderConfigured | ProviderRemoved | AdminTokenCreated;
+/**
+ * A key that signs identity assertions was added to the key file: gateways read the file again and
+ * publish it at once; it signs from `activeFrom`. Only public data: the private key never enters the store.
+ */
+export interface AssertionKeyRotated {
+  readonly type: 'AssertionKeyRotated';
+  readonly data: {
+    readonly kid: string;
+    /** ISO 8601. */
+    readonly activeFrom: string;
+    /** Keys that stop signing then, and when each stops being published (ISO 8601). */
+    readonly retiring: readonly { readonly kid: string; readonly retireAt: string }[];
+  };
+}
+
+export type ConfigEvent = SettingsChanged | ProviderConfigured | ProviderRemoved | AdminTokenCreated | AssertionKeyRotated;
 
 /** What a gateway token is: everything but the secret, which is never stored (only its sha256). */
 export interface TokenIssuedData {

@@ -153,6 +153,10 @@ class Describer {
         const token = { id: d.id, ...(issued ? { owner: issued.owner, name: issued.name } : {}) };
         return { ...base, summary: `token ${d.id} revoked${who}`, changes, token };
       }
+      case 'AssertionKeyRotated': {
+        const d = event.data as { kid: string; activeFrom: string };
+        return { ...base, summary: `assertion key ${d.kid} rotated in, signing from ${d.activeFrom}`, changes: [] };
+      }
       case 'AdminTokenCreated':
         // Never the hash: that it exists is the whole story.
         return { ...base, summary: 'admin token created', changes: [] };

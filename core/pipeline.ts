@@ -80,6 +80,7 @@ export function composePipeline(stages: readonly Stage[]): Pipeline {
         trace: state.trace,
         credentialConsumed: state.credentialConsumed,
         ...(state.identity ? { identity: state.identity } : {}),
+        ...(state.route ? { route: state.route.name } : {}),
       };
     },
   };

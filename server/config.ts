@@ -24,6 +24,8 @@ export const processConfigSchema = z
     secretKey: z.string().optional(),
     /** Path of the Ed25519 key (PEM) that signs checkpoints. Default: checkpoint.key in the data directory, generated on first start. */
     checkpointKey: z.string().min(1).optional(),
+    /** Path of the keys (JSON) that sign identity assertions. Default: assertion-keys.json in the data directory, generated on first start. */
+    assertionKeys: z.string().min(1).optional(),
     /** Sign a checkpoint once this many events were appended since the last one... */
     checkpointEveryEvents: z.number().int().min(1).max(100_000_000).default(100_000),
     /** ...or once this many seconds have passed since the last one, if anything was appended. */
@@ -56,6 +58,7 @@ const ENV: Record<string, keyof ProcessConfig> = {
   PORTCULLIS_REDIS: 'redis',
   PORTCULLIS_SECRET_KEY: 'secretKey',
   PORTCULLIS_CHECKPOINT_KEY: 'checkpointKey',
+  PORTCULLIS_ASSERTION_KEYS: 'assertionKeys',
   PORTCULLIS_LOG_LEVEL: 'logLevel',
 };
 

@@ -23,6 +23,8 @@ import { startEchoUpstream } from './gateway/echo-upstream.js';
 import { createGatewayApp } from './gateway/app.js';
 import { createGatewayHttpServer } from './gateway/server.js';
 import { UpstreamProxy } from './gateway/proxy.js';
+import { AssertionSigner } from './gateway/assertion.js';
+import { assertionKeysFile, loadAssertionKeys } from './assertion-keys.js';
 import { loadSecretBox } from './secret-key.js';
 import { ListenError } from './system-error.js';
 
@@ -148,6 +150,20 @@ export async function resolveUpstream(config: ProcessConfig, logger: Logger): Pr
   return { url: echo.url, close: () => echo.server.close() };
 }
 
+/**
+ * The assertion signer over the key file (created on first start), reading the file again whenever
+ * a rotation event arrives, in this process as in every worker and node that follows the store.
+ */
+export async function startAssertionSigner(runtime: Runtime, upstream: string, config: ProcessConfig, logger: Logger): Promise<AssertionSigner> {
+  const file = assertionKeysFile(config.assertionKeys, config.store);
+  const keys = await loadAssertionKeys(file, runtime.clock.now(), logger);
+  const signer = new AssertionSigner(keys, { defaultAudience: new URL(upstream).origin, clock: runtime.clock, logger });
+  runtime.projection.onChange((_state, event) => {
+    if (event.type === 'AssertionKeyRotated') void signer.reload(file);
+  });
+  return signer;
+}
+
 /** The gateway listener's server and its proxy (not listening yet). */
 export function createGatewayServer(
   runtime: Runtime,
@@ -155,6 +171,7 @@ export function createGatewayServer(
   config: ProcessConfig,
   logger: Logger,
   metrics?: GatewayMetrics,
+  assertions?: AssertionSigner,
 ): { server: Server; proxy: UpstreamProxy } {
   const proxy = new UpstreamProxy({
     upstream: new URL(upstream),
@@ -163,7 +180,7 @@ export function createGatewayServer(
     isTrustedProxy: (ip) => runtime.compiled.isTrustedProxy(ip),
     ...(metrics ? { upstreamTimed: (seconds: number) => metrics.upstream(seconds) } : {}),
   });
-  const server = createGatewayHttpServer(createGatewayApp({ runtime, proxy, logger }).callback(), logger);
+  const server = createGatewayHttpServer(createGatewayApp({ runtime, proxy, logger, ...(assertions ? { assertions } : {}) }).callback(), logger);
   return { server, proxy };
 }
 
@@ -244,7 +261,20 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
   metrics.sources.rateLimitBackend = () => limits.redis?.state ?? 'local';
   metrics.sources.rateLimitLocalCounts = () => limits.redis?.localCounts ?? 0;
   const follow = followStore(runtime, store, logger);
-  const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger, metrics);
+  let assertions: AssertionSigner;
+  try {
+    assertions = await startAssertionSigner(runtime, upstream.url, config, logger);
+  } catch (err) {
+    follow.stop();
+    upstream.close();
+    await retention.stop();
+    sizeWatch?.stop();
+    await runtime.close();
+    await signer.stop();
+    await store.close();
+    throw err;
+  }
+  const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger, metrics, assertions);
   const adminServer = createServer(createAdminApp({ runtime, logger, metrics }).callback());
   const stop = async (): Promise<void> => {
     await drain([gatewayServer, adminServer]);

@@ -96,6 +96,20 @@ const routeRateLimit = z.union([z.literal(false), z.object({ limit, windowSecond
 const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 const METHOD = /^[A-Z][A-Z-]{0,19}$/;
 
+/** An assertion lives at most 60 s (docs/upstream-verification.md). */
+const assertionTtl = z.number().int().min(1).max(60);
+const assertionAudience = z.string().min(1).max(500);
+
+const routeAssertionSchema = z
+  .object({
+    /** Sign (true) or not (false) on this route; absent: `assertion.enabled`. */
+    enabled: z.boolean().optional(),
+    /** `aud` for this route's upstream; absent: `assertion.audience`. */
+    audience: assertionAudience.optional(),
+    ttlSeconds: assertionTtl.optional(),
+  })
+  .strict();
+
 const routeSchema = z
   .object({
     /** Shown in the trace and the rate-limit policy; defaults to `route-<n>` (1-based). */
@@ -118,6 +132,8 @@ const routeSchema = z
     scopes: z.array(name).min(1).max(100).optional(),
     /** Own limit for this route (its own counters), or false: not rate limited. */
     rateLimit: routeRateLimit.optional(),
+    /** Overrides of the identity assertion for this route. */
+    assertion: routeAssertionSchema.optional(),
   })
   .strict()
   .refine((r) => !(r.anonymous === true && (r.providers || r.groups || r.scopes)), {
@@ -239,6 +255,26 @@ const forwardAuthSchema = z
   })
   .strict();
 
+// The signed identity assertion in X-Portcullis-Assertion (docs/upstream-verification.md).
+const assertionSchema = z
+  .object({
+    /** Add X-Portcullis-Assertion to every allowed request (proxied, or the forward-auth answer). */
+    enabled: z.boolean().default(false),
+    /** `iss`: the gateway's name, as upstreams expect it. */
+    issuer: z.string().min(1).max(500).default('portcullis'),
+    /** `aud`: who the assertion is for; null: the upstream's origin (`https://api.internal:8443`). */
+    audience: assertionAudience.nullable().default(null),
+    /** `exp` - `iat`, at most 60. */
+    ttlSeconds: assertionTtl.default(30),
+    /**
+     * An assertion is reused for the same caller, route, method and path for this long (it is then
+     * still valid for at least ttlSeconds - reuseSeconds); 0: one signature per request, each with its own `jti`.
+     */
+    reuseSeconds: z.number().int().min(0).max(30).default(10),
+  })
+  .strict()
+  .refine((a) => a.reuseSeconds < a.ttlSeconds, { message: 'must be less than ttlSeconds', path: ['reuseSeconds'] });
+
 export const settingsSchema = z
   .object({
     /** Master switch: when false every request passes untouched (and is audited as `auth_disabled`). */
@@ -252,6 +288,7 @@ export const settingsSchema = z
     tokens: tokensSchema.prefault({}),
     audit: auditSchema.prefault({}),
     forwardAuth: forwardAuthSchema.prefault({}),
+    assertion: assertionSchema.prefault({}),
   })
   .strict();
 
@@ -261,6 +298,7 @@ export type RouteSettings = Settings['routes'][number];
 export type GroupMappingRule = Settings['groups']['mapping'][number];
 export type CredentialSettings = Settings['credentials'];
 export type TokenPolicy = Settings['tokens'];
+export type AssertionSettings = Settings['assertion'];
 
 export const defaultSettings: Settings = deepFreeze(settingsSchema.parse({}));
 

@@ -6,6 +6,8 @@ import type { DecisionRecord } from '../decision-log/record.js';
 /** The record being re-run; the simulation sets it before each decision (one decision at a time). */
 export interface RecordSlot {
   current?: DecisionRecord;
+  /** The identity's token scopes (a decision test's case gives them; the decision log keeps none). */
+  scopes?: readonly string[] | undefined;
 }
 
 const missing = deny(401, 'missing_credential', 'this API requires authentication', { challenge: true });
@@ -34,7 +36,7 @@ export function recordedAuthenticate(slot: RecordSlot): Stage {
           username: recorded.username,
           groups: recorded.groups,
           provider: recorded.provider,
-          scopes: [],
+          scopes: slot.scopes ?? [],
           ...(recorded.tokenId !== undefined ? { tokenId: recorded.tokenId } : {}),
         };
         state.identity = identity;

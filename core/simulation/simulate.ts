@@ -1,5 +1,5 @@
 // A simulation: the recorded decisions of a range re-run, in record order, through a pipeline compiled once from candidate settings.
-import type { AccessRequest, Credential, TraceEntry } from '../access.js';
+import type { AccessRequest, Credential, Decision, TraceEntry } from '../access.js';
 import { ManualClock, type Clock } from '../clock.js';
 import type { Pipeline, Stage } from '../pipeline.js';
 import { LocalRateLimiter, type RateLimiter } from '../rate-limit.js';
@@ -78,6 +78,36 @@ function requestOf(record: DecisionRecord): AccessRequest {
   return request;
 }
 
+/** The candidate pipeline with its stand-ins, deciding one record at a time: what simulate and decision tests run. */
+export interface CandidateRunner {
+  /**
+   * Decide `record` again at its time, its recorded identity standing for the credential; `request`
+   * when the caller built it (a decision test's case), else the one the record stands for.
+   * `scopes`: the identity's token scopes, which the decision log does not keep.
+   */
+  decide(record: DecisionRecord, request?: AccessRequest, scopes?: readonly string[]): Promise<Decision>;
+}
+
+/** Compile the candidate once, with a clock set to each record's time and a fresh limiter on that clock. */
+export function candidateRunner(compile: CompileCandidate): CandidateRunner {
+  const clock = new ManualClock();
+  const slot: RecordSlot = {};
+  const pipeline = compile({ clock, rateLimiter: new LocalRateLimiter(clock), authenticate: recordedAuthenticate(slot) });
+  return {
+    async decide(record, request, scopes) {
+      clock.set(record.time);
+      slot.current = record;
+      slot.scopes = scopes;
+      try {
+        return await pipeline.decide(request ?? requestOf(record));
+      } finally {
+        slot.current = undefined;
+        slot.scopes = undefined;
+      }
+    },
+  };
+}
+
 /**
  * Re-run `records` (in record order) through the candidate. Deterministic: time is each record's
  * time, rate limits count on a fresh limiter driven by it, and identities are the recorded ones.
@@ -87,9 +117,7 @@ export async function simulate(
   compile: CompileCandidate,
   options: SimulationOptions = {},
 ): Promise<SimulationResult> {
-  const clock = new ManualClock();
-  const slot: RecordSlot = {};
-  const pipeline = compile({ clock, rateLimiter: new LocalRateLimiter(clock), authenticate: recordedAuthenticate(slot) });
+  const runner = candidateRunner(compile);
   const maxSamples = options.samples ?? 20;
   const every = options.progressEvery ?? 10_000;
   const counts = new Map<string, number>();
@@ -100,9 +128,7 @@ export async function simulate(
   for await (const record of records) {
     // A property read per decision: a caller that went away stops the run at once, not a block later.
     if (signal?.aborted) signal.throwIfAborted();
-    clock.set(record.time);
-    slot.current = record;
-    const decision = await pipeline.decide(requestOf(record));
+    const decision = await runner.decide(record);
     decisions += 1;
     if (decision.allow !== record.allow || decision.reason !== record.reason) {
       changed += 1;
@@ -125,7 +151,6 @@ export async function simulate(
     // run inside `serve` (POST /api/v1/simulate) does not hold up the gateway's requests.
     if (decisions % YIELD_EVERY === 0) await turn();
   }
-  slot.current = undefined;
   const transitions = [...counts]
     .map(([key, count]) => {
       const [from, to] = key.split('\u0000') as [string, string];

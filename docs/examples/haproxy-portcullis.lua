@@ -14,7 +14,7 @@ local CREDENTIALS = { "authorization" }
 
 -- Portcullis's answer on 200: the identity, copied onto the request sent upstream. A client's own
 -- copies are always removed first, also when the answer names none (anonymous access).
-local IDENTITY = { "x-portcullis-user", "x-portcullis-groups", "x-portcullis-provider", "x-portcullis-token-id", "x-request-id" }
+local IDENTITY = { "x-portcullis-user", "x-portcullis-groups", "x-portcullis-provider", "x-portcullis-token-id", "x-portcullis-assertion", "x-request-id" }
 
 -- Headers of a refusal that go back to the client with Portcullis's status and JSON body.
 local RELAYED = {

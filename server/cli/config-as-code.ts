@@ -16,6 +16,9 @@ import { processOutput, type Output } from './output.js';
 import { loadProcessConfig, type ProcessConfig } from '../config.js';
 import { loadSecretBox } from '../secret-key.js';
 import { FileAccessError } from '../system-error.js';
+import { checkDecisions, readCasesFile } from './decision-cases.js';
+import type { CasesFile } from '../../core/simulation/decision-tests.js';
+import { settingsSchema } from '../../core/settings/schema.js';
 
 /** The actor recorded in the metadata of every event `apply` appends. */
 export const APPLY_ACTOR = 'cli:apply';
@@ -38,7 +41,20 @@ const noProviderCalls: typeof globalThis.fetch = () => Promise.reject(new TypeEr
  * Bring settings and providers to what `file` says: print the diff, then append only the changes
  * (nothing with `dryRun`). Returns the exit code.
  */
-export async function runApply(config: ProcessConfig, file: string, options: { dryRun: boolean }, output: Output = processOutput): Promise<number> {
+export async function runApply(config: ProcessConfig, file: string, options: { dryRun: boolean; test?: string }, output: Output = processOutput): Promise<number> {
+  // The cases are read and checked first: a bad cases file stops apply before the store is opened.
+  let cases: CasesFile | undefined;
+  if (options.test !== undefined) {
+    try {
+      cases = await readCasesFile(options.test);
+    } catch (err) {
+      if (err instanceof ConfigAsCodeError) {
+        reportProblems(err, options.test, output);
+        return 1;
+      }
+      throw err;
+    }
+  }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -60,6 +76,15 @@ export async function runApply(config: ProcessConfig, file: string, options: { d
       try {
         const plan = await planApply(desired, runtime, secrets);
         output.out(formatPlan(plan));
+        if (cases) {
+          // The settings the file would leave in place (planApply has validated them): the live ones when it has none.
+          const candidate = desired.settings ? settingsSchema.parse(desired.settings) : runtime.projection.state.settings;
+          output.out(`decision tests (${options.test}):\n`);
+          if (!(await checkDecisions(cases, candidate, false, output))) {
+            output.err(`portcullis: ${file}: not applied: decision tests in ${options.test} fail\n`);
+            return 1;
+          }
+        }
         const size = planSize(plan);
         if (size === 0) return 0;
         if (options.dryRun) {
@@ -129,9 +154,15 @@ export const APPLY_COMMAND: CommandSpec = {
   words: ['apply'],
   args: ['<file.yaml>'],
   summary: 'bring settings and providers to what the file says (appends only the changes)',
-  options: { 'dry-run': { type: 'boolean', help: 'print the changes, append nothing' } },
+  options: {
+    'dry-run': { type: 'boolean', help: 'print the changes, append nothing' },
+    test: { type: 'string', value: '<cases.yaml>', help: 'run these decision cases against the settings the file would apply; apply nothing if one fails' },
+  },
   details: 'Prints the changes on stdout; an invalid file is reported one problem a line on stderr (exit 1). docs/config-as-code.md',
-  run: ({ values, positionals, config, output }) => runApply(loadProcessConfig(config), positionals[0]!, { dryRun: values['dry-run'] === true }, output),
+  run: ({ values, positionals, config, output }) => {
+    const test = values.test as string | undefined;
+    return runApply(loadProcessConfig(config), positionals[0]!, { dryRun: values['dry-run'] === true, ...(test !== undefined ? { test } : {}) }, output);
+  },
 };
 
 export const EXPORT_COMMAND: CommandSpec = {

@@ -15,6 +15,7 @@ import { StoreSizeWatch } from '../runtime/store-size.js';
 import { messageType, type FailedMessage, type ListeningMessage, type StartMessage, type SyncMessage, type SyncedMessage } from './protocol.js';
 import { answerRateLimits } from './rate-limit.js';
 import type { ProcessConfig } from '../config.js';
+import { assertionKeysFile, loadAssertionKeys } from '../assertion-keys.js';
 import {
   DRAIN_MS, announceAdminToken, drain, followStore, listen, printNextStep, redactStore, resolveUpstream, startCore, startOrClose, type RunningGateway,
 } from '../serve.js';
@@ -110,6 +111,18 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   core.runtime.storeSize = sizeWatch;
   sizeWatch?.start();
   const upstream = await resolveUpstream(config, logger);
+  // The assertion key file exists before the workers start, so they all read the one key made here.
+  try {
+    await loadAssertionKeys(assertionKeysFile(config.assertionKeys, config.store), systemClock.now(), logger);
+  } catch (err) {
+    upstream.close();
+    await retention.stop();
+    sizeWatch?.stop();
+    await core.runtime.close();
+    await signer.stop();
+    await store.close();
+    throw err;
+  }
 
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.js', import.meta.url)), args: [] });
   let stopping = false;

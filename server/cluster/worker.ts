@@ -10,7 +10,8 @@ import { ClusterRateLimiter } from './rate-limit.js';
 import { DEBUG_HEADER } from '../gateway/app.js';
 import { createLogger } from '../logger.js';
 import { AggregatorRegistry } from 'prom-client';
-import { createGatewayServer, drain, followStore, listen, startCore, stopRecord, type CoreParts } from '../serve.js';
+import { createGatewayServer, drain, followStore, listen, startAssertionSigner, startCore, stopRecord, type CoreParts } from '../serve.js';
+import type { AssertionSigner } from '../gateway/assertion.js';
 
 /** Answered to an admin's debug request (the admin token in {@link DEBUG_HEADER}): which worker served it. */
 export const WORKER_HEADER = 'x-portcullis-worker';
@@ -54,7 +55,17 @@ async function run(start: StartMessage): Promise<void> {
   new AggregatorRegistry();
   const follow = followStore(runtime, store, logger);
 
-  const { server, proxy } = createGatewayServer(runtime, upstream, config, logger, metrics);
+  let assertions: AssertionSigner;
+  try {
+    assertions = await startAssertionSigner(runtime, upstream, config, logger);
+  } catch (err) {
+    follow.stop();
+    await runtime.close();
+    await store.close();
+    fail(err);
+    return;
+  }
+  const { server, proxy } = createGatewayServer(runtime, upstream, config, logger, metrics, assertions);
   const pid = String(process.pid);
   // Runs before the gateway's own listener: the header is set before the answer starts.
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {

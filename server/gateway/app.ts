@@ -11,6 +11,8 @@ import { toAccessRequest, type RequestTarget } from './access-request.js';
 import { MAX_HEADER_FIELDS } from './server.js';
 import { identityHeaders } from './identity-headers.js';
 import { UpstreamProxy } from './proxy.js';
+import { ASSERTION_HEADER, JWKS_PATH, type AssertionSigner } from './assertion.js';
+import { JWKS_MAX_AGE_SECONDS } from '../assertion-keys.js';
 import { decisionError, errorResponse } from '../respond.js';
 import { createSelfService, isSelfServicePath } from './self-service.js';
 
@@ -20,7 +22,15 @@ export interface GatewayOptions {
   readonly runtime: Runtime;
   readonly proxy: UpstreamProxy;
   readonly logger: Logger;
+  /** Signs X-Portcullis-Assertion and publishes /_portcullis/jwks.json; without it, neither. */
+  readonly assertions?: AssertionSigner;
 }
+
+/** The path of a request target, without its query: what an assertion is bound to. */
+const pathOf = (target: string): string => {
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+};
 
 /** Admins send the admin token in this header to get the decision trace back in {@link TRACE_HEADER}. */
 export const DEBUG_HEADER = 'x-portcullis-debug';
@@ -49,7 +59,7 @@ function hostFields(raw: readonly string[]): number {
   return n;
 }
 
-export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Koa {
+export function createGatewayApp({ runtime, proxy, logger, assertions }: GatewayOptions): Koa {
   const app = new Koa({ proxy: false });
   const isTrustedProxy = (ip: string) => runtime.compiled.isTrustedProxy(ip);
   /** The trace goes back only to a caller that proves it is an admin; everyone else learns nothing more. */
@@ -100,6 +110,18 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
       if (!url.startsWith('/')) return refuseAtEdge('gateway', 400, 'invalid_request', 'the request target must be a path');
       // RFC 9112 §3.2: a request with more than one Host is answered 400; which one to judge would be a guess.
       if (hostFields(req.rawHeaders) > 1) return refuseAtEdge('gateway', 400, 'invalid_request', 'the request has more than one Host header');
+      if (assertions && pathOf(url) === JWKS_PATH) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          refuseAtEdge('gateway', 405, 'method_not_allowed', 'the key set is read with GET');
+          ctx.set('allow', 'GET, HEAD');
+          return;
+        }
+        // Public keys only; an upstream's cache keeps them no longer than a rotation waits before using a new key.
+        ctx.set('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+        ctx.type = 'application/jwk-set+json';
+        ctx.body = JSON.stringify(assertions.jwks());
+        return;
+      }
       const tokensEndpoint = !forwardAuth && isSelfServicePath(url);
       if (!forwardAuth && !tokensEndpoint && url.startsWith(RESERVED_PREFIX)) return refuseAtEdge('gateway', 404, 'not_found', 'no such gateway endpoint');
       if (forwardAuth && !isTrustedProxy(peerIp)) {
@@ -126,15 +148,20 @@ export function createGatewayApp({ runtime, proxy, logger }: GatewayOptions): Ko
 
       if (!decision.allow) return sendDenial(decision);
       addTrace(decision);
+      const settings = runtime.compiled.settings;
       if (forwardAuth) {
+        // Bound to the judged (normalised) path: the proxy in front copies it to the upstream.
+        const assertion = await assertions?.sign(settings, decision, { requestId, method: request.method, path: request.path });
         ctx.status = 200;
-        ctx.set({ ...decision.headers, ...identityHeaders(decision) });
+        ctx.set({ ...decision.headers, ...identityHeaders(decision), ...(assertion !== undefined ? { [ASSERTION_HEADER]: assertion } : {}) });
         ctx.body = '';
         return;
       }
+      // Signed before the proxy takes over the response, so a failure is still answered here.
+      const assertion = await assertions?.sign(settings, decision, { requestId, method: request.method, path: pathOf(proxy.target(req, request, decision)) });
       // The proxy writes the answer itself: the upstream's headers, the decision's and the request id.
       ctx.respond = false;
-      await proxy.forward(req, ctx.res, request, decision);
+      await proxy.forward(req, ctx.res, request, decision, assertion);
     } catch (err) {
       const { status, body, expected } = errorResponse(err, requestId);
       if (!expected) logger.error({ err, requestId }, 'gateway request failed');

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { AccessRequest, Decision } from '../../core/access.js';
 import type { Logger } from '../../core/logger.js';
+import { ASSERTION_HEADER } from './assertion.js';
 import { IDENTITY_HEADER_PREFIX, identityHeaders } from './identity-headers.js';
 import { writeJsonError } from '../respond.js';
 
@@ -107,9 +108,18 @@ export class UpstreamProxy {
     });
   }
 
-  /** Forward an allowed request. Never throws: every failure ends this one exchange only. */
-  async forward(req: IncomingMessage, res: ServerResponse, request: AccessRequest, decision: Decision): Promise<void> {
+  /** The request target the upstream receives: its base path, then the judged path (see forwardedAsReceived) and the query. */
+  target(req: IncomingMessage, request: AccessRequest, decision: Decision): string {
+    return this.basePath + (forwardedAsReceived(request, decision) ? (req.url ?? request.rawPath) : request.path + (request.query ? `?${request.query}` : ''));
+  }
+
+  /**
+   * Forward an allowed request. Never throws: every failure ends this one exchange only.
+   * `assertion` goes upstream as X-Portcullis-Assertion (signed for {@link target}).
+   */
+  async forward(req: IncomingMessage, res: ServerResponse, request: AccessRequest, decision: Decision, assertion?: string): Promise<void> {
     const headers = this.requestHeaders(req, request, decision);
+    if (assertion !== undefined) headers[ASSERTION_HEADER] = assertion;
     // A client that goes away aborts the upstream exchange. undici takes any EventEmitter that
     // emits 'abort' as the signal: the response itself, which spares an AbortController (and its
     // EventTarget) per request.
@@ -121,7 +131,7 @@ export class UpstreamProxy {
     };
     res.once('close', onClose);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const target = this.basePath + (forwardedAsReceived(request, decision) ? (req.url ?? request.rawPath) : request.path + (request.query ? `?${request.query}` : ''));
+    const target = this.target(req, request, decision);
     const timed = this.options.upstreamTimed;
     const started = timed ? performance.now() : 0;
     try {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { expect } from 'chai';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 import {
   HOSTILE_FORWARDING,
@@ -166,6 +167,27 @@ describe('nginx auth_request in front of the gateway (docs/examples/nginx-portcu
     expect(String(echo.headers['x-portcullis-groups'])).not.to.include('administrators');
     expect(echo.headers['x-portcullis-provider']).to.equal('idp');
     expect(echo.headers['x-portcullis-token-id']).not.to.equal('forged');
+  });
+
+  it('passes the signed assertion the decision carries, never the client’s own (issue 20)', async () => {
+    const enabled = await admin(gateway, 'PATCH', '/settings', { assertion: { enabled: true, audience: 'https://api.internal' } });
+    expect(enabled.status, enabled.text).to.equal(200);
+    try {
+      const token = await clientCredentialsToken(op.issuer);
+      const forged = 'eyJhbGciOiJub25lIn0.eyJ1c2VybmFtZSI6ImFkbWluIn0.';
+      const res = await call(`${nginx!.url}/assert-check?x=1`, { headers: { ...bearer(token), 'X-Portcullis-Assertion': forged } });
+      expect(res.status, res.text).to.equal(200);
+      const assertion = asEcho(res).headers['x-portcullis-assertion'];
+      expect(assertion).to.be.a('string').and.not.equal(forged);
+      const { payload } = await jwtVerify(String(assertion), createRemoteJWKSet(new URL(`${gateway.url}/_portcullis/jwks.json`)), {
+        issuer: 'portcullis',
+        audience: 'https://api.internal',
+      });
+      expect(payload).to.include({ username: 'alice', method: 'GET', path: '/assert-check' });
+    } finally {
+      const reset = await admin(gateway, 'PATCH', '/settings', { assertion: null });
+      expect(reset.status, reset.text).to.equal(200);
+    }
   });
 
   it('answers 401 with the Bearer challenge and a JSON body when no token is sent, without calling the upstream', async () => {

@@ -161,6 +161,7 @@ describe('server/admin', () => {
         tokens: { allowUserCreate: false, maxPerUser: 10, maxExpiryDays: 365, defaultExpiryDays: 90 },
         audit: { enabled: true, retention: { maxDays: false, maxEntries: false } },
         forwardAuth: { headers: 'x-forwarded' },
+        assertion: { enabled: false, issuer: 'portcullis', audience: null, ttlSeconds: 30, reuseSeconds: 10 },
       });
     });
 

@@ -44,7 +44,7 @@ function expectOneLine(result: Result, status: 1 | 2): string {
 }
 
 /** Every command the contract names, written out here rather than read from the table under test. */
-const EVERY_COMMAND = [['serve'], ['verify'], ['checkpoints', 'export'], ['store', 'migrate'], ['apply'], ['export'], ['tokens', 'create'], ['tokens', 'list'], ['tokens', 'revoke'], ['replay'], ['simulate'], ['audit', 'query'], ['audit', 'export'], ['audit', 'stats'], ['audit', 'prune']];
+const EVERY_COMMAND = [['serve'], ['verify'], ['checkpoints', 'export'], ['store', 'migrate'], ['apply'], ['test'], ['export'], ['tokens', 'create'], ['tokens', 'list'], ['tokens', 'revoke'], ['replay'], ['simulate'], ['audit', 'query'], ['audit', 'export'], ['audit', 'stats'], ['audit', 'prune'], ['assertion-keys', 'rotate']];
 
 describe('portcullis: the command line', () => {
   let dir: string;
@@ -134,12 +134,29 @@ describe('portcullis: the command line', () => {
     expect(existsSync(storeFile()), 'nothing was run').to.equal(false);
   });
 
+  it('test: exit 0 when every case passes, 1 when one fails, 2 without the cases file; with --settings no store is opened', async () => {
+    const cases = join(dir, 'cases.yaml');
+    const settings = join(dir, 'candidate.yaml');
+    await writeFile(cases, 'cases:\n  - { name: devs in, request: { path: /x }, identity: { user: a, groups: [devs] }, expect: allow }\n');
+    await writeFile(settings, 'settings:\n  groups: { allowed: [devs] }\n');
+    const passed = await cli('--config', config, 'test', cases, '--settings', settings);
+    expect(passed.status, passed.stderr).to.equal(0);
+    expect(passed.stdout).to.equal('ok    devs in\n\n1 passed, 0 failed\n');
+    await writeFile(settings, 'settings:\n  groups: { allowed: [ops] }\n');
+    const failed = await cli('--config', config, 'test', cases, '--settings', settings, '--json');
+    expect(failed.status).to.equal(1);
+    expect(JSON.parse(failed.stdout)).to.include({ passed: 0, failed: 1 });
+    expect(existsSync(storeFile()), 'no store was opened').to.equal(false);
+    expect(expectOneLine(await cli('--config', config, 'test'), 2)).to.contain('<cases.yaml>');
+  });
+
   it('refuses extra arguments instead of ignoring them', async () => {
     const cases: string[][] = [
       ['serve', 'now'],
       ['verify', 'data/portcullis.db'],
       ['export', 'out.yaml'],
       ['apply', 'a.yaml', 'b.yaml'],
+      ['test', 'a.yaml', 'b.yaml'],
       ['tokens', 'list', 'alice'],
       ['tokens', 'create', 'extra', '--owner', 'a', '--name', 'n'],
       ['tokens', 'revoke', 'id1', 'id2'],
