@@ -77,6 +77,8 @@ describe('core/path', () => {
       const refusals: [string, string][] = [
         ['%80', 'a lone continuation byte'],
         ['%80%80%80', 'continuation bytes only'],
+        ['%80%80%80%80', 'four continuation bytes'],
+        ['%C0%80%80%80', 'an overlong lead with three continuations'],
         ['%C0%80', 'overlong NUL'],
         ['%C1%BF', 'overlong two-byte'],
         ['%E0%9F%BF', 'overlong three-byte'],
