@@ -4,7 +4,7 @@ import { createLocalJWKSet, SignJWT } from 'jose';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import type { HttpFetch } from '../../core/provider.js';
-import { compileMapping, discover, JwksKeySet, JwksVerifier, KeySetError, verifyJwt, type JwtPolicy } from '../../providers/sdk/index.js';
+import { compileMapping, discover, JwksKeySet, JwksVerifier, jwtValidator, KeySetError, verifyJwt, type JwtPolicy } from '../../providers/sdk/index.js';
 import { idleScheduler, jwks, makeDeps, makeKey, signWith, T0, type TestKey } from './jwt-kit.js';
 
 const ISSUER = 'https://idp.example.test/realm';
@@ -57,11 +57,11 @@ describe('provider SDK: verifyJwt, discover, JwksKeySet', () => {
 
     it('names the algorithm attack tried: none, a symmetric algorithm, or another one', async () => {
       const claims = { iss: ISSUER, aud: 'api', sub: 'u', exp: now() + 60 };
-      const forged = (alg: string) => `${Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
-      const refusal = async (alg: string, algorithms = ['RS256']) => ((await verify(forged(alg), { ...policy, algorithms })) as { description: string }).description;
+      const forged = (alg: unknown) => `${Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
+      const refusal = async (alg: unknown, algorithms = ['RS256']) => ((await verify(forged(alg), { ...policy, algorithms })) as { description: string }).description;
       expect(await refusal('none')).to.equal('unsigned token (alg none) not allowed');
       expect(await refusal('HS256')).to.equal('symmetric algorithm not allowed');
-      for (const alg of ['XHS256', 'HS256X', 'ES256']) expect(await refusal(alg), alg).to.equal('algorithm not allowed');
+      for (const alg of ['XHS256', 'HS256X', 'ES256', ['HS256'], 256]) expect(await refusal(alg), JSON.stringify(alg)).to.equal('algorithm not allowed');
       // Where a symmetric algorithm is accepted, another one is refused as any other algorithm.
       expect(await refusal('HS512', ['RS256', 'HS256'])).to.equal('algorithm not allowed');
     });
@@ -74,6 +74,25 @@ describe('provider SDK: verifyJwt, discover, JwksKeySet', () => {
       expect(await verifyJwt(fresh, set, policy, clock.now())).to.include({ ok: true });
       const stale = await noKid({ iss: ISSUER, aud: 'api', sub: 'u', exp: now() - 60 });
       expect(await verifyJwt(stale, set, policy, clock.now())).to.deep.equal({ ok: false, code: 'invalid_token', description: 'token expired', signed: true });
+    });
+  });
+
+  describe('jwtValidator for a provider that cannot tell its tokens from others (unverified: not_responsible)', () => {
+    const mapping = compileMapping({ usernameClaim: 'sub', emailClaim: 'email', groupsClaim: 'groups' });
+    const validate = () =>
+      jwtValidator({ providerId: 'key', clock, getKey: createLocalJWKSet(jwks(key)), policy: { ...policy, issuers: [] }, mapping, unverified: 'not_responsible' });
+    const base = () => ({ aud: 'api', sub: 'u', exp: now() + 60 });
+
+    it('leaves a token its key does not verify to other providers', async () => {
+      expect(await validate()(await signWith({ ...other, kid: key.kid }, clock, base()))).to.deep.equal({ outcome: 'not_responsible' });
+    });
+
+    it('refuses a token its key verifies but whose claims fail, saying which', async () => {
+      const failure = async (claims: Record<string, unknown>) => validate()(await signWith(key, clock, { ...base(), ...claims }));
+      expect(await failure({ exp: now() - 60 })).to.deep.equal({ outcome: 'failure', code: 'invalid_token', description: 'token expired' });
+      expect(await failure({ sub: undefined })).to.deep.equal({ outcome: 'failure', code: 'invalid_token', description: 'token has no sub claim' });
+      expect(await failure({ nbf: now() + 600 })).to.deep.equal({ outcome: 'failure', code: 'invalid_token', description: 'token not yet valid' });
+      expect(await failure({ exp: 'soon' })).to.deep.equal({ outcome: 'failure', code: 'invalid_token', description: 'malformed token' });
     });
   });
 
@@ -154,17 +173,43 @@ describe('provider SDK: verifyJwt, discover, JwksKeySet', () => {
       expect(refused).to.deep.equal({ ok: false, code: 'provider_unavailable', description: 'signing keys unavailable', signed: false });
     });
 
-    it('keeps fetched keys for cacheMs: a known kid asks the issuer nothing before then, and refreshes once after', async () => {
+    it('keeps fetched keys for cacheSeconds: a known kid asks the issuer nothing before then, and refreshes once after', async () => {
       const fetch = tableFetch({ [JWKS_URI]: jwks(key) });
-      const set = keySet(fetch);
-      await set.start();
+      const verifier = new JwksVerifier({
+        deps: { ...makeDeps(clock), fetch }, policy, mapping: compileMapping({ usernameClaim: 'sub', emailClaim: 'email', groupsClaim: 'groups' }),
+        jwksUri: JWKS_URI, cacheSeconds: 3600, cooldownSeconds: 30, fetchOptions: { scheduler: idleScheduler },
+      });
+      await verifier.start();
       expect(fetch.calls).to.have.length(1);
       clock.advance(60_000); // past the cooldown, well inside the cache age
-      expect(await verifyWith(set, await signed(key))).to.include({ ok: true });
+      expect(await verifier.verify(await signed(key))).to.include({ outcome: 'identity' });
       expect(fetch.calls, 'no refresh inside the cache age').to.have.length(1);
       clock.advance(3_600_000);
-      expect(await verifyWith(set, await signed(key))).to.include({ ok: true });
+      expect(await verifier.verify(await signed(key))).to.include({ outcome: 'identity' });
       expect(fetch.calls, 'one refresh once the cache age has passed').to.have.length(2);
+      verifier.close();
+    });
+
+    it('an unknown kid while the issuer cannot be asked again: 503 when the last fetch failed, 401 when it did not', async () => {
+      const table: Record<string, unknown> = { [JWKS_URI]: jwks(key) };
+      const set = keySet(tableFetch(table));
+      await set.start();
+      clock.advance(1000);
+      expect(await verifyWith(set, await signed(other))).to.include({ ok: false, code: 'invalid_token', description: 'signing key not found' });
+      clock.advance(60_000);
+      table[JWKS_URI] = new Error('down');
+      expect(await set.refresh()).to.equal(false);
+      clock.advance(1000); // inside the cooldown again
+      expect(await verifyWith(set, await signed(other))).to.deep.equal({ ok: false, code: 'provider_unavailable', description: 'signing keys unavailable', signed: false });
+      expect(await verifyWith(set, await signed(key)), 'the cached keys still serve').to.include({ ok: true });
+    });
+
+    it('fetches nothing once closed', async () => {
+      const fetch = tableFetch({ [JWKS_URI]: jwks(key) });
+      const set = keySet(fetch);
+      set.close();
+      expect(await set.refresh()).to.equal(false);
+      expect(fetch.calls).to.deep.equal([]);
     });
 
     it('refetches for an unknown kid once the cooldown has passed to the millisecond', async () => {
