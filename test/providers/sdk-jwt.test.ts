@@ -204,6 +204,18 @@ describe('provider SDK: verifyJwt, discover, JwksKeySet', () => {
       expect(await verifyWith(set, await signed(key)), 'the cached keys still serve').to.include({ ok: true });
     });
 
+    it('start gives up waiting when its signal aborts (the start-up deadline of the gateway), and does not wait at all on an aborted one', async () => {
+      const hanging = (() => new Promise<Response>(() => {})) as HttpFetch;
+      const set = keySet(hanging);
+      const deadline = new AbortController();
+      const started = set.start(deadline.signal);
+      deadline.abort();
+      await started;
+      await keySet(hanging).start(AbortSignal.abort());
+      expect(set.ready).to.equal(false);
+      expect(set.detail).to.equal('no signing keys: not fetched yet');
+    });
+
     it('fetches nothing once closed', async () => {
       const fetch = tableFetch({ [JWKS_URI]: jwks(key) });
       const set = keySet(fetch);
