@@ -63,6 +63,60 @@ describe('core/path', () => {
       }
     });
 
+    it('takes exactly 8 KiB and no more', () => {
+      const at = '/' + 'a'.repeat(8191);
+      expect(norm(at)).to.equal(at);
+      expect(normalisePath(at + 'a')).to.deep.equal({ ok: false, error: 'the path is too long' });
+    });
+
+    it('accepts shortest-form UTF-8 at every boundary of RFC 3629, refusing overlong, surrogate, out-of-range and broken sequences', () => {
+      // Valid: the first and last character of each length, and the edges next to what is refused.
+      for (const good of ['%C2%80', '%DF%BF', '%E0%A0%80', '%E1%80%80', '%ED%9F%BF', '%EE%80%80', '%EF%BF%BF', '%F0%90%80%80', '%F1%80%80%80', '%F4%8F%BF%BF']) {
+        expect(norm(`/x/${good.toLowerCase()}`), good).to.equal(`/x/${good}`);
+      }
+      const refusals: [string, string][] = [
+        ['%80', 'a lone continuation byte'],
+        ['%80%80%80', 'continuation bytes only'],
+        ['%80%80%80%80', 'four continuation bytes'],
+        ['%C0%80%80%80', 'an overlong lead with three continuations'],
+        ['%C0%80', 'overlong NUL'],
+        ['%C1%BF', 'overlong two-byte'],
+        ['%E0%9F%BF', 'overlong three-byte'],
+        ['%ED%A0%80', 'a surrogate'],
+        ['%F0%8F%BF%BF', 'overlong four-byte'],
+        ['%F4%90%80%80', 'beyond U+10FFFF'],
+        ['%F5%80%80%80', 'a lead byte past F4'],
+        ['%FF', 'never a lead byte'],
+        ['%C3', 'cut short'],
+        ['%E2%82', 'cut short after two bytes'],
+        ['%C3%28', 'an ASCII escape where a continuation belongs'],
+        ['%E2%82%28', 'an ASCII escape as the third byte'],
+        ['%F0%90%80%28', 'an ASCII escape as the fourth byte'],
+        ['%E2%82x', 'a raw character where an escape belongs'],
+      ];
+      for (const [bad, what] of refusals) expect(normalisePath(`/x/${bad}`), what).to.deep.equal({ ok: false, error: 'invalid UTF-8 in the path' });
+    });
+
+    it('says which rule refused a path', () => {
+      const cases: [string, string][] = [
+        ['x', 'the path must start with /'],
+        ['', 'the path must start with /'],
+        ['/a b', 'the path contains characters that are not allowed'],
+        ['/a%zz', 'malformed percent-encoding'],
+        ['/a%2', 'malformed percent-encoding'],
+        ['/a%00', 'encoded control character'],
+        ['/a%7f', 'encoded control character'],
+        ['/a%2fb', 'encoded slash or backslash'],
+        ['/a%5cb', 'encoded slash or backslash'],
+        ['/a%3bb', 'encoded path parameter'],
+        ['/a%252e', 'double percent-encoding'],
+        ['/a.', 'a path segment ends with a dot'],
+      ];
+      for (const [raw, error] of cases) expect(normalisePath(raw), raw).to.deep.equal({ ok: false, error });
+      // One hex digit after an encoded `%` is not double encoding.
+      expect(norm('/a%25Az')).to.equal('/a%25Az');
+    });
+
     describe(`bypass corpus (${PATH_CORPUS.length} payloads)`, () => {
       for (const [target, expected] of PATH_CORPUS) {
         it(`${target} → ${expected}`, () => {

@@ -93,8 +93,32 @@ describe('policies/authenticate', () => {
     const broken = fake('b', () => {
       throw new Error('bug');
     });
-    const d = await pipeline([broken]).decide(request(bearer('t')));
-    expect(d).to.include({ status: 503, reason: 'provider_unavailable' });
+    const logged: unknown[][] = [];
+    const logger = { ...silentLogger, error: (...args: unknown[]) => void logged.push(args) };
+    const d = await composePipeline([authenticate({ providers: [broken] }, { logger })]).decide(request({ id: 'req-7', ...bearer('t') }));
+    expect(d).to.include({ status: 503, reason: 'provider_unavailable', description: 'the identity provider failed' });
+    // The operator learns which provider failed for which request; the caller only that it did.
+    expect(logged).to.have.length(1);
+    expect(logged[0]![0]).to.deep.include({ provider: 'b', requestId: 'req-7' });
+    expect(logged[0]![1]).to.equal('provider failed unexpectedly');
+  });
+
+  it('a JWT its issuer’s provider declines goes on to the providers that judge any token', async () => {
+    const calls: string[] = [];
+    const issuer = fake('issuer', () => ({ outcome: 'not_responsible' }), ['https://a.example'], calls);
+    const introspection = fake('introspection', () => who('ivy', 'introspection'), undefined, calls);
+    const d = await pipeline([issuer, introspection]).decide(request(bearer(await jwtWithIss('https://a.example'))));
+    expect(d).to.include({ allow: true, reason: 'authenticated' });
+    expect(calls).to.deep.equal(['issuer', 'introspection']);
+  });
+
+  it('reads an issuer only from a Bearer token: a Basic password shaped like a JWT is offered to every provider', async () => {
+    const calls: string[] = [];
+    const a = fake('a', () => ({ outcome: 'not_responsible' }), ['https://a.example'], calls);
+    const password = await jwtWithIss('https://unknown.example');
+    const d = await pipeline([a]).decide(request({ credential: { scheme: 'basic', username: 'u', secret: password } }));
+    expect(d).to.include({ status: 401, reason: 'invalid_token', description: 'no provider accepts this credential' });
+    expect(calls).to.deep.equal(['a']);
   });
 
   it('answers 401 when no provider is responsible', async () => {
@@ -109,7 +133,7 @@ describe('policies/master-switch', () => {
   it('passes everything untouched when disabled, with reason auth_disabled', async () => {
     const p = composePipeline([masterSwitch({ enabled: false }), authenticate({ providers: [] }, { logger: silentLogger })]);
     const d = await p.decide(request());
-    expect(d).to.include({ allow: true, reason: 'auth_disabled', stage: 'master_switch', credentialConsumed: false });
+    expect(d).to.include({ allow: true, reason: 'auth_disabled', stage: 'master_switch', credentialConsumed: false, description: 'authentication is disabled by the master switch' });
     expect(d.trace).to.deep.equal([{ stage: 'master_switch', outcome: 'allow', reason: 'auth_disabled' }]);
   });
 

@@ -38,6 +38,8 @@ describe('policies/method override by read-only callers', () => {
     for (const methodOverride of ['DELETE', 'POST', 'PUT', 'PATCH', 'PURGE', '', 'GET,DELETE']) {
       const d = await call('tok-viewer', { methodOverride });
       expect(d, methodOverride).to.include({ allow: false, status: 403, reason: 'method_override_read_only', stage: 'read_only' });
+      // The refusal names the headers, so a caller who never set one knows where to look.
+      expect(d.description, methodOverride).to.equal('your group may only read: a method-override header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) may name only GET, HEAD or OPTIONS');
     }
     for (const method of ['HEAD', 'OPTIONS']) {
       expect(await call('tok-viewer', { method, methodOverride: 'DELETE' }), method).to.include({ reason: 'method_override_read_only' });
@@ -56,7 +58,7 @@ describe('policies/method override by read-only callers', () => {
 
   it('a read-only route refuses the override for everyone: stage routes', async () => {
     const d = await call('tok-dev', { path: '/frozen/x', rawPath: '/frozen/x', methodOverride: 'DELETE' });
-    expect(d).to.include({ allow: false, status: 403, reason: 'method_override_read_only', stage: 'routes' });
+    expect(d).to.include({ allow: false, status: 403, reason: 'method_override_read_only', stage: 'routes', description: 'this route may only read: a method-override header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) may name only GET, HEAD or OPTIONS' });
     expect(await call('tok-dev', { path: '/frozen/x', rawPath: '/frozen/x', methodOverride: 'GET' })).to.include({ allow: true });
   });
 
@@ -70,8 +72,8 @@ describe('policies/method override by read-only callers', () => {
     const stages = policyStages(settingsSchema.parse({}), [], { logger: silentLogger, clock, rateLimiter: new LocalRateLimiter(clock), tokens: TokenIndex.restore([record]) });
     const tokens = composePipeline(stages);
     const d = await tokens.decide(request({ time: NOW, ...bearer(token), methodOverride: 'DELETE' }));
-    expect(d).to.include({ allow: false, status: 403, reason: 'method_override_read_only', stage: 'token_scopes' });
+    expect(d).to.include({ allow: false, status: 403, reason: 'method_override_read_only', stage: 'token_scopes', description: 'this gateway token may only read: a method-override header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) may name only GET, HEAD or OPTIONS' });
     expect(await tokens.decide(request({ time: NOW, ...bearer(token), methodOverride: 'HEAD' }))).to.include({ allow: true });
-    expect(await tokens.decide(request({ time: NOW, ...bearer(token), method: 'PUT' }))).to.include({ reason: 'token_read_only' });
+    expect(await tokens.decide(request({ time: NOW, ...bearer(token), method: 'PUT' }))).to.include({ reason: 'token_read_only', description: 'this gateway token may only read (GET, HEAD, OPTIONS)' });
   });
 });

@@ -69,6 +69,32 @@ describe('policies/paths', () => {
     });
   });
 
+  it('a method-override header naming several methods: every one must be bypassed or public, any one restricted or routed elsewhere refuses', async () => {
+    const p = kit(
+      {
+        paths: { bypass: ['GET /h', 'PUT /h'], public: ['/open/**'], restrictPublic: ['POST /open/**'] },
+        routes: [
+          { name: 'reads', methods: ['GET', 'PUT'], path: '/r/**' },
+          { name: 'deletes', methods: ['DELETE'], path: '/r/**', groups: ['ops'] },
+        ],
+      },
+      [alice],
+    ).pipeline;
+    const overriding = (method: string, path: string, methodOverride: string, extra = {}) => p.decide(request({ method, path, rawPath: path, methodOverride, ...extra }));
+    const bypassed = await overriding('GET', '/h', 'PUT');
+    expect(bypassed).to.include({ allow: true, reason: 'bypass', description: 'the path is on the bypass list' });
+    expect(await overriding('GET', '/h', 'PUT, DELETE')).to.include({ status: 401, reason: 'missing_credential' });
+    expect(await overriding('GET', '/open/a', 'PUT')).to.include({ allow: true, reason: 'anonymous' });
+    expect(await overriding('GET', '/open/a', 'PUT, POST')).to.include({ status: 401, reason: 'missing_credential' });
+    expect(await overriding('GET', '/r/x', 'PUT', bearer('tok-alice'))).to.include({ allow: true });
+    expect(await overriding('GET', '/r/x', 'PUT, DELETE', bearer('tok-alice'))).to.include({
+      status: 400,
+      reason: 'method_override_conflict',
+      stage: 'paths',
+      description: 'a method-override header names a method that other path rules or routes govern than the request method',
+    });
+  });
+
   it('restrictPublic takes public paths back', async () => {
     expect(await decide('GET', '/public/private/x')).to.include({ status: 401, reason: 'missing_credential' });
     expect(await decide('GET', '/public/private')).to.include({ status: 401 });

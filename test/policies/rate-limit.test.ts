@@ -65,6 +65,15 @@ describe('policies/rate-limit', () => {
     expect(await byIp.decide(request({ clientIp: '2001:db8::1', ...bearer('tok-carl') }))).to.include({ allow: true });
   });
 
+  it('key: token counts each provider token without a token id on its own, and anonymous callers by address', async () => {
+    const { pipeline } = kit({ rateLimit: { enabled: true, limit: 1, key: 'token' }, paths: { public: ['/pub'] } }, [people]);
+    expect(await pipeline.decide(request(bearer('tok-carl')))).to.include({ allow: true });
+    expect(await pipeline.decide(request(bearer('tok-bob'))), 'another token from the same address').to.include({ allow: true });
+    expect(await pipeline.decide(request(bearer('tok-bob')))).to.include({ reason: 'rate_limited' });
+    expect(await pipeline.decide(request({ path: '/pub' }))).to.include({ allow: true, reason: 'anonymous' });
+    expect(await pipeline.decide(request({ path: '/pub' }))).to.include({ reason: 'rate_limited' });
+  });
+
   it('never keys on the raw secret', async () => {
     const seen: string[] = [];
     const clock = new ManualClock(T0);
@@ -96,6 +105,12 @@ describe('policies/rate-limit', () => {
       expect(await pipeline.decide(request({ clientIp: '10.1.1.1', ...bearer('tok-a1') }))).to.include({ allow: true });
       expect(await pipeline.decide(request({ clientIp: '2001:db8::5', ...bearer('tok-a2') }))).to.include({ allow: true });
     }
+    // Only the listed addresses: another one, or one that does not parse, is counted.
+    for (const [clientIp, token] of [['192.0.2.1', 'tok-a1'], ['unix-socket', 'tok-a2']] as const) {
+      const fresh = kit({ rateLimit: { enabled: true, limit: 1, key: 'ip', exempt: { ips: ['10.0.0.0/8'] } } }, [people]).pipeline;
+      expect(await fresh.decide(request({ clientIp, ...bearer(token) })), clientIp).to.include({ allow: true });
+      expect(await fresh.decide(request({ clientIp, ...bearer(token) })), clientIp).to.include({ reason: 'rate_limited' });
+    }
     const exempt = await pipeline.decide(request(bearer('tok-carl')));
     expect(exempt.headers).to.equal(undefined);
     expect(exempt.trace.find((t) => t.stage === 'rate_limit')?.detail).to.equal('exempt');
@@ -117,11 +132,16 @@ describe('policies/rate-limit', () => {
     const at = (path: string) => pipeline.decide(request({ path, ...bearer('tok-carl') }));
     const first = await at('/search');
     expect(first.headers?.['ratelimit-policy']).to.equal('"search";q=1;w=10');
+    expect(first.headers?.ratelimit).to.equal('"search";r=0;t=10');
+    expect(first.trace.find((t) => t.stage === 'rate_limit')?.detail).to.equal('remaining=0');
+    expect(await at('/search')).to.include({ reason: 'rate_limited' });
+    clock.advance(5_000); // half the route's window: still counted
     expect(await at('/search')).to.include({ reason: 'rate_limited' });
     expect(await at('/other')).to.include({ allow: true });
     expect(await at('/other')).to.include({ allow: true });
     expect(await at('/other')).to.include({ reason: 'rate_limited' });
     for (let i = 0; i < 5; i++) expect(await at('/bulk')).to.include({ allow: true });
+    expect((await at('/bulk')).trace.find((t) => t.stage === 'rate_limit')?.detail).to.equal('route not limited');
     clock.advance(10_000);
     expect(await at('/search')).to.include({ allow: true });
 
@@ -129,6 +149,12 @@ describe('policies/rate-limit', () => {
     expect(await off.decide(request({ path: '/r', ...bearer('tok-carl') }))).to.include({ allow: true });
     expect(await off.decide(request({ path: '/r', ...bearer('tok-carl') }))).to.include({ reason: 'rate_limited' });
     expect((await off.decide(request({ path: '/x', ...bearer('tok-carl') }))).headers).to.equal(undefined);
+
+    // Each route counts on its own.
+    const two = kit({ routes: [{ name: 'r1', path: '/r1', rateLimit: { limit: 1 } }, { name: 'r2', path: '/r2', rateLimit: { limit: 1 } }] }, [people]).pipeline;
+    expect(await two.decide(request({ path: '/r1', ...bearer('tok-carl') }))).to.include({ allow: true });
+    expect(await two.decide(request({ path: '/r2', ...bearer('tok-carl') }))).to.include({ allow: true });
+    expect(await two.decide(request({ path: '/r2', ...bearer('tok-carl') }))).to.include({ reason: 'rate_limited' });
   });
 
   it('LocalRateLimiter forgets idle keys once their window has passed', () => {

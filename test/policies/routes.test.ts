@@ -92,6 +92,59 @@ describe('policies/routes', () => {
     expect(await p.decide(request({ path: '/rest/open' }))).to.include({ allow: true });
   });
 
+  it('a host pattern: `*.x` matches only names below x; a plain name only itself', async () => {
+    const { pipeline: p } = kit(
+      {
+        routes: [
+          { name: 'tenants', path: '/t/**', host: '*.tenant.example', groups: ['ops'] },
+          { name: 'api', path: '/a/**', host: 'api.example', groups: ['ops'] },
+        ],
+      },
+      [a],
+    );
+    const at = (path: string, host: string) => p.decide(request({ path, host, ...bearer('tok-dev') }));
+    expect(await at('/t/x', 'a.tenant.example')).to.include({ status: 403, reason: 'group_not_allowed', stage: 'routes' });
+    // Not below tenant.example: no route, so the global settings (none) let the caller through.
+    for (const host of ['tenant.example', 'eviltenant.example', 'a.long.other.example.org']) expect(await at('/t/x', host), host).to.include({ allow: true });
+    expect(await at('/a/x', 'api.example')).to.include({ status: 403, reason: 'group_not_allowed' });
+    for (const host of ['xapi.example', 'api.example.org']) expect(await at('/a/x', host), host).to.include({ allow: true });
+  });
+
+  it('a route for GET governs HEAD too; a literal route does not govern the paths below it', async () => {
+    const { pipeline: p } = kit({ routes: [{ name: 'report', methods: ['GET'], path: '/report', groups: ['ops'] }, { name: 'open', path: '/open', anonymous: true }] }, [a]);
+    for (const method of ['GET', 'HEAD']) {
+      expect(await p.decide(request({ method, path: '/report', ...bearer('tok-dev') })), method).to.include({ status: 403, reason: 'group_not_allowed', stage: 'routes' });
+    }
+    expect(await p.decide(request({ method: 'POST', path: '/report', ...bearer('tok-dev') }))).to.include({ allow: true });
+    expect(await p.decide(request({ path: '/open' }))).to.include({ allow: true, reason: 'anonymous' });
+    expect(await p.decide(request({ path: '/open/deeper' }))).to.include({ status: 401, reason: 'missing_credential', stage: 'authenticate' });
+  });
+
+  it('every scope a route lists is required, and the refusals say which route and what it needs', async () => {
+    const { pipeline: p } = kit(
+      {
+        routes: [
+          { name: 'admin', path: '/admin', scopes: ['read', 'admin'] },
+          { name: 'corp-only', path: '/corp', providers: ['corp'] },
+          { name: 'archive', path: '/archive', readOnly: true },
+        ],
+        paths: { public: ['/admin'] },
+      },
+      [a, b],
+    );
+    const at = (path: string, token?: string, extra = {}) => p.decide(request({ path, ...(token ? bearer(token) : {}), ...extra }));
+    expect(await at('/admin', 'tok-dev')).to.include({ status: 403, reason: 'insufficient_scope', description: 'route admin requires the scopes: read admin' });
+    expect(await at('/admin')).to.include({ status: 401, reason: 'missing_credential', description: 'this route requires authentication' });
+    expect(await at('/corp', 'tok-gh')).to.include({ status: 403, reason: 'provider_not_allowed', description: 'route corp-only does not accept identities from this provider' });
+    const corp = await at('/corp', 'tok-dev');
+    expect(corp).to.include({ allow: true });
+    expect(corp.trace.find((t) => t.stage === 'routes')).to.deep.equal({ stage: 'routes', outcome: 'pass', detail: 'route=corp-only' });
+    const archive = await at('/archive', 'tok-dev');
+    expect(archive.trace.find((t) => t.stage === 'routes')).to.deep.equal({ stage: 'routes', outcome: 'pass', detail: 'route=archive' });
+    expect(await at('/archive', 'tok-dev', { methodOverride: 'DELETE' })).to.include({ status: 403, reason: 'method_override_read_only' })
+      .and.to.have.property('description').that.match(/^this route may only read: /);
+  });
+
   it('names unnamed rules route-<n> and refuses contradictory rules', async () => {
     const { pipeline: p } = kit({ routes: [{ path: '/a' }, { path: '/b', anonymous: true }] });
     expect((await p.decide(request({ path: '/b' }))).trace.find((t) => t.stage === 'paths')?.detail).to.equal('route=route-2 public');

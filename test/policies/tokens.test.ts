@@ -130,6 +130,30 @@ describe('policies/gateway tokens', () => {
     expect(await pipeline.decide(at({ ...bearer(forever.token), time: NOW + 5000 * DAY }))).to.include({ allow: true });
   });
 
+  it('a token expires at its expiresAt instant, not a millisecond later; the refusals say why', async () => {
+    const { pipeline } = setup();
+    const ends = plain.record.expiresAt!;
+    expect(await pipeline.decide(at({ ...bearer(plain.token), time: ends - 1 }))).to.include({ allow: true });
+    expect(await pipeline.decide(at({ ...bearer(plain.token), time: ends }))).to.include({ status: 401, reason: 'token_expired', description: 'the gateway token has expired' });
+    expect(await pipeline.decide(at(bearer(revoked.token)))).to.include({ reason: 'token_revoked', description: 'the gateway token was revoked' });
+    expect(await pipeline.decide(at(basic('mallory', plain.token)))).to.include({
+      reason: 'token_owner_mismatch',
+      description: 'the Basic user name is not the owner of this gateway token',
+    });
+  });
+
+  it('the identity of a token carries no scopes, and its expiry only when it has one', async () => {
+    const { pipeline } = setup();
+    const timed = await pipeline.decide(at(bearer(plain.token)));
+    expect(timed.identity).to.deep.equal({
+      subject: 'alice', username: 'alice', groups: ['devs'], provider: 'gateway', tokenId: plain.record.id, scopes: [], expiresAt: plain.record.expiresAt,
+    });
+    const again = await pipeline.decide(at(bearer(plain.token)));
+    expect(again.identity).to.deep.equal(timed.identity);
+    const lasting = await pipeline.decide(at(bearer(forever.token)));
+    expect(lasting.identity).to.deep.equal({ subject: 'ci-bot', username: 'ci-bot', groups: ['robots'], provider: 'gateway', tokenId: forever.record.id, scopes: [] });
+  });
+
   it('accepts Basic with the owner as user name, and refuses any other user name', async () => {
     const { pipeline } = setup();
     const ok = await pipeline.decide(at(basic('alice', plain.token)));
@@ -142,7 +166,8 @@ describe('policies/gateway tokens', () => {
   it('accepts the API-key header for gateway tokens only', async () => {
     const { pipeline } = setup({ credentials: { apiKeyHeader: 'X-Api-Key' } });
     expect(await pipeline.decide(at(apiKey(plain.token)))).to.include({ allow: true, reason: 'authenticated', credentialConsumed: true });
-    expect(await pipeline.decide(at(apiKey('some-other-key')))).to.include({ status: 401, reason: 'invalid_token' });
+    // Anything else in the header is judged as a gateway token, never as a Basic password or by a provider.
+    expect(await pipeline.decide(at(apiKey('some-other-key')))).to.include({ status: 401, reason: 'invalid_token', description: 'not a valid gateway token (wrong length or checksum)' });
   });
 });
 
@@ -155,6 +180,9 @@ describe('policies/token_scopes', () => {
     const d = await pipeline.decide(at({ method: 'POST', ...bearer(readOnly.token) }));
     expect(d).to.include({ allow: false, status: 403, reason: 'token_read_only', stage: 'token_scopes' });
     expect(d.trace.at(-1)).to.deep.equal({ stage: 'token_scopes', outcome: 'deny', reason: 'token_read_only' });
+    expect(d.description).to.equal('this gateway token may only read (GET, HEAD, OPTIONS)');
+    const passed = await pipeline.decide(at({ method: 'GET', ...bearer(readOnly.token) }));
+    expect(passed.trace.find((t) => t.stage === 'token_scopes')).to.deep.equal({ stage: 'token_scopes', outcome: 'pass', detail: `token=${readOnly.record.id}` });
     expect(await pipeline.decide(at({ method: 'POST', ...bearer(plain.token) })), 'read-write token').to.include({ allow: true });
   });
 
@@ -164,7 +192,9 @@ describe('policies/token_scopes', () => {
       expect(await pipeline.decide(at({ path, ...bearer(scoped.token) })), path).to.include({ allow: true });
     }
     for (const path of ['/rest/api/20', '/rest/admin', '/', '/wikipedia']) {
-      expect(await pipeline.decide(at({ path, ...bearer(scoped.token) })), path).to.include({ status: 403, reason: 'token_path_not_allowed', stage: 'token_scopes' });
+      expect(await pipeline.decide(at({ path, ...bearer(scoped.token) })), path).to.include({
+        status: 403, reason: 'token_path_not_allowed', stage: 'token_scopes', description: 'this gateway token may not call this path',
+      });
     }
   });
 
@@ -181,7 +211,9 @@ describe('policies/token_scopes', () => {
       expect(await pipeline.decide(at({ clientIp, ...bearer(fenced.token) })), clientIp).to.include({ allow: true });
     }
     for (const clientIp of ['192.0.2.1', '2001:db9::1']) {
-      expect(await pipeline.decide(at({ clientIp, ...bearer(fenced.token) })), clientIp).to.include({ status: 403, reason: 'token_ip_not_allowed', stage: 'token_scopes' });
+      expect(await pipeline.decide(at({ clientIp, ...bearer(fenced.token) })), clientIp).to.include({
+        status: 403, reason: 'token_ip_not_allowed', stage: 'token_scopes', description: 'this gateway token may not be used from this address',
+      });
     }
   });
 
@@ -221,7 +253,9 @@ describe('policies/credential toggles', () => {
     it('deny: any Basic → 401 basic_auth_disabled, even with a gateway token', async () => {
       const { pipeline, tokens } = setup({ credentials: { basic: 'deny' } });
       for (const credential of [basic('jira-user', 'pw'), basic('alice', plain.token)]) {
-        expect(await pipeline.decide(at(credential))).to.include({ allow: false, status: 401, reason: 'basic_auth_disabled', stage: 'authenticate' });
+        expect(await pipeline.decide(at(credential))).to.include({
+          allow: false, status: 401, reason: 'basic_auth_disabled', stage: 'authenticate', description: 'Basic authentication is disabled on this gateway',
+        });
       }
       expect(tokens.lookups).to.equal(0);
       expect(await pipeline.decide(at(bearer(plain.token))), 'Bearer tokens still work').to.include({ allow: true });
@@ -242,9 +276,17 @@ describe('policies/credential toggles', () => {
 
     it('not allowed: a token matching the pattern → 401 pat_not_allowed', async () => {
       const { pipeline, provider } = setup({ credentials: { pat: { allow: false, pattern } } });
-      expect(await pipeline.decide(at(bearer('ATLabcdefghij')))).to.include({ allow: false, status: 401, reason: 'pat_not_allowed', stage: 'authenticate' });
+      expect(await pipeline.decide(at(bearer('ATLabcdefghij')))).to.include({
+        allow: false, status: 401, reason: 'pat_not_allowed', stage: 'authenticate', description: 'personal access tokens of the upstream are not accepted on this gateway',
+      });
       expect(provider.asked).to.equal(0);
       expect(await pipeline.decide(at(bearer('tok-bob')))).to.include({ reason: 'authenticated' });
+    });
+
+    it('without a pattern nothing is a PAT: every bearer token goes to the providers, even one spelt `null`', async () => {
+      const { pipeline, provider } = setup();
+      expect(await pipeline.decide(at(bearer('null')))).to.include({ status: 401, reason: 'invalid_token', description: 'no provider accepts this credential' });
+      expect(provider.asked).to.equal(1);
     });
 
     it('without a pattern nothing is a PAT, and allowing PATs needs one; the pattern must compile', () => {
@@ -263,7 +305,9 @@ describe('policies/credential toggles', () => {
     it('off: Bearer, Basic and API-key gateway tokens → 401 gateway_tokens_disabled, without a lookup', async () => {
       const { pipeline, tokens, provider } = setup({ credentials: { gatewayTokens: false, apiKeyHeader: 'x-api-key' } });
       for (const credential of [bearer(plain.token), basic('alice', plain.token), apiKey(plain.token)]) {
-        expect(await pipeline.decide(at(credential))).to.include({ allow: false, status: 401, reason: 'gateway_tokens_disabled' });
+        expect(await pipeline.decide(at(credential))).to.include({
+          allow: false, status: 401, reason: 'gateway_tokens_disabled', description: 'gateway tokens are switched off on this gateway',
+        });
       }
       expect(tokens.lookups).to.equal(0);
       expect(provider.asked).to.equal(0);

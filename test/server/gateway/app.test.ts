@@ -330,9 +330,11 @@ describe('server/gateway', () => {
       expect(seen['x-forwarded-host']).to.equal(`127.0.0.1:${gateway.port}`);
     });
 
-    it('appends the peer to X-Forwarded-For from a trusted proxy, and audits the client behind it', async () => {
-      const res = await call('/x', { headers: { ...bearer(ALICE), 'x-forwarded-for': '203.0.113.9' } });
+    it('appends the peer to X-Forwarded-For from a trusted proxy, keeps its X-Forwarded-Proto, and audits the client behind it', async () => {
+      const res = await call('/x', { headers: { ...bearer(ALICE), 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' } });
       expect((res.json as unknown as Echo).headers['x-forwarded-for']).to.equal('203.0.113.9, 127.0.0.1');
+      // The proxy terminated TLS: the upstream must still learn the client used https.
+      expect((res.json as unknown as Echo).headers['x-forwarded-proto']).to.equal('https');
       const event = await decidedFor(res);
       expect(event.data.clientIp).to.equal('203.0.113.9');
       expect(event.data.peerIp).to.equal('127.0.0.1');
