@@ -261,23 +261,8 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
   metrics.sources.rateLimitBackend = () => limits.redis?.state ?? 'local';
   metrics.sources.rateLimitLocalCounts = () => limits.redis?.localCounts ?? 0;
   const follow = followStore(runtime, store, logger);
-  let assertions: AssertionSigner;
-  try {
-    assertions = await startAssertionSigner(runtime, upstream.url, config, logger);
-  } catch (err) {
-    follow.stop();
-    upstream.close();
-    await retention.stop();
-    sizeWatch?.stop();
-    await runtime.close();
-    await signer.stop();
-    await store.close();
-    throw err;
-  }
-  const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger, metrics, assertions);
-  const adminServer = createServer(createAdminApp({ runtime, logger, metrics }).callback());
-  const stop = async (): Promise<void> => {
-    await drain([gatewayServer, adminServer]);
+  // What the start has opened, closed in reverse: by stop(), and by a start that fails here.
+  const closeCore = async (): Promise<void> => {
     follow.stop();
     await retention.stop();
     sizeWatch?.stop();
@@ -285,6 +270,21 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
     await limits.close();
     // After the last audit flush: the final checkpoint covers it.
     await signer.stop();
+  };
+  let assertions: AssertionSigner;
+  try {
+    assertions = await startAssertionSigner(runtime, upstream.url, config, logger);
+  } catch (err) {
+    await closeCore();
+    upstream.close();
+    await store.close();
+    throw err;
+  }
+  const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger, metrics, assertions);
+  const adminServer = createServer(createAdminApp({ runtime, logger, metrics }).callback());
+  const stop = async (): Promise<void> => {
+    await drain([gatewayServer, adminServer]);
+    await closeCore();
     await proxy.close();
     upstream.close();
     await store.close();
