@@ -13,6 +13,7 @@ import { startIdp } from './lib/idp.js';
 import { configureFullPath, startPortcullis, type Portcullis } from './lib/portcullis.js';
 import { startNode, stopAll } from '../test/support/processes.js';
 import { AUDIENCE, ISSUER, prepareTokens } from './lib/tokens.js';
+import { cpuSecondsBetween, cpuTicks } from './lib/proc-stats.js';
 import { runWrk } from './lib/wrk.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -41,8 +42,8 @@ async function main(): Promise<void> {
   const upstream = await startNode(`${DIST}servers/upstream.js`, [], { name: 'upstream' });
   const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
   const bare = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl], { name: 'bare proxy' });
-  const contenders: { name: string; url: string; tokens: string; gateway?: Portcullis }[] = [
-    { name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokens: tokens.fewJwt },
+  const contenders: { name: string; url: string; tokens: string; pid: number; gateway?: Portcullis }[] = [
+    { name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokens: tokens.fewJwt, pid: bare.pid },
   ];
   /** The bearer tokens a contender is called with: the JWTs of 3a, or a gateway token it issued (4a). */
   const credentialFile = async (name: string, gateway: Portcullis): Promise<string> => {
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
       const res = await gateway.admin('PATCH', '/settings', patch);
       if (res.status !== 200) throw new Error(`${name}: PATCH /settings answered ${res.status}`);
     }
-    contenders.push({ name, url: `${gateway.url}/api/x`, tokens: await credentialFile(name, gateway), gateway });
+    contenders.push({ name, url: `${gateway.url}/api/x`, tokens: await credentialFile(name, gateway), pid: gateway.child.pid, gateway });
   };
   const base = CREDENTIAL === 'jwt' ? '3a' : '4a';
   await configure(base);
@@ -70,13 +71,18 @@ async function main(): Promise<void> {
   for (const c of contenders) await runWrk({ url: c.url, tokens: c.tokens, seconds: 1 });
 
   const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  // Server CPU per request (the process tree under test): steadier than req/s on a shared machine.
+  const cpuPerRequest = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     const line: string[] = [];
     for (const c of contenders) {
+      const before = cpuTicks(c.pid);
       const wrk = await runWrk({ url: c.url, tokens: c.tokens, seconds: SECONDS });
+      const us = (cpuSecondsBetween(before, cpuTicks(c.pid)) * 1e6) / wrk.requests;
       if (wrk.errors > 0) log(`${c.name}: ${wrk.errors} errors`);
       rates.get(c.name)!.push(wrk.rps);
-      line.push(`${c.name} ${Math.round(wrk.rps)} req/s p99 ${wrk.p99Ms} ms`);
+      cpuPerRequest.get(c.name)!.push(us);
+      line.push(`${c.name} ${Math.round(wrk.rps)} req/s p99 ${wrk.p99Ms} ms ${Math.round(us)} µs CPU/req`);
     }
     log(`round ${round}: ${line.join(' | ')}`);
   }
@@ -84,6 +90,8 @@ async function main(): Promise<void> {
   for (const c of contenders.slice(1)) {
     const ratios = rates.get(c.name)!.map((r, i) => r / ceiling[i]!);
     process.stdout.write(`${c.name}/ceiling: median ${median(ratios).toFixed(3)} (rounds: ${ratios.map((r) => r.toFixed(3)).join(' ')}); median ${Math.round(median(rates.get(c.name)!))} req/s against ${Math.round(median(ceiling))}\n`);
+    const cpu = cpuPerRequest.get(c.name)!.map((us, i) => cpuPerRequest.get('ceiling')![i]! / us);
+    process.stdout.write(`${c.name}: ceiling's CPU per request / this one's: median ${median(cpu).toFixed(3)} (${Math.round(median(cpuPerRequest.get(c.name)!))} µs against ${Math.round(median(cpuPerRequest.get('ceiling')!))} µs)\n`);
   }
   for (const c of contenders) await c.gateway?.stop();
   await idp.close();

@@ -81,7 +81,8 @@ export interface Provider {
    */
   start?(signal: AbortSignal): Promise<void>;
   status(): ProviderStatus;
-  authenticate(credential: Credential): Promise<AuthResult>;
+  /** The answer at once when the provider knows it (a verified token reused), else a promise. */
+  authenticate(credential: Credential): AuthResult | Promise<AuthResult>;
   /**
    * The provider's raw answer about a token (userinfo, introspection, `/user` ...), uncached,
    * for the admin's username-attribute helper. Throws UpstreamHttpError when the provider refuses.

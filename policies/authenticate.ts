@@ -1,8 +1,8 @@
 // Authenticate: route the credential (settings `credentials`) to the token index, the providers or the upstream, and establish the identity.
-import { deny, type Verdict } from '../core/access.js';
+import { deny, type AccessRequest, type Verdict } from '../core/access.js';
 import { unverifiedIssuer } from '../core/jwt.js';
 import type { Logger } from '../core/logger.js';
-import type { Stage } from '../core/pipeline.js';
+import type { Next, Outcome, PipelineState, Stage } from '../core/pipeline.js';
 import type { AuthResult, Provider } from '../core/provider.js';
 import { providersOnly, type CredentialToggles } from './credentials.js';
 import type { GatewayTokenCheck } from './gateway-token.js';
@@ -24,14 +24,17 @@ export interface AuthenticateDeps {
   readonly logger: Logger;
 }
 
+const PROVIDER_FAILED: AuthResult = Object.freeze({ outcome: 'failure', code: 'provider_unavailable', description: 'the identity provider failed' });
+
 export function authenticate(config: AuthenticateConfig, deps: AuthenticateDeps): Stage {
-  // Routing tables fixed at compile time: issuer -> providers, and the providers that take any credential.
+  // Routing tables fixed at compile time: the providers that take any credential, and for each
+  // issuer its own providers followed by those.
+  const general = config.providers.filter((p) => !p.issuers?.length);
   const byIssuer = new Map<string, Provider[]>();
-  const general: Provider[] = [];
   for (const provider of config.providers) {
-    if (!provider.issuers?.length) general.push(provider);
     for (const iss of provider.issuers ?? []) byIssuer.set(iss, [...(byIssuer.get(iss) ?? []), provider]);
   }
+  for (const [iss, own] of byIssuer) byIssuer.set(iss, [...own, ...general]);
 
   const missing = deny(401, 'missing_credential', 'this API requires authentication', { challenge: true });
   const unknownIssuer = deny(401, 'invalid_token', 'token issuer not accepted', { challenge: true });
@@ -39,18 +42,50 @@ export function authenticate(config: AuthenticateConfig, deps: AuthenticateDeps)
   const unknownToken = deny(401, 'invalid_token', 'unknown gateway token', { challenge: true });
   const route = config.credentials ?? providersOnly;
 
-  const ask = async (provider: Provider, request: Parameters<Stage['run']>[0]): Promise<AuthResult> => {
-    try {
-      return await provider.authenticate(request.credential!);
-    } catch (err) {
+  /** A provider's answer; one that throws is a provider failure (logged), never a gateway error. */
+  const ask = (provider: Provider, request: AccessRequest): AuthResult | Promise<AuthResult> => {
+    const failed = (err: unknown): AuthResult => {
       deps.logger.error({ err, provider: provider.id, requestId: request.id }, 'provider failed unexpectedly');
-      return { outcome: 'failure', code: 'provider_unavailable', description: 'the identity provider failed' };
+      return PROVIDER_FAILED;
+    };
+    try {
+      const result = provider.authenticate(request.credential!);
+      return result instanceof Promise ? result.catch(failed) : result;
+    } catch (err) {
+      return failed(err);
     }
+  };
+
+  /**
+   * Offer the credential to `candidates` from `from` on: the first that is responsible decides.
+   * Answers at once as long as the providers do (a verified token reused); waits only for one that waits.
+   */
+  const offer = (candidates: readonly Provider[], from: number, request: AccessRequest, state: PipelineState, next: Next, fallback: Verdict): Outcome => {
+    for (let i = from; i < candidates.length; i++) {
+      const provider = candidates[i]!;
+      const result = ask(provider, request);
+      if (result instanceof Promise) {
+        return result.then((answer) => (answer.outcome === 'not_responsible' ? offer(candidates, i + 1, request, state, next, fallback) : decided(provider, answer, state, next)));
+      }
+      if (result.outcome !== 'not_responsible') return decided(provider, result, state, next);
+    }
+    return fallback;
+  };
+
+  const decided = (provider: Provider, result: Exclude<AuthResult, { outcome: 'not_responsible' }>, state: PipelineState, next: Next): Outcome => {
+    if (result.outcome === 'failure') {
+      return result.code === 'provider_unavailable'
+        ? deny(503, 'provider_unavailable', result.description)
+        : deny(401, 'invalid_token', result.description, { challenge: true });
+    }
+    state.identity = result.identity;
+    state.credentialConsumed = true;
+    return next(state.detailed ? `provider=${provider.id}` : undefined);
   };
 
   return {
     name: 'authenticate',
-    async run(request, state, next): Promise<Verdict> {
+    run(request, state, next): Outcome {
       if (request.credentialError) {
         return deny(400, 'invalid_request', request.credentialError, { challenge: true });
       }
@@ -78,20 +113,8 @@ export function authenticate(config: AuthenticateConfig, deps: AuthenticateDeps)
       // (introspection ...); every other credential is offered to all providers in order.
       const iss = credential.scheme === 'bearer' ? unverifiedIssuer(credential.secret) : undefined;
       const byIss = iss !== undefined ? byIssuer.get(iss) : undefined;
-      const candidates = iss === undefined ? config.providers : byIss ? [...byIss, ...general] : general;
-      for (const provider of candidates) {
-        const result = await ask(provider, request);
-        if (result.outcome === 'not_responsible') continue;
-        if (result.outcome === 'failure') {
-          return result.code === 'provider_unavailable'
-            ? deny(503, 'provider_unavailable', result.description)
-            : deny(401, 'invalid_token', result.description, { challenge: true });
-        }
-        state.identity = result.identity;
-        state.credentialConsumed = true;
-        return next(`provider=${provider.id}`);
-      }
-      return iss !== undefined && !byIss ? unknownIssuer : nobody;
+      const candidates = iss === undefined ? config.providers : (byIss ?? general);
+      return offer(candidates, 0, request, state, next, iss !== undefined && !byIss ? unknownIssuer : nobody);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Groups: derive gateway groups from the identity (mapping), then admit only callers in an allowed or read-only group.
-import { deny, type Identity, type Verdict } from '../core/access.js';
+import { deny, type Identity } from '../core/access.js';
 import { compileClaimPath, type ClaimPath } from '../core/claims.js';
-import type { Stage } from '../core/pipeline.js';
+import type { Outcome, Stage } from '../core/pipeline.js';
 import type { GroupMappingRule } from '../core/settings/schema.js';
 
 export interface GroupsConfig {
@@ -39,7 +39,7 @@ export function groups(config: GroupsConfig): Stage {
 
   return {
     name: 'groups',
-    run(_request, state, next): Promise<Verdict> {
+    run(_request, state, next): Outcome {
       let identity = state.identity;
       // Anonymous callers only get here on public paths and anonymous routes.
       if (!identity) return next();
@@ -50,7 +50,7 @@ export function groups(config: GroupsConfig): Stage {
           state.identity = identity;
         }
       }
-      if (restricted && !identity.groups.some((g) => admitted.has(g))) return Promise.resolve(refused);
+      if (restricted && !identity.groups.some((g) => admitted.has(g))) return refused;
       return next();
     },
   };

@@ -1,7 +1,7 @@
 // IP restriction: allow and deny lists of IPv4/IPv6 addresses and CIDRs, judged on the resolved client address.
-import { deny, type Verdict } from '../core/access.js';
+import { deny } from '../core/access.js';
 import { parseIp, type AddressList } from '../core/net.js';
-import type { Stage } from '../core/pipeline.js';
+import type { Outcome, Stage } from '../core/pipeline.js';
 
 export interface IpRestrictionConfig {
   /** When not empty, only these clients may call. */
@@ -15,13 +15,13 @@ export function ipRestriction(config: IpRestrictionConfig): Stage {
   const open = config.allow.size === 0 && config.deny.size === 0;
   return {
     name: 'ip',
-    run(request, _state, next): Promise<Verdict> {
+    run(request, _state, next): Outcome {
       if (open) return next();
       // The edge resolved the address through trusted proxies only (core/net.ts compileClientIpResolver).
       const ip = parseIp(request.clientIp);
-      if (!ip) return config.allow.size > 0 ? Promise.resolve(refused) : next();
-      if (config.deny.has(ip)) return Promise.resolve(refused);
-      if (config.allow.size > 0 && !config.allow.has(ip)) return Promise.resolve(refused);
+      if (!ip) return config.allow.size > 0 ? refused : next();
+      if (config.deny.has(ip)) return refused;
+      if (config.allow.size > 0 && !config.allow.has(ip)) return refused;
       return next();
     },
   };

@@ -10,6 +10,6 @@ export function masterSwitch(config: MasterSwitchConfig): Stage {
   const disabled = allow('auth_disabled', 'authentication is disabled by the master switch');
   return {
     name: 'master_switch',
-    run: (_request, _state, next) => (config.enabled ? next() : Promise.resolve(disabled)),
+    run: (_request, _state, next) => (config.enabled ? next() : disabled),
   };
 }

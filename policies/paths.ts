@@ -1,7 +1,7 @@
 // Paths: refuse a path that does not normalise, let bypass paths through untouched, and mark public paths and the matching route before authentication.
-import { allow, deny, overrideMethods, type AccessRequest, type MatchedRoute, type Verdict } from '../core/access.js';
+import { allow, deny, overrideMethods, type AccessRequest, type MatchedRoute } from '../core/access.js';
 import type { PatternList } from '../core/path-pattern.js';
-import type { Stage } from '../core/pipeline.js';
+import type { Outcome, Stage } from '../core/pipeline.js';
 import type { RouteTable } from './routes.js';
 
 export interface PathsConfig {
@@ -20,9 +20,9 @@ export function paths(config: PathsConfig): Stage {
   const ambiguous = deny(400, 'method_override_conflict', 'a method-override header names a method that other path rules or routes govern than the request method');
   return {
     name: 'paths',
-    run(request, state, next): Promise<Verdict> {
+    run(request, state, next): Outcome {
       if (request.pathError) {
-        return Promise.resolve(deny(400, 'invalid_path', `the request path is not accepted: ${request.pathError}`));
+        return deny(400, 'invalid_path', `the request path is not accepted: ${request.pathError}`);
       }
       const { method, path } = request;
       // An upstream may run the request as a method an override header names: the path rules must say the same for each.
@@ -31,10 +31,10 @@ export function paths(config: PathsConfig): Stage {
         list.size > 0 && list.match(method, path) !== -1 && (others === undefined || others.every((m) => list.match(m, path) !== -1));
       const inAny = (list: PatternList): boolean =>
         list.size > 0 && (list.match(method, path) !== -1 || (others !== undefined && others.some((m) => list.match(m, path) !== -1)));
-      if (inList(config.bypass)) return Promise.resolve(bypassed);
+      if (inList(config.bypass)) return bypassed;
 
       const route = config.routes.size > 0 ? config.routes.match(request) : undefined;
-      if (others !== undefined && config.routes.size > 0 && !sameRouteFor(config.routes, request, others, route)) return Promise.resolve(ambiguous);
+      if (others !== undefined && config.routes.size > 0 && !sameRouteFor(config.routes, request, others, route)) return ambiguous;
       const listedPublic = inList(config.public) && !inAny(config.restrictPublic);
       // A route that says whether it is anonymous wins over the path lists; otherwise they decide.
       const anonymous = route?.anonymous ?? listedPublic;

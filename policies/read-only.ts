@@ -1,6 +1,6 @@
 // Read-only groups: their members may only read (GET, HEAD, OPTIONS), unless the matched route lifts it.
 import { deny, type AccessRequest, type Verdict } from '../core/access.js';
-import type { Stage } from '../core/pipeline.js';
+import type { Outcome, Stage } from '../core/pipeline.js';
 
 /** Methods that do not change anything (RFC 9110 safe methods the gateway lets read-only callers use). */
 export const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -27,14 +27,14 @@ export function readOnly(config: ReadOnlyConfig): Stage {
   const overrideRefused = methodOverrideRefused('your group');
   return {
     name: 'read_only',
-    run(request, state, next): Promise<Verdict> {
+    run(request, state, next): Outcome {
       const identity = state.identity;
       if (groups.size === 0 || !identity) return next();
       const writes = !READ_METHODS.has(request.method);
       if (!writes && !overridesToWrite(request)) return next();
       // Read-only wins over every other group the caller is in; only a route with readOnly: false lifts it.
       if (state.route?.readOnly === false) return next('lifted by route');
-      if (identity.groups.some((g) => groups.has(g))) return Promise.resolve(writes ? refused : overrideRefused);
+      if (identity.groups.some((g) => groups.has(g))) return writes ? refused : overrideRefused;
       return next();
     },
   };

@@ -1,9 +1,9 @@
 // Per-route rules: matched once before authentication (first match wins), their requirements enforced after it.
-import { deny, type AccessRequest, type MatchedRoute, type Verdict } from '../core/access.js';
+import { deny, type AccessRequest, type MatchedRoute } from '../core/access.js';
 import { hostName } from '../core/host.js';
 import { matchForm } from '../core/path.js';
 import { compilePattern, patternMatches, SegmentIndex, type CompiledPattern } from '../core/path-pattern.js';
-import type { Stage } from '../core/pipeline.js';
+import type { Outcome, Stage } from '../core/pipeline.js';
 import type { RouteSettings } from '../core/settings/schema.js';
 import { methodOverrideRefused, overridesToWrite, READ_METHODS } from './read-only.js';
 
@@ -63,24 +63,24 @@ export function routes(): Stage {
   const overrideRefused = methodOverrideRefused('this route');
   return {
     name: 'routes',
-    run(request, state, next): Promise<Verdict> {
+    run(request, state, next): Outcome {
       const route = state.route;
       if (!route) return next();
       if (route.readOnly === true) {
-        if (!READ_METHODS.has(request.method)) return Promise.resolve(readOnlyRoute);
-        if (overridesToWrite(request)) return Promise.resolve(overrideRefused);
+        if (!READ_METHODS.has(request.method)) return readOnlyRoute;
+        if (overridesToWrite(request)) return overrideRefused;
       }
       const identity = state.identity;
       if (!route.providers && !route.groups && !route.scopes) return next(`route=${route.name}`);
-      if (!identity) return Promise.resolve(deny(401, 'missing_credential', 'this route requires authentication', { challenge: true }));
+      if (!identity) return deny(401, 'missing_credential', 'this route requires authentication', { challenge: true });
       if (route.providers && !route.providers.has(identity.provider)) {
-        return Promise.resolve(deny(403, 'provider_not_allowed', `route ${route.name} does not accept identities from this provider`));
+        return deny(403, 'provider_not_allowed', `route ${route.name} does not accept identities from this provider`);
       }
       if (route.groups && !identity.groups.some((g) => route.groups!.includes(g))) {
-        return Promise.resolve(deny(403, 'group_not_allowed', `route ${route.name} requires membership of one of its groups`));
+        return deny(403, 'group_not_allowed', `route ${route.name} requires membership of one of its groups`);
       }
       if (route.scopes && !route.scopes.every((s) => identity.scopes.includes(s))) {
-        return Promise.resolve(deny(403, 'insufficient_scope', `route ${route.name} requires the scopes: ${route.scopes.join(' ')}`));
+        return deny(403, 'insufficient_scope', `route ${route.name} requires the scopes: ${route.scopes.join(' ')}`);
       }
       return next(`route=${route.name}`);
     },

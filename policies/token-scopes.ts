@@ -1,7 +1,7 @@
 // Token scopes: a gateway token may be read-only, limited to path prefixes, and limited to client addresses.
-import { deny, type Verdict } from '../core/access.js';
+import { deny } from '../core/access.js';
 import { compileAddresses, type AddressList } from '../core/net.js';
-import type { Stage } from '../core/pipeline.js';
+import type { Outcome, Stage } from '../core/pipeline.js';
 import { methodOverrideRefused, overridesToWrite, READ_METHODS } from './read-only.js';
 
 /** `/rest` covers `/rest` and `/rest/…`, not `/restore`; `/` covers everything. Paths are normalised on both sides. */
@@ -24,17 +24,17 @@ export function tokenScopes(): Stage {
   };
   return {
     name: 'token_scopes',
-    run(request, state, next): Promise<Verdict> {
+    run(request, state, next): Outcome {
       const token = state.token;
       if (!token) return next();
       if (token.readOnly) {
-        if (!READ_METHODS.has(request.method)) return Promise.resolve(readOnly);
-        if (overridesToWrite(request)) return Promise.resolve(overrideRefused);
+        if (!READ_METHODS.has(request.method)) return readOnly;
+        if (overridesToWrite(request)) return overrideRefused;
       }
       if (token.pathPrefixes.length > 0 && !token.pathPrefixes.some((p) => underPrefix(request.path, p))) {
-        return Promise.resolve(outsidePrefixes);
+        return outsidePrefixes;
       }
-      if (token.ipAllow.length > 0 && !addresses(token.ipAllow).matches(request.clientIp)) return Promise.resolve(otherAddress);
+      if (token.ipAllow.length > 0 && !addresses(token.ipAllow).matches(request.clientIp)) return otherAddress;
       return next(`token=${token.id}`);
     },
   };

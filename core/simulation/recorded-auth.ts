@@ -1,6 +1,6 @@
 // The authenticate stand-in of a simulation: credentials are never stored, so the recorded identity stands for the credential's verdict.
-import { deny, type AccessRequest, type Identity, type Verdict } from '../access.js';
-import type { Stage } from '../pipeline.js';
+import { deny, type AccessRequest, type Identity } from '../access.js';
+import type { Outcome, Stage } from '../pipeline.js';
 import type { DecisionRecord } from '../decision-log/record.js';
 
 /** The record being re-run; the simulation sets it before each decision (one decision at a time). */
@@ -25,10 +25,10 @@ const unknown = deny(401, 'identity_unknown', 'the recorded decision never reach
 export function recordedAuthenticate(slot: RecordSlot): Stage {
   return {
     name: 'authenticate',
-    run(request: AccessRequest, state, next): Promise<Verdict> {
+    run(request: AccessRequest, state, next): Outcome {
       const record = slot.current;
-      if (request.credentialError) return Promise.resolve(deny(400, 'invalid_request', request.credentialError, { challenge: true }));
-      if (!record?.credential) return state.anonymousAllowed ? next('anonymous') : Promise.resolve(missing);
+      if (request.credentialError) return deny(400, 'invalid_request', request.credentialError, { challenge: true });
+      if (!record?.credential) return state.anonymousAllowed ? next('anonymous') : missing;
       const recorded = record.identity;
       if (recorded) {
         const identity: Identity = {
@@ -48,9 +48,9 @@ export function recordedAuthenticate(slot: RecordSlot): Stage {
         return next(`${state.passThrough} pass-through`);
       }
       if (record.stage === 'authenticate' && !record.allow) {
-        return Promise.resolve(deny(record.status, record.reason, 'as recorded', { challenge: record.status === 401 }));
+        return deny(record.status, record.reason, 'as recorded', { challenge: record.status === 401 });
       }
-      return Promise.resolve(unknown);
+      return unknown;
     },
   };
 }

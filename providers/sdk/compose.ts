@@ -7,13 +7,16 @@ import { NOT_RESPONSIBLE } from './contract.js';
  * One way a provider judges credentials: the result for a credential it owns, or undefined
  * when the credential is not this judge's (the next judge, then `not_responsible`).
  */
-export type Judge = (credential: Credential) => Promise<AuthResult> | undefined;
+export type Judge = (credential: Credential) => Answer | undefined;
+
+/** An answer now (a verified token reused) or later (a key fetch, a userinfo call). */
+export type Answer = AuthResult | Promise<AuthResult>;
 
 /** Which credentials a judge takes: the token to judge, or undefined when the credential is not its. */
 export type Owns = (credential: Credential) => string | undefined;
 
 /** The judge that validates the tokens `owns` picks. */
-export const tokenJudge = (owns: Owns, validate: (token: string) => Promise<AuthResult>): Judge => (credential) => {
+export const tokenJudge = (owns: Owns, validate: (token: string) => Answer): Judge => (credential) => {
   const token = owns(credential);
   return token === undefined ? undefined : validate(token);
 };
@@ -67,12 +70,12 @@ export function composeProvider<H extends Helpers>(parts: ProviderParts & { read
 export function composeProvider<H extends Helpers>(parts: ProviderParts, helpers: H): ComposedProvider & H;
 export function composeProvider<H extends Helpers>(parts: ProviderParts, helpers: H): (ComposedProvider | JwksProvider) & H {
   const { judges, keys } = parts;
-  const authenticate = (credential: Credential): Promise<AuthResult> => {
+  const authenticate = (credential: Credential): Answer => {
     for (const judge of judges) {
       const result = judge(credential);
       if (result !== undefined) return result;
     }
-    return Promise.resolve(NOT_RESPONSIBLE);
+    return NOT_RESPONSIBLE;
   };
   const shape = {
     id: parts.id,

@@ -174,7 +174,7 @@ export interface JwtValidatorOptions {
  * // in authenticate(): return validate(credential.secret);
  * ```
  */
-export function jwtValidator(options: JwtValidatorOptions): (token: string) => Promise<AuthResult> {
+export function jwtValidator(options: JwtValidatorOptions): (token: string) => AuthResult | Promise<AuthResult> {
   const { providerId, clock, getKey, policy, check, claims, keyGeneration, verify = verifyJwt } = options;
   const mappingOf = typeof options.mapping === 'function' ? options.mapping : () => options.mapping as ClaimMapping;
   const foreign = options.unverified === 'not_responsible';
@@ -229,7 +229,7 @@ export class JwksVerifier {
   readonly keys: JwksKeySet;
   private readonly issuerSet: ReadonlySet<string>;
   /** Verifies, checks and maps; reuses a verified identity until new keys are taken in. */
-  readonly verify: (token: string) => Promise<AuthResult>;
+  readonly verify: (token: string) => AuthResult | Promise<AuthResult>;
 
   constructor(options: JwksVerifierOptions) {
     const { deps, policy } = options;

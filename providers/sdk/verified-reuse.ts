@@ -41,11 +41,25 @@ interface Entry {
 export function reuseVerified(
   validate: (token: string) => Promise<AuthResult>,
   options: VerifiedReuseOptions,
-): (token: string) => Promise<AuthResult> {
+): (token: string) => AuthResult | Promise<AuthResult> {
   const { clock, keyGeneration } = options;
   const verified = new Map<string, Entry>();
   let generation = keyGeneration?.();
-  return async (token) => {
+  /** Keep an identity for the token, or drop what was held for it after a refusal. */
+  const remember = (key: string, now: number, held: boolean, result: AuthResult): AuthResult => {
+    if (result.outcome === 'identity') {
+      const until = Math.min(now + REUSE_MAX_MS, result.identity.expiresAt ?? now);
+      if (until > now) {
+        if (verified.size >= REUSE_MAX_ENTRIES) verified.clear();
+        verified.set(key, { result, from: now, until });
+      }
+    } else if (held) {
+      verified.delete(key);
+    }
+    return result;
+  };
+  // A token verified recently is answered at once, not in a promise: the common case of every request.
+  return (token) => {
     if (keyGeneration !== undefined && keyGeneration() !== generation) {
       verified.clear();
       generation = keyGeneration();
@@ -54,16 +68,6 @@ export function reuseVerified(
     const now = clock.now();
     const hit = verified.get(key);
     if (hit && hit.from <= now && now < hit.until) return hit.result;
-    const result = await validate(token);
-    if (result.outcome === 'identity') {
-      const until = Math.min(now + REUSE_MAX_MS, result.identity.expiresAt ?? now);
-      if (until > now) {
-        if (verified.size >= REUSE_MAX_ENTRIES) verified.clear();
-        verified.set(key, { result, from: now, until });
-      }
-    } else if (hit) {
-      verified.delete(key);
-    }
-    return result;
+    return validate(token).then((result) => remember(key, now, hit !== undefined, result));
   };
 }

@@ -59,60 +59,87 @@ function hostFields(raw: readonly string[]): number {
   return n;
 }
 
+/** What a request's answer needs from the gateway, built once per app: no closures per request. */
+interface Answering {
+  readonly runtime: Runtime;
+}
+
+/** The trace goes back only to a caller that proves it is an admin; everyone else learns nothing more. */
+function wantsTrace(runtime: Runtime, value: string | string[] | undefined): boolean {
+  const token = header(value);
+  return token !== undefined && token !== '' && runtime.isAdminToken(token);
+}
+
+/** A refusal, answered as JSON with its challenges (and the trace for an admin who asked). */
+function sendDenial({ runtime }: Answering, ctx: Koa.Context, requestId: string, decision: Decision, traced: boolean): void {
+  // A Basic challenge too when Basic is accepted in some form (settings `credentials.basic`).
+  const basicChallenge = runtime.compiled.settings.credentials.basic !== 'deny';
+  const { status, headers, body } = decisionError(decision, requestId, { basicChallenge });
+  if (traced) ctx.set(TRACE_HEADER, formatTrace(decision.trace));
+  ctx.status = status;
+  ctx.set(headers);
+  ctx.body = body;
+}
+
+/** Refused before the pipeline can judge the request: answered like a denial, and audited all the same. */
+function refuseAtEdge(answering: Answering, ctx: Koa.Context, requestId: string, peerIp: string, stage: string, status: number, reason: string, description: string): void {
+  const { runtime } = answering;
+  const req = ctx.req;
+  const url = req.url ?? '/';
+  const refused: Decision = { allow: false, status, reason, description, stage, trace: [{ outcome: 'deny', reason, stage }], credentialConsumed: false };
+  const direct = { method: req.method ?? 'GET', url, host: (header(req.headers.host) ?? '').slice(0, 255) };
+  const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
+  runtime.recordDecision(toAccessRequest(req, requestId, direct, clientIp, peerIp, runtime.clock.now()), refused);
+  sendDenial(answering, ctx, requestId, refused, wantsTrace(runtime, req.headers[DEBUG_HEADER]));
+}
+
 export function createGatewayApp({ runtime, proxy, logger, assertions }: GatewayOptions): Koa {
   const app = new Koa({ proxy: false });
+  const answering: Answering = { runtime };
   const isTrustedProxy = (ip: string) => runtime.compiled.isTrustedProxy(ip);
-  /** The trace goes back only to a caller that proves it is an admin; everyone else learns nothing more. */
-  const wantsTrace = (value: string | string[] | undefined): boolean => {
-    const token = header(value);
-    return token !== undefined && token !== '' && runtime.isAdminToken(token);
-  };
 
   app.on('error', (err: unknown) => logger.error({ err }, 'gateway error outside a request'));
   const selfService = createSelfService(runtime);
 
+  /** Answer an allowed forward-auth question: 200 with the identity headers (and an assertion). */
+  const answerForwardAuth = async (ctx: Koa.Context, request: AccessRequest, decision: Decision): Promise<void> => {
+    // Bound to the judged (normalised) path: the proxy in front copies it to the upstream.
+    const assertion = assertions ? await assertions.sign(runtime.compiled.settings, decision, { requestId: request.id, method: request.method, path: request.path }) : undefined;
+    ctx.status = 200;
+    ctx.set({ ...decision.headers, ...identityHeaders(decision), ...(assertion !== undefined ? { [ASSERTION_HEADER]: assertion } : {}) });
+    ctx.body = '';
+  };
+
+  /** Proxy an allowed request; the proxy writes the answer itself (the upstream's headers, the decision's, the request id). */
+  const forward = async (ctx: Koa.Context, request: AccessRequest, decision: Decision): Promise<void> => {
+    const req = ctx.req;
+    // Signed before the proxy takes over the response, so a failure is still answered here.
+    const assertion = assertions
+      ? await assertions.sign(runtime.compiled.settings, decision, { requestId: request.id, method: request.method, path: pathOf(proxy.target(req, request, decision)) })
+      : undefined;
+    ctx.respond = false;
+    return proxy.forward(req, ctx.res, request, decision, assertion);
+  };
+
   app.use(async (ctx) => {
     const requestId = timeOrderedId();
-    let traced: boolean | undefined;
-    const addTrace = (decision: Decision) => {
-      traced ??= wantsTrace(ctx.req.headers[DEBUG_HEADER]);
-      if (traced) ctx.set(TRACE_HEADER, formatTrace(decision.trace));
-    };
-    const sendDenial = (decision: Decision) => {
-      // A Basic challenge too when Basic is accepted in some form (settings `credentials.basic`).
-      const basicChallenge = runtime.compiled.settings.credentials.basic !== 'deny';
-      const { status, headers, body } = decisionError(decision, requestId, { basicChallenge });
-      addTrace(decision);
-      ctx.status = status;
-      ctx.set(headers);
-      ctx.body = body;
-    };
     try {
       const req = ctx.req;
       const peerIp = canonicalAddress(req.socket.remoteAddress ?? '');
       const url = req.url ?? '/';
       const forwardAuth = url === DECIDE_PATH || url.startsWith(`${DECIDE_PATH}?`) || url.startsWith(`${DECIDE_PATH}/`);
 
-      /** Refused before the pipeline can judge the request: answered like a denial, and audited all the same. */
-      const refuseAtEdge = (stage: string, status: number, reason: string, description: string) => {
-        const refused: Decision = { allow: false, status, reason, description, stage, trace: [{ outcome: 'deny', reason, stage }], credentialConsumed: false };
-        const direct = { method: req.method ?? 'GET', url, host: (header(req.headers.host) ?? '').slice(0, 255) };
-        const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
-        runtime.recordDecision(toAccessRequest(req, requestId, direct, clientIp, peerIp, runtime.clock.now()), refused);
-        sendDenial(refused);
-      };
-
       // Past the cap Node (and an upstream on Node) keeps only the first fields: refused, never trimmed.
       if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) {
-        return refuseAtEdge('gateway', 431, 'request_header_fields_too_large', `send at most ${MAX_HEADER_FIELDS} header fields`);
+        return refuseAtEdge(answering, ctx, requestId, peerIp, 'gateway', 431, 'request_header_fields_too_large', `send at most ${MAX_HEADER_FIELDS} header fields`);
       }
       // Only origin-form targets: an absolute URL or `*` would let the client pick what the path means.
-      if (!url.startsWith('/')) return refuseAtEdge('gateway', 400, 'invalid_request', 'the request target must be a path');
+      if (!url.startsWith('/')) return refuseAtEdge(answering, ctx, requestId, peerIp, 'gateway', 400, 'invalid_request', 'the request target must be a path');
       // RFC 9112 §3.2: a request with more than one Host is answered 400; which one to judge would be a guess.
-      if (hostFields(req.rawHeaders) > 1) return refuseAtEdge('gateway', 400, 'invalid_request', 'the request has more than one Host header');
+      if (hostFields(req.rawHeaders) > 1) return refuseAtEdge(answering, ctx, requestId, peerIp, 'gateway', 400, 'invalid_request', 'the request has more than one Host header');
       if (assertions && pathOf(url) === JWKS_PATH) {
         if (req.method !== 'GET' && req.method !== 'HEAD') {
-          refuseAtEdge('gateway', 405, 'method_not_allowed', 'the key set is read with GET');
+          refuseAtEdge(answering, ctx, requestId, peerIp, 'gateway', 405, 'method_not_allowed', 'the key set is read with GET');
           ctx.set('allow', 'GET, HEAD');
           return;
         }
@@ -123,45 +150,43 @@ export function createGatewayApp({ runtime, proxy, logger, assertions }: Gateway
         return;
       }
       const tokensEndpoint = !forwardAuth && isSelfServicePath(url);
-      if (!forwardAuth && !tokensEndpoint && url.startsWith(RESERVED_PREFIX)) return refuseAtEdge('gateway', 404, 'not_found', 'no such gateway endpoint');
+      if (!forwardAuth && !tokensEndpoint && url.startsWith(RESERVED_PREFIX)) return refuseAtEdge(answering, ctx, requestId, peerIp, 'gateway', 404, 'not_found', 'no such gateway endpoint');
       if (forwardAuth && !isTrustedProxy(peerIp)) {
-        return refuseAtEdge('forward_auth', 403, 'untrusted_proxy', 'forward-auth requests are accepted only from trusted proxies (settings ip.trustedProxies)');
+        return refuseAtEdge(answering, ctx, requestId, peerIp, 'forward_auth', 403, 'untrusted_proxy', 'forward-auth requests are accepted only from trusted proxies (settings ip.trustedProxies)');
       }
 
       let target: RequestTarget;
       if (forwardAuth) {
         const asked = runtime.compiled.forwardedRequest({ method: req.method ?? 'GET', url, headers: req.headers });
-        if ('error' in asked) return refuseAtEdge('forward_auth', 400, 'invalid_request', asked.error);
+        if ('error' in asked) return refuseAtEdge(answering, ctx, requestId, peerIp, 'forward_auth', 400, 'invalid_request', asked.error);
         target = asked;
       } else {
         // The host judged is the host the upstream is told (X-Forwarded-Host): a trusted proxy's, else Host.
         const forwardedHost = header(req.headers['x-forwarded-host']);
         const host = normaliseHost(forwardedHost !== undefined && isTrustedProxy(peerIp) ? forwardedHost : (header(req.headers.host) ?? ''));
-        if (!host.ok) return refuseAtEdge('gateway', 400, 'invalid_request', `the requested host is not acceptable: ${host.error}`);
+        if (!host.ok) return refuseAtEdge(answering, ctx, requestId, peerIp, 'gateway', 400, 'invalid_request', `the requested host is not acceptable: ${host.error}`);
         target = { method: req.method ?? 'GET', url, host: host.host };
       }
       const clientIp = runtime.compiled.resolveClientIp(peerIp, req.headers);
       const apiKeyHeader = runtime.compiled.settings.credentials.apiKeyHeader;
       const request: AccessRequest = toAccessRequest(req, requestId, target, clientIp, peerIp, runtime.clock.now(), apiKeyHeader);
-      if (tokensEndpoint) return await selfService(ctx, request, { deny: sendDenial, trace: addTrace });
-      const decision = await runtime.decide(request);
-
-      if (!decision.allow) return sendDenial(decision);
-      addTrace(decision);
-      const settings = runtime.compiled.settings;
-      if (forwardAuth) {
-        // Bound to the judged (normalised) path: the proxy in front copies it to the upstream.
-        const assertion = await assertions?.sign(settings, decision, { requestId, method: request.method, path: request.path });
-        ctx.status = 200;
-        ctx.set({ ...decision.headers, ...identityHeaders(decision), ...(assertion !== undefined ? { [ASSERTION_HEADER]: assertion } : {}) });
-        ctx.body = '';
-        return;
+      const traced = wantsTrace(runtime, req.headers[DEBUG_HEADER]);
+      if (tokensEndpoint) {
+        return await selfService(ctx, request, {
+          deny: (decision) => sendDenial(answering, ctx, requestId, decision, traced),
+          trace: (decision) => {
+            if (traced) ctx.set(TRACE_HEADER, formatTrace(decision.trace));
+          },
+        });
       }
-      // Signed before the proxy takes over the response, so a failure is still answered here.
-      const assertion = await assertions?.sign(settings, decision, { requestId, method: request.method, path: pathOf(proxy.target(req, request, decision)) });
-      // The proxy writes the answer itself: the upstream's headers, the decision's and the request id.
-      ctx.respond = false;
-      await proxy.forward(req, ctx.res, request, decision, assertion);
+      // Decided at once unless a stage had to wait (a provider call, a shared count): no promise for the common case.
+      const decided = runtime.decide(request, traced);
+      const decision = decided instanceof Promise ? await decided : decided;
+
+      if (!decision.allow) return sendDenial(answering, ctx, requestId, decision, traced);
+      if (traced) ctx.set(TRACE_HEADER, formatTrace(decision.trace));
+      if (forwardAuth) return await answerForwardAuth(ctx, request, decision);
+      return await forward(ctx, request, decision);
     } catch (err) {
       const { status, body, expected } = errorResponse(err, requestId);
       if (!expected) logger.error({ err, requestId }, 'gateway request failed');

@@ -159,14 +159,23 @@ export class Runtime {
     if (this.current.settings.audit.enabled) this.audit.record(request, decision);
   }
 
-  /** Decide one request with the pipeline current at its arrival, and audit the decision. */
-  async decide(request: AccessRequest): Promise<Decision> {
+  /**
+   * Decide one request with the pipeline current at its arrival, and audit the decision: the
+   * decision itself when no stage waited, else its promise. `detailed`: see PipelineState.detailed
+   * (default true; the gateway asks for it only for an admin who wants the trace).
+   */
+  decide(request: AccessRequest, detailed = true): Decision | Promise<Decision> {
     const { pipeline, settings } = this.current;
-    const metrics = this.options.metrics;
-    const started = metrics ? performance.now() : 0;
-    const decision = await pipeline.decide(request);
-    metrics?.decided(decision, (performance.now() - started) / 1000);
-    if (settings.audit.enabled) this.audit.record(request, decision);
+    const started = this.options.metrics ? performance.now() : 0;
+    const judged = pipeline.judge(request, { detailed });
+    return judged instanceof Promise
+      ? judged.then((decision) => this.decided(request, decision, settings.audit.enabled, started))
+      : this.decided(request, judged, settings.audit.enabled, started);
+  }
+
+  private decided(request: AccessRequest, decision: Decision, audited: boolean, started: number): Decision {
+    this.options.metrics?.decided(decision, (performance.now() - started) / 1000);
+    if (audited) this.audit.record(request, decision);
     return decision;
   }
 
