@@ -1,4 +1,4 @@
-// `npm run bench`: upstream alone, bare-proxy ceiling, Portcullis (JWT with audit on and off, new JWT per request, gateway token, userinfo cache, 2 workers), Apache + mod_auth_openidc, memory with 100k tokens, the decision log (bench/decision-log.ts), history at scale (bench/history.ts); one table and bench/results/latest.json.
+// `npm run bench`: upstream alone, bare-proxy ceiling, Portcullis (JWT with audit on and off, new JWT per request, gateway token, userinfo cache, on PostgreSQL, 2 workers), Apache + mod_auth_openidc, memory with 100k tokens, the decision log (bench/decision-log.ts), history at scale (bench/history.ts); one table and bench/results/latest.json.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { ensurePackages, startApache } from './lib/apache.js';
 import { startIdp, type Idp } from './lib/idp.js';
 import { configureFullPath, startPortcullis, storeFile, type Portcullis } from './lib/portcullis.js';
+import { dropSchema, postgresUnreachable, TEST_POSTGRES_URL, withClient } from '../test/core/store/postgres-fixture.js';
 import { startNode, stopAll, type ProcessHandle } from '../test/support/processes.js';
 import { cpuSecondsBetween, cpuTicks, rssMb } from './lib/proc-stats.js';
 import { seed } from './lib/seed-tokens.js';
@@ -153,6 +154,32 @@ async function portcullisRows(upstream: ProcessHandle, idp: Idp, tokens: TokenSe
   }
 }
 
+/**
+ * 3a on the PostgreSQL store (issue Scale-out: PostgreSQL against SQLite in the same run), in a
+ * schema of its own that is dropped afterwards. Skipped with a note when PostgreSQL is not reachable.
+ */
+async function postgresRow(upstream: ProcessHandle, idp: Idp, tokens: TokenSet): Promise<void> {
+  const why = await postgresUnreachable();
+  if (why !== undefined) {
+    rows.push({ id: '3a-pg', name: 'Portcullis 3a on the PostgreSQL store', note: `PostgreSQL unreachable at ${TEST_POSTGRES_URL.replace(/\/\/[^@/]*@/, '//')} (${why})` });
+    return;
+  }
+  const schema = `portcullis_bench_${randomBytes(6).toString('hex')}`;
+  const url = new URL(TEST_POSTGRES_URL);
+  url.searchParams.set('schema', schema);
+  const gateway = await startPortcullis({ upstream: `http://127.0.0.1:${String(upstream.ready.port)}`, store: url.toString() });
+  try {
+    await configureFullPath(gateway, { issuer: ISSUER, audience: AUDIENCE, jwksUri: idp.jwksUri, userinfoUri: idp.userinfoUri });
+    await expectOk(`${gateway.url}/api/x`, await firstLine(tokens.fewJwt), 'portcullis on PostgreSQL');
+    rows.push(await measure('3a-pg', 'Portcullis 3a on the PostgreSQL store', `${gateway.url}/api/x`, tokens.fewJwt, gateway.child, upstream));
+    const stored = await withClient((client) => client.query<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".decisions`));
+    extra.postgresDecisionsStored = Number(stored.rows[0]?.n ?? 0);
+  } finally {
+    await gateway.stop();
+    await dropSchema(schema).catch(() => undefined);
+  }
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const packages = ensurePackages(log);
@@ -179,6 +206,7 @@ async function main(): Promise<number> {
     await verifying.stop();
 
     await portcullisRows(upstream, idp, tokens, ceiling);
+    await postgresRow(upstream, idp, tokens);
 
     const half = extra.halfRate as { delayMsPerConnection: number; offered: number };
     rows.push(await measure('2@½', `ceiling at ~${half.offered} req/s offered`, bareUrl, tokens.fewJwt, bare, upstream, { delayMs: half.delayMsPerConnection }));
@@ -377,6 +405,7 @@ function report(totalSeconds: number): void {
     '3b/verify(32)': ratio(rps('3b'), verify?.inFlight32),
     '3a/5': ratio(rps('3a'), rps('5')),
     '3a×2/5': ratio(rps('3a×2'), rps('5')),
+    '3a-pg/3a': ratio(rps('3a-pg'), rps('3a')),
     addedP99AtHalfRateMs: Number.isNaN(added) ? undefined : added,
     auditCost: rps('3a') && rps('3a-off') ? 1 - rps('3a')! / rps('3a-off')! : undefined,
   };

@@ -38,6 +38,8 @@ export interface PortcullisOptions {
   readonly readyTimeoutMs?: number;
   /** Another build's `dist/server/cli.js` (to compare two builds in one run); default: this build's. */
   readonly cli?: string;
+  /** PORTCULLIS_STORE (a postgres:// URL, say); default: the SQLite file in the data dir. */
+  readonly store?: string;
 }
 
 export async function startPortcullis(options: PortcullisOptions): Promise<Portcullis> {
@@ -48,7 +50,7 @@ export async function startPortcullis(options: PortcullisOptions): Promise<Portc
     nodeArgs: options.nodeArgs ?? [],
     cwd: dataDir,
     env: {
-      PORTCULLIS_STORE: `sqlite:${storeFile(dataDir)}`,
+      PORTCULLIS_STORE: options.store ?? `sqlite:${storeFile(dataDir)}`,
       // Port 0: the listening line says which ports the gateway got.
       PORTCULLIS_LISTEN: '127.0.0.1:0',
       PORTCULLIS_ADMIN_LISTEN: '127.0.0.1:0',
