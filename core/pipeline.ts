@@ -25,7 +25,7 @@ export interface PipelineState {
   token?: TokenScope;
   /** The credential goes to the upstream unjudged (Basic or a PAT, as settings `credentials` allow). */
   passThrough?: 'basic' | 'pat';
-  /** Response headers for the answer, allowed or denied (the rate-limit stage's); a verdict's own headers win. */
+  /** Response headers for the answer, allowed or denied (the rate-limit stage's); they win over a later verdict's of the same name. */
   headers?: Readonly<Record<string, string>>;
 }
 

@@ -82,4 +82,42 @@ describe('core/pipeline', () => {
     expect(a.identity?.username).to.equal('a');
     expect(b.identity?.username).to.equal('b');
   });
+
+  it('decides without a promise when every stage answers at once, and with one as soon as a stage waits', async () => {
+    const now = (name: string): Stage => ({ name, run: (_r, _s, next) => next(`${name}-detail`) });
+    const waits: Stage = { name: 'waits', run: async (_r, _s, next) => next() };
+    const direct = composePipeline([now('a'), now('b')]).judge(request());
+    expect(direct).not.to.be.instanceOf(Promise);
+    expect(direct).to.include({ allow: true, reason: 'anonymous' });
+    const waited = composePipeline([now('a'), waits, now('b')]).judge(request());
+    expect(waited).to.be.instanceOf(Promise);
+    expect((await waited).trace.map((t) => t.stage)).to.deep.equal(['a', 'waits', 'b']);
+  });
+
+  it('keeps stage details only when asked: the decision log needs stage and outcome alone', async () => {
+    const stages = [passing('a', []), passing('b', [])];
+    const plain = await composePipeline(stages).judge(request(), { detailed: false });
+    expect(plain.trace).to.deep.equal([
+      { stage: 'a', outcome: 'pass' },
+      { stage: 'b', outcome: 'pass' },
+    ]);
+    const detailed = await composePipeline(stages).judge(request(), { detailed: true });
+    expect(detailed.trace.map((t) => t.detail)).to.deep.equal(['a-detail', 'b-detail']);
+  });
+
+  it('gives the answer headers a stage put on the state to allowed and denied decisions, over a later verdict’s of the same name', async () => {
+    const counts: Stage = {
+      name: 'counts',
+      run: (_r, state, next) => {
+        state.headers = { 'x-left': '9', 'x-shared': 'state' };
+        return next();
+      },
+    };
+    const allowed = await composePipeline([counts]).decide(request());
+    expect(allowed.headers).to.deep.equal({ 'x-left': '9', 'x-shared': 'state' });
+    const refuses: Stage = { name: 'refuses', run: () => deny(403, 'nope', 'not you', { headers: { 'x-shared': 'verdict' } }) };
+    const denied = await composePipeline([counts, refuses]).decide(request());
+    expect(denied).to.include({ allow: false, reason: 'nope' });
+    expect(denied.headers).to.deep.equal({ 'x-shared': 'state', 'x-left': '9' });
+  });
 });

@@ -1,7 +1,7 @@
 // The authenticate stage: issuer routing, configured order, the three provider outcomes, and their statuses.
 import { expect } from 'chai';
 import { SignJWT } from 'jose';
-import type { AccessRequest, Credential } from '../../core/access.js';
+import type { AccessRequest, Credential, Decision } from '../../core/access.js';
 import { silentLogger } from '../../core/logger.js';
 import { composePipeline } from '../../core/pipeline.js';
 import type { AuthResult, Provider } from '../../core/provider.js';
@@ -101,6 +101,45 @@ describe('policies/authenticate', () => {
     expect(logged).to.have.length(1);
     expect(logged[0]![0]).to.deep.include({ provider: 'b', requestId: 'req-7' });
     expect(logged[0]![1]).to.equal('provider failed unexpectedly');
+  });
+
+  it('decides at once, without a promise, when the providers answer at once; a provider that throws at once is unavailable too', async () => {
+    const calls: string[] = [];
+    const syncFake = (id: string, answer: () => AuthResult): Provider => ({
+      id,
+      kind: 'fake',
+      status: () => ({ ready: true }),
+      authenticate: () => {
+        calls.push(id);
+        return answer();
+      },
+    });
+    const passes = syncFake('p', () => ({ outcome: 'not_responsible' }));
+    const knows = syncFake('k', () => who('kim', 'k'));
+    const judged = pipeline([passes, knows]).judge(request(bearer('t')));
+    expect(judged).not.to.be.instanceOf(Promise);
+    expect(judged).to.include({ allow: true, reason: 'authenticated' });
+    expect((judged as Decision).identity?.username).to.equal('kim');
+    expect(calls).to.deep.equal(['p', 'k']);
+
+    const logged: unknown[][] = [];
+    const logger = { ...silentLogger, error: (...args: unknown[]) => void logged.push(args) };
+    const throwing = syncFake('t', () => {
+      throw new Error('bug');
+    });
+    const refused = composePipeline([authenticate({ providers: [throwing, knows] }, { logger })]).judge(request({ id: 'req-8', ...bearer('t') }));
+    expect(refused).not.to.be.instanceOf(Promise);
+    expect(refused).to.include({ status: 503, reason: 'provider_unavailable', description: 'the identity provider failed' });
+    expect(logged[0]![0]).to.deep.include({ provider: 't', requestId: 'req-8' });
+  });
+
+  it('waits only from the first provider that waits: an answer at once after a promise still decides', async () => {
+    const later: Provider = { id: 'later', kind: 'fake', status: () => ({ ready: true }), authenticate: async () => ({ outcome: 'not_responsible' }) };
+    const now: Provider = { id: 'now', kind: 'fake', status: () => ({ ready: true }), authenticate: () => who('nia', 'now') };
+    const judged = pipeline([later, now]).judge(request(bearer('t')));
+    expect(judged).to.be.instanceOf(Promise);
+    expect(await judged).to.include({ allow: true, reason: 'authenticated' });
+    expect((await judged).identity?.username).to.equal('nia');
   });
 
   it('a JWT its issuer’s provider declines goes on to the providers that judge any token', async () => {
