@@ -102,19 +102,21 @@ export function toAccessRequest(
   // paths stage and recorded shortened; only with the master switch off is it forwarded, as received.
   const normal = normalisePath(rawPath);
   const methodOverride = methodOverrideOf(req.headers);
-  return {
+  // Built field by field: optional fields are set only when present, and no object is spread.
+  const request: { -readonly [K in keyof AccessRequest]: AccessRequest[K] } = {
     id,
     method: target.method.toUpperCase(),
     rawPath,
     path: normal.ok ? normal.path : refusedPathForRecord(rawPath),
-    ...(normal.ok ? {} : { pathError: normal.error }),
     query: q === -1 ? '' : target.url.slice(q + 1),
     host: target.host,
     clientIp,
     peerIp,
     time,
-    ...(methodOverride !== undefined ? { methodOverride } : {}),
-    ...(credential ? { credential } : {}),
-    ...(error ? { credentialError: error } : {}),
   };
+  if (!normal.ok) request.pathError = normal.error;
+  if (methodOverride !== undefined) request.methodOverride = methodOverride;
+  if (credential) request.credential = credential;
+  if (error) request.credentialError = error;
+  return request;
 }
