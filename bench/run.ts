@@ -402,7 +402,7 @@ function report(totalSeconds: number): void {
   const byId = new Map(rows.map((r) => [r.id, r]));
   const rps = (id: string) => byId.get(id)?.rps;
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? a / b : undefined);
-  const verify = extra.verify as { sequential?: number; inFlight32?: number } | undefined;
+  const verify = extra.verify as { sequential?: number; inFlight32?: number; nodeCrypto?: number } | undefined;
   const added = (byId.get('3a@½')?.p99Ms ?? Number.NaN) - (byId.get('2@½')?.p99Ms ?? Number.NaN);
   // Requests per CPU-second of the process tree under test.
   const perCpu = (id: string) => {
@@ -448,7 +448,7 @@ function report(totalSeconds: number): void {
     if (r.note) lines.push(`${''.padStart(6)}${r.note}`);
   }
   lines.push('CPU% is of one core over the run (the machine has 2 cores = 200%); "srv" is the process tree under test, "wrk" the generator.');
-  if (verify) lines.push(`raw jose RS256 verify: ${verify.sequential} /s sequential, ${verify.inFlight32} /s with 32 in flight`);
+  if (verify) lines.push(`raw RS256 verify: jose ${verify.sequential} /s sequential, ${verify.inFlight32} /s with 32 in flight; node:crypto (sync, signature only) ${verify.nodeCrypto} /s`);
   const ipc = extra.ipcRateLimit as Record<string, number> | undefined;
   if (ipc) lines.push(`cluster rate-limit count over IPC: ${ipc.ipcSequentialMicros} µs round trip one at a time, ${ipc.ipc32InFlightPerSecond} counts/s with 32 in flight (local count ${ipc.localMicros} µs)`);
   lines.push(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} = ${v === undefined ? '—' : v.toFixed(2)}`).join(', ')}`);
