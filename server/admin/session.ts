@@ -176,6 +176,19 @@ export function registerSessionRoutes(api: Router<AdminState>, { runtime, sealer
 
   // OIDC step 2: the state must match this browser's flow; the code is exchanged; the provider judges its own access token; the groups must meet the admin groups.
   api.get('/session/oidc/callback', async (ctx) => {
+    try {
+      await finishSignIn(ctx);
+    } catch (err) {
+      // A browser is shown the refusal with a way back; any other client gets the JSON error.
+      if (!(err instanceof GatewayError) || ctx.accepts('json', 'html') !== 'html') throw err;
+      ctx.status = err.status;
+      ctx.set('content-security-policy', "default-src 'none'");
+      ctx.type = 'html';
+      ctx.body = signInFailedPage(err.code, err.message);
+    }
+  });
+
+  const finishSignIn = async (ctx: AdminContext) => {
     const q = (name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : undefined);
     const sealedFlow = ctx.cookies.get(SIGN_IN_COOKIE);
     setCookie(ctx, runtime, SIGN_IN_COOKIE, '', { path: OIDC_CALLBACK_PATH, maxAgeSeconds: 0, sameSite: 'Lax' });
@@ -204,7 +217,14 @@ export function registerSessionRoutes(api: Router<AdminState>, { runtime, sealer
     await startSession(ctx, { id: SessionSealer.newId(), actor: `oidc:${provider.id}:${username}`, method: 'oidc', username, provider: provider.id, groups: [...groups] });
     ctx.status = 303;
     ctx.redirect('/console/');
-  });
+  };
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function signInFailedPage(code: string, description: string): string {
+  return `<!doctype html><meta charset="utf-8"><title>Portcullis: not signed in</title>
+<h1>Not signed in</h1><p><code id="error">${escapeHtml(code)}</code>: ${escapeHtml(description)}</p><p><a href="/console/">Back to the console</a></p>`;
 }
 
 /**

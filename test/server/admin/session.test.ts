@@ -307,6 +307,15 @@ describe('server/admin console sessions', () => {
       const res = await request(admin.url).get(`/api/v1/session/oidc/callback?code=c&state=${params.state}`).set('cookie', cookie).expect(403);
       expect(res.body.error).to.equal('not_an_admin');
       expect(cookieNamed(res, 'portcullis_session')).to.equal(undefined);
+
+      // A browser sees the same refusal as a page, with the code and a way back.
+      const again = await start();
+      tokenEndpoint('c2', again.params.code_challenge!, { access_token: 'at-bob', id_token: await idToken({ nonce: again.params.nonce }) });
+      const page = await request(admin.url).get(`/api/v1/session/oidc/callback?code=c2&state=${again.params.state}`).set('cookie', again.cookie).set('accept', 'text/html').expect(403);
+      expect(page.headers['content-type']).to.match(/^text\/html/);
+      expect(page.headers['content-security-policy']).to.equal("default-src 'none'");
+      expect(page.text).to.include('<code id="error">not_an_admin</code>').and.include('href="/console/"');
+      expect(cookieNamed(page, 'portcullis_session')).to.equal(undefined);
     });
 
     it('refuses a wrong nonce, a missing ID token, a foreign state, a missing or expired flow cookie', async () => {
