@@ -1,11 +1,10 @@
 // Settings: toggles, restrictions, paths, routes, rate limits, retention and console sign-in; each section saved as a JSON merge patch with If-Match.
-import type { IPv4, IPv6 } from 'ipaddr.js';
+import ipaddr from 'ipaddr.js';
 import { call, revisionOf } from '../api.js';
 import { field, h, lines, mark, show } from '../dom.js';
 import { attempt } from '../feedback.js';
 
-/** ipaddr.js, loaded as a classic script (vendor/ipaddr.js): the same parser the server validates with. */
-declare const ipaddr: { isValid(a: string): boolean; isValidCIDR(a: string): boolean; parse(a: string): IPv4 | IPv6 };
+// ipaddr.js, bundled: the same parser the server validates with.
 
 type Kind = 'bool' | 'lines' | 'addresses' | 'text' | 'enum' | 'number' | 'limit' | 'json';
 interface Field {
