@@ -271,6 +271,16 @@ export const ADMIN_PATHS: ZodOpenApiPathsObject = {
   },
 };
 
+// Every change a console session makes needs its CSRF token: each state-changing operation behind a credential documents the refusal.
+for (const item of Object.values(ADMIN_PATHS)) {
+  for (const method of ['put', 'post', 'patch', 'delete'] as const) {
+    const operation = item[method];
+    if (!operation || (operation.security !== undefined && operation.security.length === 0)) continue;
+    const responses = operation.responses as Record<string, ZodOpenApiResponseObject>;
+    responses['403'] ??= { description: ERRORS['403']!, ...jsonContent(S.errorBody) };
+  }
+}
+
 /** The document served at /api/v1/openapi.json. */
 export function adminOpenApiDocument(): ReturnType<typeof createDocument> {
   return createDocument({
