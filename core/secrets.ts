@@ -1,5 +1,5 @@
 // Provider secrets at rest: sealed with AES-256-GCM under a key that never enters the event store.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { JsonObject, JsonValue } from './settings/merge-patch.js';
 import { isJsonObject } from './settings/merge-patch.js';
 
@@ -23,6 +23,14 @@ export class SecretBox {
 
   static generateEncodedKey(): string {
     return randomBytes(32).toString('base64');
+  }
+
+  /**
+   * A 32-byte key for another purpose (HKDF-SHA256 over this key, `purpose` as its info), so one
+   * configured secret serves several uses without one use's key ever being another's.
+   */
+  deriveKey(purpose: string): Uint8Array {
+    return new Uint8Array(hkdfSync('sha256', this.key, Buffer.alloc(0), `portcullis:${purpose}`, 32));
   }
 
   /** Seal the strings at `paths` (values already sealed are kept). */

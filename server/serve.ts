@@ -11,6 +11,7 @@ import { SqliteAppendThread } from '../core/store/sqlite-append-thread.js';
 import type { EventStore } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin/app.js';
+import { CONSOLE_SESSION_KEY_PURPOSE } from './admin/session-cookie.js';
 import { startCheckpointSigner } from './runtime/checkpoint-signing.js';
 import { GatewayMetrics } from './runtime/metrics.js';
 import { ProviderThrottle } from './runtime/provider-throttle.js';
@@ -61,6 +62,8 @@ export interface CoreParts {
   readonly runtime: Runtime;
   /** This process's metrics (decisions, latencies, provider calls, decision log, identity cache). */
   readonly metrics: GatewayMetrics;
+  /** Seals the console's session cookies: derived from the secret key, so every node of a deployment accepts them. */
+  readonly sessionKey: Uint8Array;
 }
 
 export interface CoreOptions {
@@ -112,7 +115,7 @@ export async function startCore(config: ProcessConfig, logger: Logger, options: 
       ...(options.propagate ? { propagate: options.propagate } : {}),
     });
     await appenderReady;
-    return { store, runtime, metrics };
+    return { store, runtime, metrics, sessionKey: secrets.deriveKey(CONSOLE_SESSION_KEY_PURPOSE) };
   } catch (err) {
     await auditAppender?.close();
     await throttle.close();
@@ -242,7 +245,7 @@ export const stopRecord = (runtime: Runtime) => ({
 /** One process: both listeners here (`serve --workers 1`, the default). */
 export async function serve(config: ProcessConfig, logger: Logger): Promise<RunningGateway> {
   const limits = openRateLimiter(config, systemClock, logger);
-  const { store, runtime, metrics } = await startCore(config, logger, { rateLimiter: limits.limiter }).catch(async (err: unknown) => {
+  const { store, runtime, metrics, sessionKey } = await startCore(config, logger, { rateLimiter: limits.limiter }).catch(async (err: unknown) => {
     await limits.close();
     throw err;
   });
@@ -281,7 +284,7 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
     throw err;
   }
   const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger, metrics, assertions);
-  const adminServer = createServer(createAdminApp({ runtime, logger, metrics }).callback());
+  const adminServer = createServer(createAdminApp({ runtime, logger, metrics, sessionKey }).callback());
   const stop = async (): Promise<void> => {
     await drain([gatewayServer, adminServer]);
     await closeCore();

@@ -275,6 +275,22 @@ const assertionSchema = z
   .strict()
   .refine((a) => a.reuseSeconds < a.ttlSeconds, { message: 'must be less than ttlSeconds', path: ['reuseSeconds'] });
 
+// Who may use the web console besides the holder of the admin token (docs/console.md, "Signing in").
+const consoleSchema = z
+  .object({
+    /** The configured provider (its id) whose users may sign in, by authorization code with PKCE; null: the admin token only. */
+    signInProvider: name.nullable().default(null),
+    /** Groups, as the provider reports them, whose members may sign in; a caller in none of them is refused (403 `not_an_admin`). */
+    adminGroups: z.array(name).max(100).default([]),
+    /** How long a console session lasts, in minutes (the cookie's Max-Age and the expiry sealed inside it). */
+    sessionMinutes: z.number().int().min(5).max(10_080).default(480),
+  })
+  .strict()
+  .refine((c) => c.signInProvider === null || c.adminGroups.length > 0, {
+    message: 'a sign-in provider needs at least one admin group',
+    path: ['adminGroups'],
+  });
+
 export const settingsSchema = z
   .object({
     /** Master switch: when false every request passes untouched (and is audited as `auth_disabled`). */
@@ -289,6 +305,7 @@ export const settingsSchema = z
     audit: auditSchema.prefault({}),
     forwardAuth: forwardAuthSchema.prefault({}),
     assertion: assertionSchema.prefault({}),
+    console: consoleSchema.prefault({}),
   })
   .strict();
 
@@ -299,6 +316,7 @@ export type GroupMappingRule = Settings['groups']['mapping'][number];
 export type CredentialSettings = Settings['credentials'];
 export type TokenPolicy = Settings['tokens'];
 export type AssertionSettings = Settings['assertion'];
+export type ConsoleSettings = Settings['console'];
 
 export const defaultSettings: Settings = deepFreeze(settingsSchema.parse({}));
 

@@ -101,6 +101,23 @@ export const userinfoAnswer = z.object({
   attributes: z.array(z.object({ path: z.string(), type: z.enum(['string', 'number', 'boolean', 'array']), value: json })),
 });
 
+/** `GET`, `POST /api/v1/session`: who is signed in; a cookie session also gives its expiry and CSRF token. */
+export const sessionAnswer = z
+  .object({
+    actor: z.string().meta({ description: 'Recorded as the actor of changes: admin, or oidc:<provider>:<username>' }),
+    method: z.enum(['admin_token', 'oidc']),
+    username: z.string().optional(),
+    provider: z.string().optional(),
+    expiresAt: isoTime.optional(),
+    csrfToken: z.string().optional().meta({ description: 'Send it in X-CSRF-Token with every change made with the session cookie' }),
+  })
+  .meta({ id: 'Session' });
+
+export const signInOptions = z.object({
+  adminToken: z.literal(true),
+  oidc: z.object({ provider: z.string(), signInUrl: z.string() }).nullable().meta({ description: 'Sign in with this provider (settings console.signInProvider); null: not configured' }),
+});
+
 export const authorizeAnswer = z.object({ authorizationUrl: z.string(), redirectUri: z.string(), state: z.string(), expiresAt: isoTime });
 
 export const tokenAnswer = z.object({

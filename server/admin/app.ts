@@ -1,8 +1,8 @@
 // The admin listener: health, readiness and the versioned JSON admin API, behind the admin token.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { UnauthorizedError, NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { commandContext, parseIfMatch, type AdminState } from './context.js';
@@ -21,21 +21,31 @@ import { registerProviderKindRoutes } from './provider-kinds.js';
 import { registerVerifyRoutes } from './verify.js';
 import { jsonBody } from '../json-body.js';
 import { bearerChallenge, errorResponse } from '../respond.js';
+import { SessionSealer } from './session-cookie.js';
+import { SIGN_IN_OPEN_PATHS, adminAuthentication, registerSessionRoutes } from './session.js';
 
 export interface AdminOptions {
   readonly runtime: Runtime;
   readonly logger: Logger;
   /** What `GET /metrics` answers (Prometheus text); without it, 404. */
   readonly metrics?: { metrics(): Promise<string>; readonly contentType: string };
+  /**
+   * 32 bytes that seal console session cookies (serve derives them from the secret key, so every node
+   * accepts every node's cookies). Absent: a random key, so sessions last as long as this process.
+   */
+  readonly sessionKey?: Uint8Array;
 }
 
 const ADMIN_REALM = 'portcullis-admin';
 
-/** Reachable without the admin token: probes, metrics (for a scraper on the admin network), and the OAuth callback (its single-use state is the proof). */
-const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics', CALLBACK_PATH]);
+/**
+ * Reachable without the admin token: probes, metrics (for a scraper on the admin network), the OAuth
+ * callback (its single-use state is the proof), and the console's sign-in steps.
+ */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics', CALLBACK_PATH, ...SIGN_IN_OPEN_PATHS]);
 
 
-export function createAdminApp({ runtime, logger, metrics }: AdminOptions): Koa<AdminState> {
+export function createAdminApp({ runtime, logger, metrics, sessionKey }: AdminOptions): Koa<AdminState> {
   const app = new Koa<AdminState>({ proxy: false });
   app.on('error', (err: unknown) => logger.error({ err }, 'admin error outside a request'));
 
@@ -59,19 +69,11 @@ export function createAdminApp({ runtime, logger, metrics }: AdminOptions): Koa<
     }
   });
 
-  // Every route but these few needs the admin token. Checked for the whole app, before any
-  // router, so no spelling of a path (case, encoding) can reach a route without it.
-  app.use(async (ctx, next) => {
-    if (!OPEN_PATHS.has(ctx.path) && !isConsolePath(ctx.path)) {
-      const m = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
-      if (!m) throw new UnauthorizedError('this API requires the admin token as a Bearer credential');
-      if (!runtime.isAdminToken(m[1]!)) throw new UnauthorizedError('the admin token is not valid');
-    }
-    await next();
-  });
+  const sealer = new SessionSealer(sessionKey ?? randomBytes(32), runtime.clock);
+  app.use(adminAuthentication({ runtime, sealer }, (path) => OPEN_PATHS.has(path) || isConsolePath(path)));
 
-  const { open, api } = createAdminRouters({ runtime, logger, ...(metrics ? { metrics } : {}) });
-  // The console is static files that ask for the admin token and then call the API like any client.
+  const { open, api } = createAdminRouters({ runtime, logger, sealer, ...(metrics ? { metrics } : {}) });
+  // The console is static files that sign in (to a session cookie) and then call the API like any client.
   const consoleRouter = new Router<AdminState>({ sensitive: true, strict: true });
   registerConsoleRoutes(consoleRouter);
   app.use(consoleRouter.routes()).use(consoleRouter.allowedMethods());
@@ -81,7 +83,12 @@ export function createAdminApp({ runtime, logger, metrics }: AdminOptions): Koa<
 }
 
 /** The admin listener's routes: `open` ones reachable without the admin token, `api` ones under /api/v1. */
-export function createAdminRouters({ runtime, logger, metrics }: AdminOptions): { open: Router<AdminState>; api: Router<AdminState> } {
+export function createAdminRouters({
+  runtime,
+  logger,
+  metrics,
+  sealer = new SessionSealer(randomBytes(32), runtime.clock),
+}: AdminOptions & { readonly sealer?: SessionSealer }): { open: Router<AdminState>; api: Router<AdminState> } {
   const open = new Router<AdminState>({ sensitive: true, strict: true });
   open.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -114,7 +121,9 @@ export function createAdminRouters({ runtime, logger, metrics }: AdminOptions): 
     ctx.body = { revision: state.settingsRevision, settings: state.settings, document: state.document };
   });
 
-  registerProviderRoutes(api, open, { runtime, flows: new FetchTokenFlows(runtime.fetch, runtime.clock) });
+  const flows = new FetchTokenFlows(runtime.fetch, runtime.clock);
+  registerProviderRoutes(api, open, { runtime, flows });
+  registerSessionRoutes(api, { runtime, sealer, flows });
   registerTokenRoutes(api, { runtime });
   registerCheckpointRoutes(api, { store: runtime.store });
 

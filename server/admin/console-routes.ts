@@ -1,6 +1,5 @@
-// The web console's static files on the admin listener (never the gateway's): the built modules, and the few vendor files it loads from node_modules.
+// The web console's static files on the admin listener (never the gateway's): what scripts/build-console.mjs bundled into dist/console, nothing else.
 import { readFile, readdir } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Router from '@koa/router';
@@ -11,14 +10,6 @@ export const CONSOLE_PREFIX = '/console';
 
 /** dist/server/admin → dist/console, where `npm run build` puts the console (scripts/build-console.mjs). */
 const BUILT = fileURLToPath(new URL('../../console/', import.meta.url));
-const require = createRequire(import.meta.url);
-
-/** Served from node_modules under /console/vendor/, by name: nothing else there is reachable. */
-const VENDOR: Readonly<Record<string, string>> = {
-  'uplot.js': 'uplot/dist/uPlot.esm.js',
-  'uplot.css': 'uplot/dist/uPlot.min.css',
-  'ipaddr.js': 'ipaddr.js/lib/ipaddr.js',
-};
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -56,7 +47,7 @@ async function listFiles(dir: string): Promise<Map<string, string>> {
   return files;
 }
 
-/** Reachable without the admin token: the page that asks for it, and its scripts. */
+/** Reachable without a credential: the sign-in page and its script. */
 export const isConsolePath = (path: string): boolean => path === CONSOLE_PREFIX || path.startsWith(`${CONSOLE_PREFIX}/`);
 
 export function registerConsoleRoutes(open: Router<AdminState>): void {
@@ -75,10 +66,6 @@ export function registerConsoleRoutes(open: Router<AdminState>): void {
   open.get(CONSOLE_PREFIX, (ctx) => {
     ctx.status = 308;
     ctx.redirect(`${CONSOLE_PREFIX}/`);
-  });
-  open.get(`${CONSOLE_PREFIX}/vendor/:file`, async (ctx) => {
-    const module = Object.hasOwn(VENDOR, ctx.params.file!) ? VENDOR[ctx.params.file!] : undefined;
-    await send(ctx, module && require.resolve(module));
   });
   const builtFile = async (ctx: AdminContext, name: string) => {
     built ??= listFiles(BUILT);

@@ -3,9 +3,14 @@ import type Koa from 'koa';
 import type { CommandContext } from '../../core/commands.js';
 import { ValidationError } from '../../core/errors.js';
 import { canonicalAddress } from '../../core/net.js';
+import type { ConsoleSession } from './session-cookie.js';
 
 export interface AdminState {
   requestId: string;
+  /** Who is acting: `admin` for the admin token (Bearer, or a session signed in with it), `oidc:<provider>:<username>` for a console session. */
+  actor: string;
+  /** The console session the request came with, when it was authenticated by the cookie. */
+  session?: ConsoleSession;
 }
 
 export type AdminContext = Koa.ParameterizedContext<AdminState>;
@@ -21,7 +26,7 @@ export function parseIfMatch(value: string | undefined): number | undefined {
 /** The acting admin, recorded in the metadata of the events a command appends. */
 export function commandContext(ctx: AdminContext): CommandContext {
   return {
-    actor: 'admin',
+    actor: ctx.state.actor ?? 'admin',
     sourceIp: canonicalAddress(ctx.req.socket.remoteAddress ?? ''),
     correlationId: ctx.state.requestId,
   };

@@ -7,7 +7,7 @@ import type { HttpFetch, OAuthClient } from '../../core/provider.js';
 import { clientAuthentication } from '../../providers/sdk/index.js';
 
 /** How long an admin has to finish logging in at the provider. */
-const FLOW_TTL_MS = 10 * 60 * 1000;
+export const FLOW_TTL_MS = 10 * 60 * 1000;
 const MAX_PENDING = 1000;
 const LIMITS = { timeoutMs: 10_000, maxBytes: 256 * 1024 };
 
@@ -64,15 +64,24 @@ export class FetchTokenFlows {
 
   /** Start an authorization-code flow; the admin opens `authorizationUrl` in a browser. */
   begin(providerId: string, client: OAuthClient, redirectUri: string) {
+    this.sweep();
+    if (this.pending.size >= MAX_PENDING) throw new FlowError('too_many_flows', 429, 'too many unfinished fetch-token flows; retry in a few minutes');
+    const { authorizationUrl, state, verifier } = this.authorizationRequest(client, redirectUri);
+    const expiresAt = this.clock.now() + FLOW_TTL_MS;
+    this.pending.set(state, { providerId, client, verifier, redirectUri, expiresAt });
+    return { authorizationUrl, redirectUri, state, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /**
+   * An authorization request with a fresh state and PKCE verifier (and `extra` parameters, such as an
+   * OpenID `nonce`), without keeping them: for a caller that keeps the flow itself (the console's sign-in).
+   */
+  authorizationRequest(client: OAuthClient, redirectUri: string, extra: Readonly<Record<string, string>> = {}) {
     if (!client.authorizationEndpoint) {
       throw new FlowError('not_supported', 409, 'this provider has no authorization endpoint; use the client-credentials fetch');
     }
-    this.sweep();
-    if (this.pending.size >= MAX_PENDING) throw new FlowError('too_many_flows', 429, 'too many unfinished fetch-token flows; retry in a few minutes');
     const state = b64url(randomBytes(24));
     const verifier = b64url(randomBytes(32));
-    const expiresAt = this.clock.now() + FLOW_TTL_MS;
-    this.pending.set(state, { providerId, client, verifier, redirectUri, expiresAt });
     const url = new URL(client.authorizationEndpoint);
     const params: Record<string, string> = {
       ...client.extraAuthorizeParams,
@@ -83,9 +92,10 @@ export class FetchTokenFlows {
       code_challenge: b64url(createHash('sha256').update(verifier).digest()),
       code_challenge_method: 'S256',
       ...(client.scope ? { scope: client.scope } : {}),
+      ...extra,
     };
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    return { authorizationUrl: url.toString(), redirectUri, state, expiresAt: new Date(expiresAt).toISOString() };
+    return { authorizationUrl: url.toString(), state, verifier };
   }
 
   /** Finish a flow at the callback: the state is single-use, and the code is exchanged with the PKCE verifier. */
@@ -95,8 +105,13 @@ export class FetchTokenFlows {
     if (!flow || flow.expiresAt < this.clock.now()) {
       throw new FlowError('invalid_state', 400, 'unknown, used or expired state: start the fetch-token flow again');
     }
-    const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: flow.redirectUri, code_verifier: flow.verifier });
-    return { providerId: flow.providerId, token: await this.exchange(flow.client, form) };
+    return { providerId: flow.providerId, token: await this.exchangeCode(flow.client, code, flow.redirectUri, flow.verifier) };
+  }
+
+  /** The token request of the authorization-code grant, with the PKCE verifier. */
+  exchangeCode(client: OAuthClient, code: string, redirectUri: string, verifier: string): Promise<TokenAnswer> {
+    const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });
+    return this.exchange(client, form);
   }
 
   /** Forget a flow the provider ended with an error. */

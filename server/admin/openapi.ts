@@ -15,7 +15,8 @@ const jsonContent = (schema: z.ZodType) => ({ content: { 'application/json': { s
 
 const ERRORS: Readonly<Record<string, string>> = {
   '400': 'invalid_request: a parameter or the body is not valid; `fields` names each problem',
-  '401': 'The admin token is missing or not valid',
+  '401': 'The admin token is missing or not valid, or the session cookie is not valid or has expired (invalid_session)',
+  '403': 'csrf_token_invalid: a change made with the session cookie without its CSRF token (X-CSRF-Token)',
   '404': 'not_found',
   '409': 'A conflict with the current state (provider_not_running, not_supported …)',
   '412': 'precondition_failed: If-Match named a revision that is no longer current',
@@ -78,6 +79,44 @@ export const ADMIN_PATHS: ZodOpenApiPathsObject = {
       security: [],
       requestParams: { query: z.object({ state: z.string().optional(), code: z.string().optional(), error: z.string().optional() }) },
       responses: answers({ '200': { description: 'The token, once (HTML for a browser)', schema: S.tokenAnswer } }, ['400', '502']),
+    }),
+  },
+  '/api/v1/session': {
+    get: op('session', 'Who is signed in (a cookie session also gives its expiry and CSRF token)', {
+      responses: answers({ '200': { description: 'The session', schema: S.sessionAnswer } }, []),
+    }),
+    post: op('session', 'Sign in to the console with the admin token (as Bearer): answers with the session cookie', {
+      security: [{ adminToken: [] }],
+      responses: answers({ '201': { description: 'Signed in; Set-Cookie: portcullis_session (HttpOnly, SameSite=Strict)', schema: S.sessionAnswer } }, ['400']),
+    }),
+    delete: op('session', 'Sign out: the session cookie is removed', { responses: answers({ '204': { description: 'Signed out' } }, ['403']) }),
+  },
+  '/api/v1/session/options': {
+    get: op('session', 'How one may sign in to the console', {
+      security: [],
+      responses: { '200': { description: 'Sign-in options', ...jsonContent(S.signInOptions) } },
+    }),
+  },
+  '/api/v1/session/oidc': {
+    get: op('session', 'Sign in with the configured provider: redirects to it (authorization code with PKCE, state and nonce)', {
+      security: [],
+      responses: {
+        '302': { description: 'To the provider; Set-Cookie: portcullis_sign_in (the sealed flow, for the callback)' },
+        '409': { description: 'sign_in_not_configured, provider_not_running or not_supported', ...jsonContent(S.errorBody) },
+      },
+    }),
+  },
+  '/api/v1/session/oidc/callback': {
+    get: op('session', 'Sign in with the provider, step 2: the provider sends the browser back here (the redirect URI to register)', {
+      security: [],
+      requestParams: { query: z.object({ state: z.string().optional(), code: z.string().optional(), error: z.string().optional() }) },
+      responses: {
+        '303': { description: 'Signed in: Set-Cookie portcullis_session, on to /console/' },
+        '400': { description: 'invalid_state, authorization_failed, invalid_request or invalid_id_token', ...jsonContent(S.errorBody) },
+        '403': { description: "not_an_admin: in none of settings console.adminGroups; sign_in_refused: the provider refused its own access token", ...jsonContent(S.errorBody) },
+        '409': { description: 'The sign-in provider is not running or not configured', ...jsonContent(S.errorBody) },
+        '502': { description: 'provider_error: the token endpoint refused or failed', ...jsonContent(S.errorBody) },
+      },
     }),
   },
   '/api/v1/openapi.json': {
@@ -232,6 +271,16 @@ export const ADMIN_PATHS: ZodOpenApiPathsObject = {
   },
 };
 
+// Every change a console session makes needs its CSRF token: each state-changing operation behind a credential documents the refusal.
+for (const item of Object.values(ADMIN_PATHS)) {
+  for (const method of ['put', 'post', 'patch', 'delete'] as const) {
+    const operation = item[method];
+    if (!operation || (operation.security !== undefined && operation.security.length === 0)) continue;
+    const responses = operation.responses as Record<string, ZodOpenApiResponseObject>;
+    responses['403'] ??= { description: ERRORS['403']!, ...jsonContent(S.errorBody) };
+  }
+}
+
 /** The document served at /api/v1/openapi.json. */
 export function adminOpenApiDocument(): ReturnType<typeof createDocument> {
   return createDocument({
@@ -239,10 +288,16 @@ export function adminOpenApiDocument(): ReturnType<typeof createDocument> {
     info: {
       title: 'Portcullis admin API',
       version: VERSION,
-      description: 'Everything an admin does. Every change is recorded as an event with the admin as its actor.',
+      description:
+        'Everything an admin does. Every change is recorded as an event with the admin as its actor. Calls authenticate with the admin token (Bearer) or a console session cookie; with the cookie, every change carries the session\'s CSRF token in X-CSRF-Token.',
     },
-    components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token' } } },
-    security: [{ adminToken: [] }],
+    components: {
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token' },
+        session: { type: 'apiKey', in: 'cookie', name: 'portcullis_session', description: 'A console session (POST /api/v1/session, or sign-in with the provider); changes also need X-CSRF-Token' },
+      },
+    },
+    security: [{ adminToken: [] }, { session: [] }],
     paths: ADMIN_PATHS,
   });
 }

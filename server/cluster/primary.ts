@@ -252,7 +252,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     contentType: core.metrics.contentType,
     metrics: async () => `${await aggregator.clusterMetrics()}\n${await core.metrics.metrics()}`,
   };
-  const adminServer = createServer(createAdminApp({ runtime, logger, metrics: clusterMetrics }).callback());
+  const adminServer = createServer(createAdminApp({ runtime, logger, metrics: clusterMetrics, sessionKey: core.sessionKey }).callback());
   let adminUrl: string;
   try {
     adminUrl = await listen(adminServer, config.adminListen, 'adminListen');

@@ -1,17 +1,18 @@
 // End-to-end: the web console in Debian's Chromium (driven by playwright-core), against the built gateway and a real OpenID provider.
 //
 // One browser for the whole walk of issue 18: sign in; configure an oidc-discovery provider and test a
-// token; pick a username attribute; create and revoke a gateway token; deny an address and see a request
-// refused; find it in the audit log with its trace; view the configuration before the change; simulate
-// reverting it. A screenshot of every page lands in reports/console/ (docs/console.md shows them).
+// token; pick a username attribute; sign in through that provider as a member of the admin group (and be
+// refused as someone else); fetch a token; create and revoke a gateway token; deny an address and see a
+// request refused; find it in the audit log with its trace and export it; view the configuration before
+// the change, made by the signed-in user; simulate reverting it. A screenshot of every page lands in reports/console/ (docs/console.md shows them).
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { expect } from 'chai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 import { eventually } from '../support/eventually.js';
 import { startProcess, stopAll, type ProcessHandle } from '../support/processes.js';
@@ -51,6 +52,31 @@ async function startChromium(profile: string): Promise<{ handle: ProcessHandle; 
 }
 
 const WEB_CLIENT = webClient([UNUSED_REDIRECT_URI], 'e2e-console-web');
+/** The provider's own client: console sign-in and the fetch-token helper, each at its redirect URI. */
+const signInClient = (adminUrl: string) => ({
+  ...webClient([`${adminUrl}/api/v1/session/oidc/callback`, `${adminUrl}/oauth/callback`], 'e2e-console-sign-in'),
+  grant_types: ['authorization_code'],
+});
+/** erin is in the admin group, dave is not; their access tokens (JWTs for RESOURCE) carry these claims. */
+const ACCOUNT_CLAIMS = {
+  erin: { email: 'erin@example.test', groups: ['admins', 'support'] },
+  dave: { email: 'dave@example.test', groups: ['support'] },
+};
+const ERIN_ACTOR = 'oidc:corp:erin@example.test';
+
+/** The OP's development login and consent pages (oidc-provider's devInteractions, at `opOrigin`): any password is accepted. */
+async function loginAtOp(page: Page, opOrigin: string, login: string): Promise<void> {
+  await page.waitForSelector('input[name="prompt"][value="login"]', { state: 'attached' });
+  await page.fill('input[name="login"]', login);
+  await page.fill('input[name="password"]', 'any-password');
+  await page.click('button[type="submit"]');
+  // The consent page the first time this account meets this client; else straight back to us.
+  const consent = page.waitForSelector('input[name="prompt"][value="consent"]', { state: 'attached' }).then(() => true);
+  const left = page.waitForURL((url) => url.origin !== opOrigin).then(() => false);
+  if (await Promise.race([consent, left])) await page.click('button[type="submit"]');
+  consent.catch(() => undefined);
+  left.catch(() => undefined);
+}
 
 describe('web console in Chromium: the admin walk', function () {
   this.timeout(60_000);
@@ -61,6 +87,7 @@ describe('web console in Chromium: the admin walk', function () {
   let op: Op;
   let gateway: Gateway;
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
   const adminToken = `pca_console_${randomUUID()}`;
   /** Problems the page itself reported: script errors and Content-Security-Policy refusals. */
@@ -74,24 +101,28 @@ describe('web console in Chromium: the admin walk', function () {
     await mkdir(SHOTS, { recursive: true });
     upstream = await startUpstream();
     const key = await generateSigningKey('console-k1');
-    [gateway, op, { browser }] = await Promise.all([
+    [gateway, { browser }] = await Promise.all([
       startGateway({ dataDir, upstream: upstream.url, env: { PORTCULLIS_ADMIN_TOKEN: adminToken } }),
-      startOp({
-        jwks: { keys: [key.privateJwk] },
-        clients: [E2E_CLIENT, { ...WEB_CLIENT, grant_types: ['authorization_code'] }],
-        resources: { [RESOURCE]: { scope: 'api:read', accessTokenFormat: 'jwt' } },
-        defaultResource: false,
-        clientCredentialsResource: RESOURCE,
-        tokenClaims: { [E2E_CLIENT.client_id]: E2E_CLIENT_CLAIMS },
-        accounts: { erin: { email: 'erin@example.test', groups: ['admins', 'support'] } },
-      }),
       startChromium(profile),
     ]);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    // Started once the admin listener's address is known: the sign-in client's redirect URIs name it.
+    op = await startOp({
+      jwks: { keys: [key.privateJwk] },
+      clients: [E2E_CLIENT, { ...WEB_CLIENT, grant_types: ['authorization_code'] }, signInClient(gateway.adminUrl)],
+      resources: { [RESOURCE]: { scope: 'api:read', accessTokenFormat: 'jwt' } },
+      defaultResource: false,
+      clientCredentialsResource: RESOURCE,
+      clientResources: { 'e2e-console-sign-in': RESOURCE },
+      tokenClaims: { [E2E_CLIENT.client_id]: E2E_CLIENT_CLAIMS, ...ACCOUNT_CLAIMS },
+      accounts: ACCOUNT_CLAIMS,
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (err) => pageProblems.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
+      // Only the console's own pages: the OP's login page imports a web font from the Internet, which is not reachable here.
+      if (!page.url().startsWith(`${gateway.adminUrl}/`)) return;
       if (msg.type() === 'error' && !/Failed to load resource: the server responded with a status of (4|5)\d\d/.test(msg.text())) pageProblems.push(`console: ${msg.text()}`);
     });
   });
@@ -130,6 +161,14 @@ describe('web console in Chromium: the admin walk', function () {
     await page.fill('#admin-token', adminToken);
     await page.click('button[type=submit]');
     await page.waitForSelector('main[data-ready="overview"]');
+    // The admin token was exchanged for an HttpOnly session cookie: no script can read it, and the tab keeps no token.
+    const [cookie, ...others] = (await context.cookies(gateway.adminUrl + '/api/v1/')).filter((c) => c.name === 'portcullis_session');
+    expect(others).to.deep.equal([]);
+    expect(cookie).to.deep.include({ httpOnly: true, sameSite: 'Strict', path: '/api/v1', secure: false });
+    expect(cookie!.expires * 1000).to.be.greaterThan(Date.now() + 7 * 3600_000);
+    expect(await page.evaluate('document.cookie')).to.equal('');
+    expect(await page.evaluate('JSON.stringify({ ...sessionStorage, ...localStorage })')).to.not.include(adminToken);
+    expect(await page.textContent('#signed-in-as')).to.equal('admin');
   });
 
   it('configures an oidc-discovery provider from its schema form and tests a token', async () => {
@@ -147,6 +186,9 @@ describe('web console in Chromium: the admin walk', function () {
     expect(await page.textContent('.provider-editor .error')).to.include('invalid_request');
     expect(await page.textContent('.field:has(#cfg-issuer) .problem')).to.include('issuer');
     await page.fill('#cfg-issuer', op.issuer);
+    const client = signInClient(gateway.adminUrl);
+    await page.fill('#cfg-clientId', client.client_id);
+    await page.fill('#cfg-clientSecret', client.client_secret!);
     await page.click('.provider-editor button[type=submit]');
     await page.waitForSelector('#redirect-uri');
     expect(await page.textContent('#redirect-uri')).to.equal(`${gateway.adminUrl}/oauth/callback`);
@@ -178,6 +220,54 @@ describe('web console in Chromium: the admin walk', function () {
     await page.click('form:has(#test-token) button[type=submit]');
     await page.waitForSelector('#test-identity');
     expect(await page.textContent('#test-identity')).to.equal('alice@example.test');
+  });
+
+  it('signs in through the provider as a member of the admin group; someone outside it is refused', async () => {
+    await open('#/settings', 'settings');
+    await page.fill('#set-console-signInProvider', 'corp');
+    await page.fill('#set-console-adminGroups', 'admins');
+    await page.click('#section-console button[type=submit]');
+    await page.waitForSelector('#section-console .outcome:has-text("Saved")');
+
+    // dave, in another browser profile (no session at the provider yet): logs in, and the console refuses him.
+    const other = await browser.newContext();
+    try {
+      const refused = await other.newPage();
+      await refused.goto(`${gateway.adminUrl}/console/`);
+      await refused.click('#sign-in-oidc');
+      await loginAtOp(refused, op.issuer, 'dave');
+      await refused.waitForSelector('#error');
+      expect(await refused.textContent('#error')).to.equal('not_an_admin');
+      expect((await other.cookies(gateway.adminUrl + '/api/v1/')).map((c) => c.name)).to.not.include('portcullis_session');
+    } finally {
+      await other.close();
+    }
+
+    await page.click('nav button.sign-out');
+    await page.waitForSelector('#sign-in-oidc');
+    expect(await page.textContent('#sign-in-oidc')).to.equal('Sign in with corp');
+    expect((await context.cookies(gateway.adminUrl + '/api/v1/')).map((c) => c.name)).to.not.include('portcullis_session');
+    await shot('sign-in-oidc');
+    await page.click('#sign-in-oidc');
+    await loginAtOp(page, op.issuer, 'erin');
+    await page.waitForSelector('main[data-ready="overview"]');
+    expect(await page.textContent('#signed-in-as')).to.equal(ERIN_ACTOR);
+    const cookie = (await context.cookies(gateway.adminUrl + '/api/v1/')).find((c) => c.name === 'portcullis_session');
+    expect(cookie).to.deep.include({ httpOnly: true, sameSite: 'Strict', path: '/api/v1' });
+  });
+
+  it('fetches a token from the provider (authorization code with PKCE) in a new window', async () => {
+    await open('#/providers?id=corp', 'providers');
+    const [popup] = await Promise.all([context.waitForEvent('page'), page.click('button:has-text("Fetch a token (authorization code with PKCE)")')]);
+    // erin already has a session at the provider: it may go straight back, or ask again.
+    await popup.waitForURL(/\/oauth\/callback|\/interaction\//);
+    if (popup.url().includes('/interaction/')) await loginAtOp(popup, op.issuer, 'erin');
+    await popup.waitForSelector('h1:has-text("Token from provider corp")');
+    const accessToken = (await popup.textContent('dt:has-text("access_token") + dd code'))!;
+    expect(accessToken.split('.')).to.have.length(3);
+    await popup.close();
+    // The token it shows is one the gateway accepts for erin.
+    expect((await gatewayCall(accessToken)).status).to.equal(200);
   });
 
   it('creates a gateway token (secret shown once) and revokes it', async () => {
@@ -244,6 +334,16 @@ describe('web console in Chromium: the admin walk', function () {
     expect(detail).to.include('ip_not_allowed').and.include('/console-walk');
     expect(await page.locator('#audit-detail table tr:has-text("ip")').count()).to.be.greaterThan(0);
     await shot('audit');
+
+    for (const format of ['csv', 'ndjson'] as const) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(`button.export:has-text("Export ${format.toUpperCase()}")`)]);
+      const file = join(profile, `export.${format}`);
+      await download.saveAs(file);
+      const lines = (await readFile(file, 'utf8')).trim().split('\n');
+      expect(download.suggestedFilename()).to.match(new RegExp(`\\.${format}$`));
+      if (format === 'csv') expect(lines.slice(1).some((l) => l.includes('ip_not_allowed') && l.includes('/console-walk')), lines.join('\n')).to.equal(true);
+      else expect(lines.map((l) => JSON.parse(l) as { reason?: string; path?: string }).some((d) => d.reason === 'ip_not_allowed' && d.path === '/console-walk')).to.equal(true);
+    }
   });
 
   it('views the configuration as it was before the change, and simulates reverting to it', async () => {
@@ -252,7 +352,7 @@ describe('web console in Chromium: the admin walk', function () {
     await page.waitForSelector('#verify-result .ok');
     expect(await page.textContent('#verify-result')).to.match(/Intact: hash chain checked over \d+ events/);
     const change = page.locator('li.entry[data-type="SettingsChanged"]').first();
-    expect(await change.textContent()).to.include('ip.deny');
+    expect(await change.textContent()).to.include('ip.deny').and.include(`by ${ERIN_ACTOR}`);
     await change.locator('button.before-this').click();
     await page.waitForSelector('#as-of #simulate-this');
     const asOf = JSON.parse((await page.textContent('#as-of pre.json'))!) as { ip?: { deny?: string[] } };

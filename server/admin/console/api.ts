@@ -16,12 +16,17 @@ export type AuditPage = Ok<'/api/v1/audit', 'get'>;
 export type AuditRow = AuditPage['decisions'][number];
 export type TraceEntry = AuditRow['trace'][number];
 
-const TOKEN_KEY = 'portcullis.console.adminToken';
+export type Session = Ok<'/api/v1/session', 'get'>;
 
+/**
+ * The signed-in session as GET /api/v1/session describes it. The credential itself is the HttpOnly
+ * cookie, out of reach of scripts; only its CSRF token is held here, in memory, for changes.
+ */
 export const session = {
-  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
-  signIn: (token: string): void => sessionStorage.setItem(TOKEN_KEY, token),
-  signOut: (): void => sessionStorage.removeItem(TOKEN_KEY),
+  current: undefined as Session | undefined,
+  set(value: Session | undefined): void {
+    this.current = value;
+  },
 };
 
 /** An answer other than 2xx, with the API's stable code and description. */
@@ -49,6 +54,8 @@ export interface CallOptions {
   readonly ifMatch?: number | string;
   readonly accept?: string;
   readonly contentType?: string;
+  /** The admin token, sent once as Bearer to sign in (POST /api/v1/session); never kept. */
+  readonly bearer?: string;
 }
 
 export function url(path: Path, options: Pick<CallOptions, 'params' | 'query'> = {}): string {
@@ -62,13 +69,16 @@ export function url(path: Path, options: Pick<CallOptions, 'params' | 'query'> =
 /** The raw response of a call; throws ApiError for an error answer. */
 export async function request(method: Method, path: Path, options: CallOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
-  const token = session.token();
-  if (token) headers.authorization = `Bearer ${token}`;
+  if (options.bearer !== undefined) headers.authorization = `Bearer ${options.bearer}`;
+  // Changes made with the session cookie carry its CSRF token (the API refuses them without: 403 csrf_token_invalid).
+  const csrf = session.current?.csrfToken;
+  if (method !== 'get' && csrf) headers['x-csrf-token'] = csrf;
   if (options.ifMatch !== undefined) headers['if-match'] = `"${options.ifMatch}"`;
   if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
   const res = await fetch(url(path, options), {
     method: method.toUpperCase(),
     headers,
+    credentials: 'same-origin',
     ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
   });
   if (res.ok) return res;

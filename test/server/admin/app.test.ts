@@ -162,6 +162,7 @@ describe('server/admin', () => {
         audit: { enabled: true, retention: { maxDays: false, maxEntries: false } },
         forwardAuth: { headers: 'x-forwarded' },
         assertion: { enabled: false, issuer: 'portcullis', audience: null, ttlSeconds: 30, reuseSeconds: 10 },
+        console: { signInProvider: null, adminGroups: [], sessionMinutes: 480 },
       });
     });
 

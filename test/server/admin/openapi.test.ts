@@ -86,6 +86,8 @@ describe('server/admin OpenAPI document', () => {
       .send({ owner: 'ann', name: 'ci' })
       .expect(201);
     expect(documented('/api/v1/tokens', 'post', 201).safeParse(issued.body).error).to.equal(undefined);
+    const session = await request(listening.url).post('/api/v1/session').set('authorization', `Bearer ${ADMIN_TOKEN}`).expect(201);
+    expect(documented('/api/v1/session', 'post', 201).safeParse(session.body).error).to.equal(undefined);
     const test = await request(listening.url)
       .post('/api/v1/providers/corp/test')
       .set('authorization', `Bearer ${ADMIN_TOKEN}`)
@@ -109,6 +111,8 @@ describe('server/admin OpenAPI document', () => {
       ['/api/v1/audit', '/api/v1/audit'],
       ['/api/v1/audit/stats', '/api/v1/audit/stats'],
       ['/api/v1/verify', '/api/v1/verify'],
+      ['/api/v1/session', '/api/v1/session'],
+      ['/api/v1/session/options', '/api/v1/session/options'],
     ];
     for (const [path, url] of reads) {
       const res = await get(url).expect(200);

@@ -50,8 +50,9 @@ export async function renderAudit(root: HTMLElement, params: URLSearchParams): P
     const button = h('button', { type: 'button', class: 'export' }, `Export ${format.toUpperCase()}`);
     button.addEventListener('click', () =>
       void attempt(out, async () => {
-        // Fetched with the admin token, then handed to the browser as a download.
-        const res = await request('get', '/api/v1/audit/export', { query: { ...Object.fromEntries(current()), format }, accept: '*/*' });
+        // The range shown (the page's own filters: the time inputs hold whole minutes, and would drop the
+        // last one), fetched with the session cookie, then handed to the browser as a download.
+        const res = await request('get', '/api/v1/audit/export', { query: { ...query, format }, accept: '*/*' });
         const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `audit.${format}`;
         const link = h('a', { href: URL.createObjectURL(await res.blob()), download: name });
         link.click();

@@ -1,11 +1,9 @@
 // Overview: requests over time by decision (uPlot), top denial reasons and callers, and health from /readyz.
-import type uPlotType from 'uplot';
 import { call, request } from '../api.js';
 import { h, show, table } from '../dom.js';
 
-/** uPlot's ES module, served from node_modules by the admin listener (server/admin/console-routes.ts). */
-const UPLOT: string = '../vendor/uplot.js';
-const loadUPlot = async (): Promise<typeof uPlotType> => ((await import(UPLOT)) as { default: typeof uPlotType }).default;
+/** uPlot, in a chunk of its own: loaded when the chart is first drawn. */
+const loadUPlot = async () => (await import('uplot')).default;
 
 export async function renderOverview(root: HTMLElement): Promise<void> {
   const [{ data: stats }, ready] = await Promise.all([

@@ -1,11 +1,10 @@
-// Settings: toggles, restrictions, paths, routes, rate limits and retention; each section saved as a JSON merge patch with If-Match.
-import type { IPv4, IPv6 } from 'ipaddr.js';
+// Settings: toggles, restrictions, paths, routes, rate limits, retention and console sign-in; each section saved as a JSON merge patch with If-Match.
+import ipaddr from 'ipaddr.js';
 import { call, revisionOf } from '../api.js';
 import { field, h, lines, mark, show } from '../dom.js';
 import { attempt } from '../feedback.js';
 
-/** ipaddr.js, loaded as a classic script (vendor/ipaddr.js): the same parser the server validates with. */
-declare const ipaddr: { isValid(a: string): boolean; isValidCIDR(a: string): boolean; parse(a: string): IPv4 | IPv6 };
+// ipaddr.js, bundled: the same parser the server validates with.
 
 type Kind = 'bool' | 'lines' | 'addresses' | 'text' | 'enum' | 'number' | 'limit' | 'json';
 interface Field {
@@ -71,6 +70,15 @@ const SECTIONS: readonly { id: string; title: string; fields: readonly Field[] }
       { path: 'audit.enabled', label: 'Record every decision', kind: 'bool' },
       { path: 'audit.retention.maxDays', label: 'Keep days', kind: 'limit', hint: 'Empty: every day' },
       { path: 'audit.retention.maxEntries', label: 'Keep at most decisions', kind: 'limit', hint: 'Empty: no cap' },
+    ],
+  },
+  {
+    id: 'console',
+    title: 'Console sign-in',
+    fields: [
+      { path: 'console.signInProvider', label: 'Sign-in provider', kind: 'text', hint: 'A configured provider id; empty: the admin token only' },
+      { path: 'console.adminGroups', label: 'Admin groups', kind: 'lines', hint: "Members may sign in (groups as the provider reports them); one a line" },
+      { path: 'console.sessionMinutes', label: 'Session length (minutes)', kind: 'number' },
     ],
   },
 ];
