@@ -254,6 +254,8 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     contentType: core.metrics.contentType,
     metrics: async () => `${await aggregator.clusterMetrics()}\n${await core.metrics.metrics()}`,
   };
+  // Compared with the store's head once before listening: /readyz says not ready until then (it never throws).
+  await follow.sample();
   const adminServer = createServer(createAdminApp({ runtime, logger, metrics: clusterMetrics }).callback());
   let adminUrl: string;
   try {
