@@ -7,6 +7,8 @@ export interface TcpRelay {
   readonly port: number;
   /** Cut every open connection and refuse new ones (each is accepted and reset at once). */
   down(): void;
+  /** Go down the moment a client sends bytes that `matches` (e.g. a given SQL statement), before they are relayed. */
+  downWhen(matches: (chunk: Buffer) => boolean): void;
   /** Relay new connections again. */
   up(): void;
   close(): Promise<void>;
@@ -16,6 +18,12 @@ export interface TcpRelay {
 export async function startTcpRelay(host: string, port: number): Promise<TcpRelay> {
   const sockets = new Set<Socket>();
   let isDown = false;
+  let trigger: ((chunk: Buffer) => boolean) | undefined;
+  const down = (): void => {
+    isDown = true;
+    trigger = undefined;
+    for (const s of sockets) s.resetAndDestroy();
+  };
   const server = createServer((client) => {
     if (isDown) return void client.resetAndDestroy();
     const upstream = connect(port, host);
@@ -28,15 +36,21 @@ export async function startTcpRelay(host: string, port: number): Promise<TcpRela
       });
       s.on('error', () => undefined);
     }
-    client.pipe(upstream).pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (trigger?.(chunk)) down();
+      else if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    client.on('end', () => upstream.end());
+    upstream.pipe(client);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
     port: (server.address() as AddressInfo).port,
-    down: () => {
-      isDown = true;
-      for (const s of sockets) s.resetAndDestroy();
+    down,
+    downWhen: (matches) => {
+      trigger = matches;
     },
     up: () => {
       isDown = false;
