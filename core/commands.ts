@@ -96,7 +96,8 @@ export class ConfigCommands {
       try {
         return await command();
       } catch (err) {
-        if (ifMatch !== undefined || !(err instanceof ConflictError) || attempt >= 3) throw err;
+        const lostRace = err instanceof ConflictError && err.cause instanceof WrongExpectedRevisionError;
+        if (ifMatch !== undefined || !lostRace || attempt >= 3) throw err;
         const head = await this.store.headPosition().catch(() => undefined);
         if (head === undefined) throw err;
         let timer: NodeJS.Timeout | undefined;
@@ -268,7 +269,7 @@ export async function appendAndWait(
     if (err instanceof WrongExpectedRevisionError) {
       throw ifMatch !== undefined
         ? new PreconditionFailedError(`${stream} changed concurrently; re-read and retry`)
-        : new ConflictError(`${stream} changed concurrently; re-read and retry`);
+        : new ConflictError(`${stream} changed concurrently; re-read and retry`, { cause: err });
     }
     if (err instanceof StoreUnavailableError) {
       throw new ServiceUnavailableError('store_unavailable', 'the event store cannot take writes right now', { cause: err });
