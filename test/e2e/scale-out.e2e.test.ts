@@ -229,7 +229,7 @@ describe('three nodes on PostgreSQL and Redis (processes)', function () {
     }
 
     const usableEverywhere = async (token: string): Promise<void> => {
-      for (const node of nodes) await eventually(async () => (await status(`${node.url}/tok/ok`, bearer(token))) === 200, { within: 10_000, what: 'a new token is accepted everywhere' });
+      await Promise.all(nodes.map((node) => eventually(async () => (await status(`${node.url}/tok/ok`, bearer(token))) === 200, { within: 10_000, what: 'a new token is accepted everywhere' })));
     };
     const refused = (token: string) => async (node: Gateway) => {
       const res = await call(`${node.url}/tok/x`, { headers: bearer(token) });
