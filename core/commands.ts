@@ -61,6 +61,9 @@ export const hashAdminToken = (token: string): string => createHash('sha256').up
 /** API revisions count a stream's events; the store expects the 0-based revision of the last one. */
 const expectedAfter = (count: number): ExpectedRevision => (count === 0 ? 'no_stream' : count - 1);
 
+/** How long a command without If-Match waits for this node to catch up with the store before it reports the conflict. */
+const CATCH_UP_MS = 5_000;
+
 const prefixed = (prefix: string, issues: readonly Issue[]) =>
   issues.map((i) => ({ path: i.path ? `${prefix}.${i.path}` : prefix, message: i.message }));
 
@@ -73,7 +76,41 @@ export class ConfigCommands {
   ) {}
 
   /** Apply a JSON merge patch to the settings document. `ifMatch` is the revision the caller saw. */
-  async changeSettings(patch: unknown, ifMatch: number | undefined, ctx: CommandContext): Promise<ConfigState> {
+  changeSettings(patch: unknown, ifMatch: number | undefined, ctx: CommandContext): Promise<ConfigState> {
+    return this.onLatest(ifMatch, () => this.changeSettingsOnce(patch, ifMatch, ctx));
+  }
+
+  /** Create or replace a provider's configuration, validated by its plugin's schema. */
+  configureProvider(id: string, body: unknown, ifMatch: number | undefined, ctx: CommandContext): Promise<ProviderRecord> {
+    return this.onLatest(ifMatch, () => this.configureProviderOnce(id, body, ifMatch, ctx));
+  }
+
+  /**
+   * A command without If-Match applies to the latest state. Decided on this node's state, it loses
+   * the race when another node's change is in the store but not folded here yet (a few ms behind):
+   * then catch up with the store's head and decide again, a few times at most. With If-Match the
+   * caller named the revision, and the conflict is theirs to resolve.
+   */
+  private async onLatest<T>(ifMatch: number | undefined, command: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await command();
+      } catch (err) {
+        const lostRace = err instanceof ConflictError && err.cause instanceof WrongExpectedRevisionError;
+        if (ifMatch !== undefined || !lostRace || attempt >= 3) throw err;
+        const head = await this.store.headPosition().catch(() => undefined);
+        if (head === undefined) throw err;
+        let timer: NodeJS.Timeout | undefined;
+        const caughtUp = await Promise.race([
+          this.projection.waitFor(head).then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CATCH_UP_MS))),
+        ]).finally(() => clearTimeout(timer));
+        if (!caughtUp) throw err;
+      }
+    }
+  }
+
+  private async changeSettingsOnce(patch: unknown, ifMatch: number | undefined, ctx: CommandContext): Promise<ConfigState> {
     if (!isJsonObject(patch)) throw new ValidationError('the body must be a JSON object (a JSON merge patch)');
     const state = this.projection.state;
     if (ifMatch !== undefined && ifMatch !== state.settingsRevision) {
@@ -87,8 +124,7 @@ export class ConfigCommands {
     return this.projection.state;
   }
 
-  /** Create or replace a provider's configuration, validated by its plugin's schema. */
-  async configureProvider(id: string, body: unknown, ifMatch: number | undefined, ctx: CommandContext): Promise<ProviderRecord> {
+  private async configureProviderOnce(id: string, body: unknown, ifMatch: number | undefined, ctx: CommandContext): Promise<ProviderRecord> {
     if (!PROVIDER_ID.test(id)) {
       throw new ValidationError('invalid provider id', [{ path: 'id', message: 'lowercase letters, digits and -, at most 63' }]);
     }
@@ -233,7 +269,7 @@ export async function appendAndWait(
     if (err instanceof WrongExpectedRevisionError) {
       throw ifMatch !== undefined
         ? new PreconditionFailedError(`${stream} changed concurrently; re-read and retry`)
-        : new ConflictError(`${stream} changed concurrently; re-read and retry`);
+        : new ConflictError(`${stream} changed concurrently; re-read and retry`, { cause: err });
     }
     if (err instanceof StoreUnavailableError) {
       throw new ServiceUnavailableError('store_unavailable', 'the event store cannot take writes right now', { cause: err });

@@ -45,8 +45,8 @@ export class PreconditionFailedError extends GatewayError {
 
 /** A concurrent change won the race; the caller may re-read and retry. */
 export class ConflictError extends GatewayError {
-  constructor(message: string) {
-    super('conflict', 409, message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('conflict', 409, message, true, options);
   }
 }
 

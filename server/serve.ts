@@ -8,7 +8,7 @@ import type { RateLimiter } from '../core/rate-limit.js';
 import { Runtime } from './runtime/runtime.js';
 import { openEventStore, sqliteFile } from '../core/store/open.js';
 import { SqliteAppendThread } from '../core/store/sqlite-append-thread.js';
-import type { EventStore } from '../core/store/port.js';
+import type { EventStore, Position } from '../core/store/port.js';
 import { builtinPlugins, loadPluginPackages, PluginRegistry } from '../providers/registry.js';
 import { createAdminApp } from './admin/app.js';
 import { CONSOLE_SESSION_KEY_PURPOSE } from './admin/session-cookie.js';
@@ -187,12 +187,18 @@ export function createGatewayServer(
   return { server, proxy };
 }
 
-/** Sample the store's head against the configuration subscription (for /metrics and /readyz). */
+/** Sample the store's head against the configuration and token subscriptions, the further behind of the two (for /metrics and /readyz). */
 export function followStore(runtime: Runtime, store: EventStore, logger: Logger): StoreFollowWatch {
-  const follow = new StoreFollowWatch(store, () => runtime.projection.position, logger);
+  const follow = new StoreFollowWatch(store, () => earliest(runtime.projection.position, runtime.tokens.position), logger);
   runtime.follow = follow;
   follow.start();
   return follow;
+}
+
+/** The earlier of two positions; undefined (nothing folded yet) is earliest. */
+export function earliest(a: Position | undefined, b: Position | undefined): Position | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  return BigInt(a) <= BigInt(b) ? a : b;
 }
 
 /** Stop accepting, let in-flight requests finish (closing their sockets after DRAIN_MS). */
@@ -283,6 +289,8 @@ export async function serve(config: ProcessConfig, logger: Logger): Promise<Runn
     await store.close();
     throw err;
   }
+  // Compared with the store's head once before listening: /readyz says not ready until then (it never throws).
+  await follow.sample();
   const { server: gatewayServer, proxy } = createGatewayServer(runtime, upstream.url, config, logger, metrics, assertions);
   const adminServer = createServer(createAdminApp({ runtime, logger, metrics, sessionKey }).callback());
   const stop = async (): Promise<void> => {

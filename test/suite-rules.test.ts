@@ -27,6 +27,11 @@ const PAUSES_ALLOWED: Readonly<Record<string, string>> = {
   'test/faults/kill9.faults.test.ts': 'the random moment of the crash',
 };
 
+/** Where a measured duration is the requirement under test, and why. */
+const DURATIONS_ALLOWED: Readonly<Record<string, string>> = {
+  'test/e2e/scale-out.e2e.test.ts': 'issue 17 asks for the p99 of propagation across nodes to be measured in the test (within 1 s)',
+};
+
 interface Rule {
   readonly name: string;
   readonly pattern: RegExp;
@@ -53,7 +58,7 @@ export function breaches(files: ReadonlyMap<string, string>, rules: readonly Rul
 export const RULES: readonly Rule[] = [
   // Picking a free port and handing it to a child to bind later races every other socket of the machine.
   { name: 'no freePort (pick, then bind)', pattern: /\bfreePort\b/, scope: ['test', 'bench'] },
-  { name: 'no duration measured in a test', pattern: /performance\.now\(\)/, scope: ['test'] },
+  { name: 'no duration measured in a test', pattern: /performance\.now\(\)/, scope: ['test'], allowed: (file) => file in DURATIONS_ALLOWED },
   { name: 'no duration asserted', pattern: /expect\(.*Date\.now\(\) - /, scope: ['test'] },
   {
     name: 'one eventually (test/support/eventually.ts)',

@@ -97,10 +97,14 @@ export class PostgresEventStore implements EventStore, HistoryImport {
     if (options.readonly) pool.on('connect', (client) => void client.query('SET default_transaction_read_only = on').catch(() => undefined));
     try {
       const client = await pool.connect();
+      // See #underChainLock: a connection lost between the migration's statements must not end the process.
+      const lost = (): void => undefined;
+      client.on('error', lost);
       try {
         if (options.readonly) await checkSchema(client, target.schema, target.where);
         else await migrateSchema(client, target.schema, target.where);
       } finally {
+        client.off('error', lost);
         client.release();
       }
     } catch (err) {
@@ -378,6 +382,11 @@ export class PostgresEventStore implements EventStore, HistoryImport {
       throw mapPostgresError(err, this.#target.where);
     }
     let broken: Error | undefined;
+    // A connection lost between two statements is an 'error' event on the checked-out client, not a
+    // rejected query (pg-pool listens only on idle clients and inside pool.query); unheard, it would
+    // end the process. Heard, the next statement fails and the client is not given back.
+    const lost = (err: Error): void => void (broken ??= err);
+    client.on('error', lost);
     try {
       // One round trip (no parameters, so several statements may share it): the lock is taken at once.
       const begun = (await client.query(`${durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit = off'}; ${this.#sql.lockHead}`)) as unknown as pg.QueryResult[];
@@ -391,6 +400,7 @@ export class PostgresEventStore implements EventStore, HistoryImport {
       await client.query('ROLLBACK').catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
       throw mapPostgresError(err, this.#target.where);
     } finally {
+      if (broken === undefined) client.off('error', lost);
       client.release(broken);
     }
   }

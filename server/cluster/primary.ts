@@ -6,6 +6,7 @@ import { systemClock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { sqliteFile } from '../../core/store/open.js';
+import { isPostgresUrl } from '../../core/store/postgres-url.js';
 import { AggregatorRegistry } from 'prom-client';
 import { createAdminApp } from '../admin/app.js';
 import { startCheckpointSigner } from '../runtime/checkpoint-signing.js';
@@ -51,8 +52,9 @@ class WorkerStartError extends Error {
 export async function serveCluster(config: ProcessConfig, logger: Logger, options: ClusterOptions): Promise<RunningGateway> {
   const count = options.workers;
   if (!Number.isInteger(count) || count < 2) throw new TypeError('serveCluster needs at least 2 workers');
-  if (sqliteFile(config.store) === undefined) {
-    throw new TypeError(`--workers ${count} needs a store every worker can open (sqlite:<path>); ${config.store.split(':')[0]}: is private to one process`);
+  // Each worker opens the store itself: a file, or a server every process can reach, never one process's memory.
+  if (sqliteFile(config.store) === undefined && !isPostgresUrl(config.store)) {
+    throw new TypeError(`--workers ${count} needs a store every worker can open (sqlite:<path> or postgres://); ${config.store.split(':')[0]}: is private to one process`);
   }
   const syncTimeoutMs = options.syncTimeoutMs ?? 5_000;
   const members = new Map<number, Member>();
@@ -252,6 +254,8 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
     contentType: core.metrics.contentType,
     metrics: async () => `${await aggregator.clusterMetrics()}\n${await core.metrics.metrics()}`,
   };
+  // Compared with the store's head once before listening: /readyz says not ready until then (it never throws).
+  await follow.sample();
   const adminServer = createServer(createAdminApp({ runtime, logger, metrics: clusterMetrics, sessionKey: core.sessionKey }).callback());
   let adminUrl: string;
   try {

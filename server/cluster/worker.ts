@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../core/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Position } from '../../core/store/port.js';
+import { PostgresEventStore } from '../../core/store/postgres.js';
 import { SqliteEventStore } from '../../core/store/sqlite.js';
 import { messageType, type FailedMessage, type HelloMessage, type ListeningMessage, type StartMessage, type SyncMessage, type SyncedMessage } from './protocol.js';
 import { ClusterRateLimiter } from './rate-limit.js';
@@ -108,8 +109,8 @@ async function run(start: StartMessage): Promise<void> {
 
 /** Catch up with the store to the positions the primary names, then acknowledge. */
 async function sync({ store, runtime }: CoreParts, message: SyncMessage): Promise<void> {
-  // Another process appended: read now rather than at the next poll.
-  if (store instanceof SqliteEventStore) store.notifier.notify();
+  // Another process appended: read now rather than at the next poll (on PostgreSQL, NOTIFY usually came first).
+  if (store instanceof SqliteEventStore || store instanceof PostgresEventStore) store.notifier.notify();
   const projections = projectionsOf(runtime);
   await Promise.all(
     Object.entries(message.positions).map(([name, position]) => projections[name]?.waitFor(position as Position)),

@@ -10,7 +10,7 @@ export interface MetricSources {
   auditDropped?(): number;
   identityCacheHits?(): number;
   identityCacheMisses?(): number;
-  /** Events (positions) the configuration subscription is behind the store's head; undefined: unknown. */
+  /** Events (positions) the configuration or token subscription, the further behind, is behind the store's head; undefined: unknown. */
   subscriptionLag?(): number | undefined;
   /** `redis`, `local_fallback`, or `local` (no Redis configured). */
   rateLimitBackend?(): 'redis' | 'local_fallback' | 'local';
@@ -113,7 +113,7 @@ export class GatewayMetrics implements ThrottleObserver {
     counted('portcullis_decision_log_dropped_total', 'Decisions dropped because the decision-log buffer was full', () => sources().auditDropped?.());
     counted('portcullis_identity_cache_hits_total', 'Opaque-token answers served from the identity cache', () => sources().identityCacheHits?.());
     counted('portcullis_identity_cache_misses_total', 'Opaque-token answers the identity cache did not hold (the provider was asked)', () => sources().identityCacheMisses?.());
-    gauge('portcullis_subscription_lag_events', 'Store positions the configuration subscription is behind the store head', () => sources().subscriptionLag?.(), 'max');
+    gauge('portcullis_subscription_lag_events', 'Store positions the configuration or token subscription (the further behind) is behind the store head', () => sources().subscriptionLag?.(), 'max');
     counted('portcullis_rate_limit_local_counts_total', 'Requests counted per node because Redis was unavailable', () => sources().rateLimitLocalCounts?.(), rateLimitRegisters);
     new Gauge({
       name: 'portcullis_rate_limit_backend',

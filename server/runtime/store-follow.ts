@@ -1,4 +1,4 @@
-// Following the store: its head read every few seconds against the configuration projection's position, for /metrics (lag) and /readyz (store reachable, caught up).
+// Following the store: its head read every few seconds against the position of the subscriptions that decide requests, for /metrics (lag) and /readyz (store reachable, caught up).
 import type { Logger } from '../../core/logger.js';
 import type { Position } from '../../core/store/position.js';
 import type { EventStore } from '../../core/store/port.js';
@@ -19,7 +19,7 @@ export class StoreFollowWatch {
 
   constructor(
     private readonly store: EventStore,
-    /** The subscription's position (the configuration projection's). */
+    /** The subscription's position: the least of the projections requests are decided with (configuration, tokens). */
     private readonly position: () => Position | undefined,
     private readonly logger: Logger,
     private readonly everyMs = 2000,
@@ -69,9 +69,14 @@ export class StoreFollowWatch {
     return this.sampled ? { ready: true } : { ready: true, detail: 'not read yet' };
   }
 
-  /** /readyz: the subscription has reached the head read one sample ago. */
+  /**
+   * /readyz: the subscription has reached the head read one sample ago. Not ready before the first
+   * read: a node (re)started while others kept changing the store says ready only once it has
+   * been compared with the head and has reached it.
+   */
   subscriptionStatus(): { ready: boolean; detail?: string } {
-    if (!this.sampled || this.previousHead === undefined) return { ready: true };
+    if (!this.sampled) return { ready: false, detail: 'not compared with the store head yet' };
+    if (this.previousHead === undefined) return { ready: true };
     const at = this.position();
     const caughtUp = at !== undefined && BigInt(at) >= BigInt(this.previousHead);
     return caughtUp ? { ready: true } : { ready: false, detail: `${this.lag ?? '?'} positions behind the store head` };

@@ -8,7 +8,7 @@ import type { Projection } from '../../core/projection.js';
 import { Runtime } from '../../server/runtime/runtime.js';
 import { initialConfigState, type ConfigState } from '../../core/settings/config-state.js';
 import { MemoryEventStore } from '../../core/store/memory.js';
-import type { EventStore } from '../../core/store/port.js';
+import type { EventStore, Position } from '../../core/store/port.js';
 import { plugins as staticPlugins } from '../fixtures/static-provider.js';
 
 const ctx = { actor: 'admin', sourceIp: '127.0.0.1', correlationId: 'c-1' };
@@ -68,6 +68,40 @@ describe('core/commands', () => {
     expect(await caught(commands.changeSettings({ audit: { enabled: false } }, undefined, ctx))).to.be.instanceOf(ConflictError);
     expect(await caught(commands.changeSettings({ audit: { enabled: false } }, 0, ctx))).to.be.instanceOf(PreconditionFailedError);
     expect(await store.readStream('settings')).to.have.length(1);
+  });
+
+  it('without If-Match, catches up with the store and decides again when another node changed the settings first', async () => {
+    await store.append('settings', [{ id: 'other-node', type: 'SettingsChanged', data: { patch: { enabled: false } } }]);
+    // This node is one event behind until it waits for the store's head (as a node a few ms behind is).
+    const behind = {
+      state: initialConfigState,
+      waitFor: async (position: Position) => {
+        await runtime.projection.waitFor(position);
+        behind.state = runtime.projection.state;
+      },
+    };
+    const commands = new ConfigCommands(store, behind as unknown as Projection<ConfigState>, staticPlugins);
+    const state = await commands.changeSettings({ audit: { enabled: false } }, undefined, ctx);
+    expect(state.settingsRevision).to.equal(2);
+    expect(state.settings.enabled, "the other node's change is kept").to.equal(false);
+    expect((await store.readStream('settings')).map((e) => e.data)).to.deep.equal([{ patch: { enabled: false } }, { patch: { audit: { enabled: false } } }]);
+  });
+
+  it('without If-Match, configures a provider on the latest revision when another node changed it first', async () => {
+    const body = { kind: 'static', config: { tokens: { t1: { username: 'ann' } } } };
+    await runtime.commands.configureProvider('p1', body, undefined, ctx);
+    const seen = runtime.projection.state;
+    await store.append('provider-p1', [{ id: 'other-node', type: 'ProviderConfigured', data: { id: 'p1', ...body, enabled: false, order: 0 } }]);
+    const behind = {
+      state: seen,
+      waitFor: async (position: Position) => {
+        await runtime.projection.waitFor(position);
+        behind.state = runtime.projection.state;
+      },
+    };
+    const commands = new ConfigCommands(store, behind as unknown as Projection<ConfigState>, staticPlugins);
+    const record = await commands.configureProvider('p1', { ...body, order: 5 }, undefined, ctx);
+    expect(record).to.include({ revision: 3, enabled: true, order: 5 });
   });
 
   it('appends nothing when a patch changes nothing', async () => {
