@@ -1,6 +1,6 @@
-// `npm run bench`: upstream alone, bare-proxy ceiling, Portcullis (JWT with audit on and off, new JWT per request, gateway token, userinfo cache, on PostgreSQL, 2 workers), Apache + mod_auth_openidc, memory with 100k tokens, the decision log (bench/decision-log.ts), history at scale (bench/history.ts); one table and bench/results/latest.json.
+// `npm run bench`: upstream alone, bare-proxy ceiling, Portcullis (JWT with audit on and off, new JWT per request, gateway token, userinfo cache, on PostgreSQL, 2 workers), Apache + mod_auth_openidc, memory with 100k tokens, bytes per token (1M) and per cached identity (100k) (bench/memory.ts), the decision log (bench/decision-log.ts), history at scale (bench/history.ts); one table and bench/results/latest.json.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,9 @@ const MEMORY_GATEWAY_TOKENS = 100_000;
  */
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 for (const part of SKIP) if (part !== 'history' && part !== 'decision-log') throw new TypeError(`BENCH_SKIP: unknown part ${part} (known: history, decision-log)`);
+/** The Fast-path memory targets' sizes: marginal bytes per token at 1M, per cached identity at 100k (bench/memory.ts). */
+const MEMORY_PER_TOKEN_COUNT = 1_000_000;
+const MEMORY_PER_IDENTITY_COUNT = 100_000;
 const DIST = fileURLToPath(new URL('.//', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -244,6 +247,13 @@ async function main(): Promise<number> {
 
     await memoryRow(upstreamUrl, idp);
     await upstream.stop();
+    log(`memory per token (${MEMORY_PER_TOKEN_COUNT / 1e6}M) and per cached identity (${MEMORY_PER_IDENTITY_COUNT / 1000}k): bench/memory.ts`);
+    try {
+      memoryTargetRows(await runJson('memory.js', [], { BENCH_MEMORY_TOKENS: String(MEMORY_PER_TOKEN_COUNT), BENCH_MEMORY_IDENTITIES: String(MEMORY_PER_IDENTITY_COUNT) }, 900_000));
+    } catch (err) {
+      // The other rows still count; the memory targets then say "—".
+      rows.push({ id: 'mem-t', name: 'bytes per token and per cached identity', note: `bench/memory.ts failed: ${(err as Error).message.split('\n').slice(0, 3).join(' / ')}` });
+    }
 
     log('raw jose RS256 verify rate');
     extra.verify = await runJson('verify-rate.js', [tokens.manyJwt, JSON.stringify(tokens.jwks.keys[0]), '2']);
@@ -328,6 +338,57 @@ async function memoryRow(upstreamUrl: string, idp: Idp): Promise<void> {
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The per-token and per-identity rows, from bench/memory.ts (fresh `node --expose-gc` processes, figures after full GCs). */
+function memoryTargetRows(r: Record<string, number>): void {
+  extra.memory = r;
+  rows.push({
+    id: 'mem-t',
+    name: `bytes per live gateway token at ${(r.tokens ?? 0) / 1e6}M (vs empty)`,
+    rssMb: r.tokensRssMb,
+    note:
+      `${r.bytesPerToken} B judged (the largest): RSS ${r.tokenRssReplay} B after a replay of every event, ${r.tokenRssCheckpoint} B from the checkpoint; ` +
+      `the index's typed arrays ${r.tokenIndexReplay} / ${r.tokenIndexCheckpoint} B (outside heapUsed and external); V8 heap ${r.tokenHeapReplay} B; ` +
+      `empty store ${r.emptyRssMb} MB RSS; seeded in ${r.seedSeconds} s, up in ${((r.tokenStartReplayMs ?? 0) / 1000).toFixed(1)} s (replay) / ${((r.tokenStartCheckpointMs ?? 0) / 1000).toFixed(1)} s (checkpoint)`,
+  });
+  rows.push({
+    id: 'mem-i',
+    name: `bytes per cached identity at ${(r.identities ?? 0) / 1000}k (oauth2)`,
+    note:
+      `${r.bytesPerIdentity} B judged (the larger of heap and RSS): V8 heap ${r.identityHeld} B; RSS ${r.identityRssEmptied} B against the cache emptied again ` +
+      `(${r.identityRss} B against before the fill, the young generation's growth included); filled in ${((r.identityFillMs ?? 0) / 1000).toFixed(1)} s`,
+  });
+}
+
+/** The last `npm run soak`'s RSS figures (bench/results/soak.json), when there is one. */
+function lastSoak(): Record<string, number | string> | undefined {
+  try {
+    return JSON.parse(readFileSync(`${RESULTS}soak.json`, 'utf8')) as Record<string, number | string>;
+  } catch {
+    return undefined;
+  }
+}
+
+function memoryTargets(r: Record<string, number> | undefined) {
+  const soak = lastSoak();
+  const soakMinutes = Number(soak?.minutes ?? 0);
+  const growth = soak?.rssGrowthPct === undefined ? undefined : Number(soak.rssGrowthPct);
+  return [
+    ...(r
+      ? [
+          { target: `≤ 300 B per live gateway token at ${(r.tokens ?? 0) / 1e6}M (RSS or index, the larger)`, value: r.bytesPerToken, met: r.tokens === 1_000_000 && (r.bytesPerToken ?? Infinity) <= 300 },
+          { target: `≤ 2 KB per cached identity at ${(r.identities ?? 0) / 1000}k (heap or RSS, the larger; B)`, value: r.bytesPerIdentity, met: r.identities === 100_000 && (r.bytesPerIdentity ?? Infinity) <= 2048 },
+        ]
+      : []),
+    {
+      target: soak
+        ? `RSS flat within 5 % over a 10-minute soak (last \`npm run soak\`: ${soakMinutes} min at ${String(soak.target)} req/s, ${String(soak.time)}; last third against first, %)`
+        : 'RSS flat within 5 % over a 10-minute soak: no bench/results/soak.json (run `npm run soak -- --minutes 10`)',
+      value: growth,
+      met: soakMinutes >= 10 && growth !== undefined && Math.abs(growth) <= 5,
+    },
+  ];
 }
 
 /** The decision log's rows, from bench/decision-log.ts (its own process, a fixed number of decisions). */
@@ -430,6 +491,7 @@ function report(totalSeconds: number): void {
     ...decisionLogTargets(extra.decisionLog as Record<string, number> | undefined),
     { target: 'audit on against off: 3a differs by ≤ 10 % (1 − 3a/3a-off)', value: ratios['auditCost'], met: ratios['auditCost'] !== undefined && ratios['auditCost'] <= 0.1 },
     ...historyTargets(extra.history as Record<string, number> | undefined),
+    ...memoryTargets(extra.memory as Record<string, number> | undefined),
   ];
 
   const lines: string[] = [];
@@ -453,7 +515,6 @@ function report(totalSeconds: number): void {
   if (ipc) lines.push(`cluster rate-limit count over IPC: ${ipc.ipcSequentialMicros} µs round trip one at a time, ${ipc.ipc32InFlightPerSecond} counts/s with 32 in flight (local count ${ipc.localMicros} µs)`);
   lines.push(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} = ${v === undefined ? '—' : v.toFixed(2)}`).join(', ')}`);
   for (const t of targets) lines.push(`target ${t.met ? 'MET    ' : 'NOT MET'} ${t.target}: ${t.value === undefined ? '—' : t.value.toFixed(2)}`);
-  lines.push('not measured here yet: the Fast-path memory targets (≤ 300 B per token at 1M tokens, ≤ 2 KB per identity at 100k, RSS flat over a 10-minute soak); the mem rows show RSS at 100k tokens + 10k identities');
   for (const l of (extra.pipeline as string[] | undefined) ?? []) lines.push(`  ${l}`);
   lines.push(`whole bench: ${totalSeconds.toFixed(0)} s`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -297,10 +297,29 @@ function summarize(slices: readonly SliceRow[], samples: readonly TimedSample[],
   log(`  rate      mean ${fmt(requests / Math.max(1, seconds), 0)} req/s; slowest slice ${fmt(Math.min(...slices.map((s) => s.rps)), 0)} req/s; ${errors} errors`);
   log(`  latency   p99 per slice: median ${fmt(quantile(slices.map((s) => s.p99Ms), 0.5), 2)} ms, worst ${fmt(Math.max(...slices.map((s) => s.p99Ms)), 2)} ms`);
   log(`  loop      delay p99 per second: median ${fmt(quantile(samples.map((s) => s.eldP99), 0.5), 2)} ms, worst ${fmt(Math.max(...samples.map((s) => s.eldP99)), 2)} ms; longest stall ${fmt(Math.max(...samples.map((s) => s.eldMax)), 1)} ms`);
-  log(`  rss       median of first third ${fmt(firstThird, 0)} MB, of last third ${fmt(lastThird, 0)} MB, max ${fmt(Math.max(...rssValues), 0)} MB; trend ${fmt(slope(rss.map(([t, v]) => [t / 60, v] as const)), 1)} MB/min`);
+  // The Fast-path memory target: RSS flat within 5 % (last third's median against the first third's), over 10 minutes.
+  const growthPct = ((lastThird - firstThird) / firstThird) * 100;
+  const trend = slope(rss.map(([t, v]) => [t / 60, v] as const));
+  log(`  rss       median of first third ${fmt(firstThird, 0)} MB, of last third ${fmt(lastThird, 0)} MB (${growthPct >= 0 ? '+' : ''}${fmt(growthPct, 1)} %), max ${fmt(Math.max(...rssValues), 0)} MB; trend ${fmt(trend, 1)} MB/min`);
   log(`  heap used trend ${fmt(slope(heapPoints), 1)} MB/min (max ${fmt(Math.max(...samples.map((s) => s.heapUsedMb)), 0)} MB)`);
   log(`  store     ${fmt(storeMb, 0)} MB after the run (every request is an audit event)`);
-  log(`  wrote bench/results/soak.csv and bench/results/soak.png`);
+  // For `npm run bench`'s target list (bench/run.ts reads it).
+  writeFileSync(
+    join(RESULTS, 'soak.json'),
+    `${JSON.stringify({
+      time: new Date().toISOString(),
+      minutes: Number((seconds / 60).toFixed(1)),
+      target,
+      meanRps: Math.round(requests / Math.max(1, seconds)),
+      errors,
+      rssFirstThirdMb: Number(fmt(firstThird, 1)),
+      rssLastThirdMb: Number(fmt(lastThird, 1)),
+      rssMaxMb: Number(fmt(Math.max(...rssValues), 1)),
+      rssGrowthPct: Number(fmt(growthPct, 2)),
+      rssTrendMbPerMin: Number(fmt(trend, 2)),
+    }, null, 2)}\n`,
+  );
+  log(`  wrote bench/results/soak.csv, soak.png and soak.json`);
 }
 
 main().catch(async (err: unknown) => {

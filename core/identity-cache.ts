@@ -1,5 +1,6 @@
 // Cached results of userinfo/introspection calls: keyed by a hash of the token, bounded by its expiry, shared in flight.
 import NodeCache from 'node-cache';
+import type { Identity } from './access.js';
 import type { Clock } from './clock.js';
 import { tokenDigest } from './jwt.js';
 import type { AnswerCache, AuthResult } from './provider.js';
@@ -12,6 +13,36 @@ export interface IdentityCacheOptions {
   /** Entries kept at most; beyond it nothing new is cached (default 100 000). */
   readonly maxEntries?: number;
   readonly clock: Clock;
+}
+
+/** Distinct group (and scope) lists kept for sharing; past it the table starts over (cached identities keep their lists). */
+const MAX_SHARED_LISTS = 10_000;
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+
+/**
+ * One frozen copy of each group or scope list, shared by the cached identities that carry it:
+ * thousands of users in the same few groups hold one array, not one array and one copy of every
+ * group name each (a provider's answer is parsed afresh for every token).
+ */
+class SharedLists {
+  /** One-element lists (most) apart from longer ones, so an element cannot pass for a longer list's key. */
+  private singles = new Map<string, readonly string[]>();
+  private longer = new Map<string, readonly string[]>();
+
+  of(list: readonly string[]): readonly string[] {
+    if (list.length === 0) return NO_STRINGS;
+    const table = list.length === 1 ? this.singles : this.longer;
+    const key = list.length === 1 ? list[0]! : JSON.stringify(list);
+    const shared = table.get(key);
+    if (shared) return shared;
+    if (this.singles.size + this.longer.size >= MAX_SHARED_LISTS) {
+      this.singles = new Map();
+      this.longer = new Map();
+    }
+    const copy = Object.freeze([...list]);
+    (list.length === 1 ? this.singles : this.longer).set(key, copy);
+    return copy;
+  }
 }
 
 interface Entry {
@@ -31,6 +62,7 @@ export class IdentityCache implements AnswerCache {
   private readonly maxTtlMs: number;
   private readonly failureTtlMs: number;
   private readonly clock: Clock;
+  private readonly lists = new SharedLists();
   hits = 0;
   misses = 0;
 
@@ -64,10 +96,7 @@ export class IdentityCache implements AnswerCache {
     if (running) return running;
     this.misses += 1;
     const call = load()
-      .then((result) => {
-        this.remember(key, result);
-        return result;
-      })
+      .then((result) => this.remember(key, result))
       .finally(() => this.inflight.delete(key));
     this.inflight.set(key, call);
     return call;
@@ -85,7 +114,8 @@ export class IdentityCache implements AnswerCache {
     this.store.close();
   }
 
-  private remember(key: string, result: AuthResult): void {
+  /** Keep `result` if it may be kept; returns what callers get: the kept form, equal to `result`. */
+  private remember(key: string, result: AuthResult): AuthResult {
     const now = this.clock.now();
     let ttl: number;
     if (result.outcome === 'identity') {
@@ -94,13 +124,30 @@ export class IdentityCache implements AnswerCache {
     } else if (result.outcome === 'failure' && result.code === 'invalid_token') {
       ttl = this.failureTtlMs;
     } else {
-      return;
+      return result;
     }
-    if (ttl <= 0) return;
+    if (ttl <= 0) return result;
+    const kept = result.outcome === 'identity' ? { outcome: result.outcome, identity: this.compact(result.identity) } : result;
     try {
-      this.store.set<Entry>(key, { result, until: now + ttl }, Math.ceil(ttl / 1000));
+      this.store.set<Entry>(key, { result: kept, until: now + ttl }, Math.ceil(ttl / 1000));
     } catch {
       // ECACHEFULL: serving uncached is correct, only slower.
     }
+    return kept;
+  }
+
+  /**
+   * The identity as the cache keeps it: the same fields in the same order, groups and scopes
+   * shared (frozen). Built key by key, so every identity with the same fields has one hidden
+   * class: a provider's `{ ...identity, provider }` gives each object a map of its own once V8's
+   * spread cache is megamorphic, ~260 bytes per cached identity (docs/performance.md).
+   */
+  private compact(identity: Identity): Identity {
+    const kept: Record<string, unknown> = {};
+    for (const name of Object.keys(identity)) {
+      const value = (identity as unknown as Record<string, unknown>)[name];
+      kept[name] = (name === 'groups' || name === 'scopes') && Array.isArray(value) ? this.lists.of(value as string[]) : value;
+    }
+    return kept as unknown as Identity;
   }
 }

@@ -57,6 +57,18 @@ export interface OpaqueValidatorOptions {
 export const fingerprint = (config: unknown): string =>
   createHash('sha256').update(JSON.stringify(config) ?? '').digest('base64url');
 
+/**
+ * `{ ...identity, provider }`, copied key by key: once V8's cache for a spread is megamorphic, a
+ * spread gives every object a hidden class of its own, made in the old generation and dead as
+ * soon as the identity cache keeps its own copy (docs/performance.md#memory).
+ */
+function withProvider(identity: Omit<Identity, 'provider'>, provider: string): Identity {
+  const stamped: Record<string, unknown> = {};
+  for (const name of Object.keys(identity)) stamped[name] = (identity as Record<string, unknown>)[name];
+  stamped.provider = provider;
+  return stamped as unknown as Identity;
+}
+
 /** Statuses with which a provider says "this token is not valid" rather than "I am unwell". */
 const REFUSAL_STATUSES = new Set([400, 401, 403]);
 
@@ -87,7 +99,7 @@ export function opaqueValidator(options: OpaqueValidatorOptions): (token: string
       deps.logger.warn({ error: err.message, code: err.code }, 'identity provider could not be asked');
       return unavailable('the identity provider cannot be reached');
     }
-    return checked.outcome === 'identity' ? { outcome: 'identity', identity: { ...checked.identity, provider: deps.id } } : checked;
+    return checked.outcome === 'identity' ? { outcome: 'identity', identity: withProvider(checked.identity, deps.id) } : checked;
   };
   return (token) => deps.cache.resolve(IdentityCache.key(deps.id, print, token), () => ask(token));
 }

@@ -1,5 +1,6 @@
 // The identity cache: hits make no call, one call per token in flight, TTL bounded by expiry, maximum and clock.
 import { expect } from 'chai';
+import type { Identity } from '../../core/access.js';
 import { ManualClock } from '../../core/clock.js';
 import { IdentityCache } from '../../core/identity-cache.js';
 import type { AuthResult } from '../../core/provider.js';
@@ -83,6 +84,26 @@ describe('core/identity-cache', () => {
     await cache.resolve('down', load(down));
     await cache.resolve('down', load(down));
     expect(calls).to.equal(4);
+  });
+
+  it('keeps an identity equal to the answer, fields in order, with group and scope lists shared and frozen', async () => {
+    const person = (subject: string): Identity => ({
+      subject, username: subject, email: `${subject}@example.com`, groups: ['dev', 'ops'], scopes: ['read'], provider: 'p', claims: { sub: subject },
+    });
+    const answer = (subject: string): AuthResult => ({ outcome: 'identity', identity: person(subject) });
+    const first = await cache.resolve('a', load(answer('a')));
+    const second = await cache.resolve('b', load(answer('b')));
+    expect(first).to.deep.equal(answer('a'));
+    expect(second).to.deep.equal(answer('b'));
+    if (first.outcome !== 'identity' || second.outcome !== 'identity') throw new Error('identities expected');
+    expect(Object.keys(first.identity)).to.deep.equal(Object.keys(person('a')));
+    // One copy per distinct list, whoever carries it, and nobody can change it for the others.
+    expect(second.identity.groups).to.equal(first.identity.groups);
+    expect(second.identity.scopes).to.equal(first.identity.scopes);
+    expect(Object.isFrozen(first.identity.groups)).to.equal(true);
+    // A hit is the very object the miss gave.
+    expect(await cache.resolve('a', load(answer('a')))).to.equal(first);
+    expect(calls).to.equal(2);
   });
 
   it('does not cache an already expired identity', async () => {
