@@ -37,6 +37,26 @@ export function groups(config: GroupsConfig): Stage {
   const rules = config.mapping.map((rule) => ({ to: rule.to, holds: compileRule(rule) }));
   const refused = deny(403, 'group_not_allowed', 'you are not in a group allowed to use this API');
 
+  /** The identity with the groups the mapping adds (itself when it adds none). */
+  const map = (identity: Identity): Identity => {
+    const added = rules.filter((r) => !identity.groups.includes(r.to) && r.holds(identity)).map((r) => r.to);
+    return added.length > 0 ? { ...identity, groups: [...identity.groups, ...new Set(added)] } : identity;
+  };
+  /**
+   * Identities come from caches and are immutable, and the rules read nothing but the identity:
+   * each one is mapped once per compiled pipeline, and the same mapped object is handed on, so
+   * the identity headers built for it are reused too.
+   */
+  const mapped = new WeakMap<Identity, Identity>();
+  const mappedOnce = (identity: Identity): Identity => {
+    let result = mapped.get(identity);
+    if (result === undefined) {
+      result = map(identity);
+      mapped.set(identity, result);
+    }
+    return result;
+  };
+
   return {
     name: 'groups',
     run(_request, state, next): Outcome {
@@ -44,11 +64,8 @@ export function groups(config: GroupsConfig): Stage {
       // Anonymous callers only get here on public paths and anonymous routes.
       if (!identity) return next();
       if (rules.length > 0) {
-        const added = rules.filter((r) => !identity!.groups.includes(r.to) && r.holds(identity!)).map((r) => r.to);
-        if (added.length > 0) {
-          identity = { ...identity, groups: [...identity.groups, ...new Set(added)] };
-          state.identity = identity;
-        }
+        identity = mappedOnce(identity);
+        state.identity = identity;
       }
       if (restricted && !identity.groups.some((g) => admitted.has(g))) return refused;
       return next();

@@ -1,6 +1,7 @@
 // Groups and read-only groups: allow-list, read-only methods, mapping, and the precedence between lists.
 import { expect } from 'chai';
 import type { Pipeline } from '../../core/pipeline.js';
+import type { Provider } from '../../core/provider.js';
 import { bearer, kit, request, tableProvider } from './kit.js';
 
 const people = tableProvider('idp', {
@@ -101,6 +102,17 @@ describe('policies/groups and policies/read-only', () => {
       expect((await p.decide(call('tok-scoped', 'POST'))).identity?.groups).to.deep.equal(['writers']);
       expect((await p.decide(call('tok-dev', 'POST'))).identity?.groups).to.deep.equal(['devs', 'writers']);
       expect((await p.decide(call('tok-both', 'POST')))).to.include({ reason: 'read_only' });
+    });
+
+    it('maps a cached identity once: the same mapped object every time, the cached one untouched', async () => {
+      const cached = Object.freeze({ subject: 'sub-dev', username: 'dev', groups: Object.freeze(['devs']), scopes: Object.freeze([]), provider: 'idp' });
+      const caching: Provider = { id: 'idp', kind: 'cache', status: () => ({ ready: true }), authenticate: () => ({ outcome: 'identity', identity: cached }) };
+      const q = kit({ groups: { allowed: ['writers'], mapping: [{ to: 'writers', group: 'devs' }] } }, [caching]).pipeline;
+      const first = await q.decide(call('tok-any', 'POST'));
+      const second = await q.decide(call('tok-any', 'POST'));
+      expect(first.identity?.groups).to.deep.equal(['devs', 'writers']);
+      expect(second.identity).to.equal(first.identity);
+      expect(cached.groups).to.deep.equal(['devs']);
     });
 
     it('refuses callers that no rule maps into an allowed group', async () => {
