@@ -132,6 +132,16 @@ describe('core/tokens: issue and revoke', () => {
     void first;
   });
 
+  it('counts tokens that never expire against tokens.maxPerUser, and revokes them with the owner’s others', async () => {
+    await changeSettings(runtime, { tokens: { maxPerUser: 1, maxExpiryDays: false, defaultExpiryDays: false } });
+    const forever = await issue({ expiresInDays: null });
+    expect(forever.record.expiresAt).to.equal(null);
+    clock.advance(10_000 * DAY);
+    expect(await failure(issue({}))).to.include({ code: 'token_limit_reached', status: 409 });
+    expect(await runtime.tokenCommands.revokeAllOf('alice', 'left the company', admin)).to.equal(1);
+    expect(runtime.tokens.state.get(forever.record.id)?.revokedAt).to.equal(clock.now());
+  });
+
   it('does not race past maxPerUser with concurrent requests for the same owner', async () => {
     await changeSettings(runtime, { tokens: { maxPerUser: 3 } });
     const results = await Promise.allSettled(Array.from({ length: 6 }, () => issue({})));

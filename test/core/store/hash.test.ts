@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 
 import { expect } from 'chai';
 
-import { canonicalJson, hashCanonicalEvent, hashEvent } from '../../../core/store/hash.js';
+import { canonicalJson, hashCanonicalEvent, hashEvent, verifyChain } from '../../../core/store/hash.js';
+import { MemoryEventStore } from '../../../core/store/memory.js';
 
 describe('canonicalJson', () => {
   it('sorts object keys recursively and drops whitespace', () => {
@@ -58,6 +59,40 @@ describe('canonicalJson', () => {
     expect(canonicalJson(inherited)).to.equal('{"a":1}');
   });
 
+  it('refuses a value JSON cannot hold at the top, saying so', () => {
+    for (const value of [undefined, () => 1, Symbol('s')]) {
+      expect(() => canonicalJson(value), String(typeof value)).to.throw(TypeError, 'canonicalJson: value is not representable as JSON');
+    }
+  });
+
+  it('writes every kind of member JSON.stringify writes, or drops, in an object with array-index keys', () => {
+    // Array-index keys send the value through the general encoder rather than JSON.stringify.
+    const value = {
+      10: true,
+      9: false,
+      n: null,
+      i: Infinity,
+      u: undefined,
+      f: () => 1,
+      s: Symbol('member'),
+      d: new Date(0),
+      a: [undefined, () => 1, Symbol('item'), NaN, 'x', 0],
+      o: { 2: 'two', b: 1 },
+    };
+    const canonical = '{"10":true,"9":false,"a":[null,null,null,null,"x",0],"d":"1970-01-01T00:00:00.000Z","i":null,"n":null,"o":{"2":"two","b":1}}';
+    expect(canonicalJson(value)).to.equal(canonical);
+    expect(canonicalJson(JSON.parse(JSON.stringify(value))), 'what a reader parses back hashes the same').to.equal(canonical);
+  });
+
+  it('puts keys below the digits (space, "-", "!") before an array-index key, as code-unit order says', () => {
+    expect(canonicalJson({ 9: 1, '-': 2 })).to.equal('{"-":2,"9":1}');
+    expect(canonicalJson({ 0: 'zero', ' ': 'space', '!': 'bang' })).to.equal('{" ":"space","!":"bang","0":"zero"}');
+  });
+
+  it('sorts what a toJSON at the top gives', () => {
+    expect(canonicalJson({ toJSON: () => ({ b: 1, a: 2 }) })).to.equal('{"a":2,"b":1}');
+  });
+
   it('gives what a JSON round trip gives back', () => {
     const value = { z: [1, { y: undefined, x: new Date(1000) }], a: 'é' };
     expect(canonicalJson(JSON.parse(JSON.stringify(value)))).to.equal(canonicalJson(value));
@@ -104,5 +139,51 @@ describe('hashEvent', () => {
       hashEvent('', { ...event, metadata: { actor: 'system' } }),
     ];
     expect(new Set([base, ...variants]).size).to.equal(variants.length + 1);
+  });
+});
+
+describe('verifyChain', () => {
+  /** `count` events in a memory store, in appends of 100 to a few streams. */
+  async function storeOf(count: number): Promise<MemoryEventStore> {
+    const store = new MemoryEventStore();
+    for (let from = 0; from < count; from += 100) {
+      const batch = Array.from({ length: Math.min(100, count - from) }, (_, i) => ({ id: `e${from + i}`, type: 'T', data: { n: from + i } }));
+      await store.append(`s-${from % 300}`, batch);
+    }
+    return store;
+  }
+
+  it('accepts an empty store: no events checked, and no head', async () => {
+    expect(await verifyChain(new MemoryEventStore())).to.deep.equal({ ok: true, count: 0 });
+  });
+
+  it('reads the history page by page to its end, reporting progress after each page', async () => {
+    const store = await storeOf(2000);
+    const progress: number[] = [];
+    const all = await store.readAll();
+    expect(await verifyChain(store, { onProgress: (n) => progress.push(n) })).to.deep.equal({ ok: true, count: 2000, head: all[1999]?.hash });
+    // Two full pages of 1000, then the empty page that shows the end.
+    expect(progress).to.deep.equal([1000, 2000, 2000]);
+
+    await store.append('s-last', [{ id: 'e2000', type: 'T', data: null }]);
+    expect(await verifyChain(store)).to.deep.include({ ok: true, count: 2001 });
+  });
+
+  it('fails at the event onEvent finds a problem with, with its position and reason', async () => {
+    const store = await storeOf(5);
+    const all = await store.readAll();
+    const seen: [string, number][] = [];
+    const result = await verifyChain(store, {
+      onEvent: (e, length) => {
+        seen.push([e.id, length]);
+        return length === 3 ? 'the chain is longer than its checkpoint says' : undefined;
+      },
+    });
+    expect(result).to.deep.equal({ ok: false, count: 3, position: all[2]?.position, reason: 'the chain is longer than its checkpoint says' });
+    expect(seen).to.deep.equal([
+      ['e0', 1],
+      ['e1', 2],
+      ['e2', 3],
+    ]);
   });
 });

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { tokenStream, type TokenIssuedData } from '../../../core/events.js';
 import type { Position, RecordedEvent } from '../../../core/store/port.js';
 import { generateToken, hashToken } from '../../../core/tokens/format.js';
-import { evolveTokens, TokenIndex, tokenState, type TokenRecord } from '../../../core/tokens/token-index.js';
+import { evolveTokens, isUsable, TokenIndex, tokenState, type TokenRecord } from '../../../core/tokens/token-index.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const DAY = 24 * 60 * 60 * 1000;
@@ -169,6 +169,82 @@ describe('core/tokens/token-index', () => {
     expect(index.ofOwner('mallory')).to.deep.equal([]);
   });
 
+  it('counts a token as usable until it is revoked or expires, and one that never expires as usable', () => {
+    const [expiring, forever] = [token('alice'), token('alice', { expiresAt: null })];
+    const index = fold([issued(expiring), issued(forever)]);
+    const at = T0 + 90 * DAY;
+    expect(isUsable(index.get(expiring.id)!, at - 1)).to.equal(true);
+    expect(isUsable(index.get(expiring.id)!, at), 'expired at its expiry').to.equal(false);
+    expect(isUsable(index.get(forever.id)!, T0 + 10_000 * DAY)).to.equal(true);
+    fold([revoked(forever, T0 + 1, 'admin')], index);
+    expect(isUsable(index.get(forever.id)!, T0 + 2)).to.equal(false);
+  });
+
+  it('records "unknown" as the creator when TokenIssued names no actor', () => {
+    const alice = token('alice');
+    const index = fold([{ ...issued(alice), metadata: {} }]);
+    expect(index.get(alice.id)).to.include({ createdBy: 'unknown' });
+  });
+
+  it('leaves nothing behind, in the checkpoint either, for the events it ignores', () => {
+    const alice = token('alice');
+    const index = fold([issued(alice)]);
+    const before = index.snapshot();
+    const impostor = issued(token('mallory', { groups: ['admins'] }));
+    fold([{ ...impostor, data: { ...(impostor.data as TokenIssuedData), id: alice.id } }, revoked(token('nobody'), T0, 'user:somebody', 'a reason')], index);
+    expect(index.snapshot()).to.deep.equal(before);
+  });
+
+  it('builds from records as it folds: a repeated id is ignored, a revocation without its actor has none', () => {
+    const [alice, bob] = [token('alice'), token('bob')];
+    const records: TokenRecord[] = [...fold([issued(alice), issued(bob), revoked(bob, T0 + DAY, 'admin')]).all()];
+    const { revokedBy: _by, ...revokedByNobody } = records[1]!;
+    const repeated = { ...records[0]!, owner: 'mallory', revokedAt: T0, revokedBy: 'user:mallory', revokeReason: 'taken' };
+    const index = TokenIndex.restore([records[0]!, revokedByNobody, repeated]);
+    expect(index.get(bob.id)).to.deep.equal(revokedByNobody);
+    expect(index.get(bob.id)).not.to.have.property('revokedBy');
+    expect(index.get(alice.id)).to.deep.equal(records[0]);
+    expect(index.snapshot(), 'the repeated record leaves nothing').to.deep.equal(TokenIndex.restore([records[0]!, revokedByNobody]).snapshot());
+  });
+
+  describe('past the first 4096 tokens (the lately-built records wrap around)', () => {
+    /** `count` tokens of three owners, each issued by an actor of its own. */
+    function crowd(count: number): { index: TokenIndex; streams: Stream[] } {
+      const streams = Array.from({ length: count }, (_, i) => token(`owner${i % 3}`));
+      return { index: fold(streams.map((s, i) => issued(s, T0 + i, `user:actor${i}`))), streams };
+    }
+
+    it('finds nothing for an unknown hash or id after looking up the token whose slot shares the empty marker', () => {
+      const { index, streams } = crowd(4100);
+      expect(index.get(streams[4095]!.id)).to.include({ id: streams[4095]!.id });
+      expect(index.findByHash(hashToken(streams[4095]!.token))).to.include({ id: streams[4095]!.id });
+      expect(index.findByHash(hashToken(generateToken()))).to.equal(undefined);
+      expect(index.get('0000000000000000')).to.equal(undefined);
+      expect(index.get(streams[4095]!.id)?.id, 'still the right record').to.equal(streams[4095]!.id);
+    });
+
+    it('keeps answering the same record for a looked-up token across listings and other tokens’ revocations', () => {
+      const { index, streams } = crowd(4100);
+      const [one, twin] = [streams[1]!, streams[4097]!]; // slots 1 and 4097 share a place among the lately built
+      const record = index.findByHash(hashToken(one.token))!;
+      expect([...index.all()]).to.have.length(4100);
+      expect(index.findByHash(hashToken(one.token)), 'after listing every token').to.equal(record);
+      expect(index.ofOwner('owner2').length, 'the owner of slot 4097').to.be.greaterThan(1300);
+      expect(index.findByHash(hashToken(one.token)), 'after listing an owner’s tokens').to.equal(record);
+
+      const twinRecord = index.findByHash(hashToken(twin.token))!;
+      fold([revoked(one, T0 + DAY, 'admin')], index);
+      expect(index.findByHash(hashToken(twin.token)), 'after the other token’s revocation').to.equal(twinRecord);
+      expect(index.findByHash(hashToken(one.token))).to.include({ revokedAt: T0 + DAY });
+    });
+
+    it('lists no tokens for a name that is only an actor, wherever its number falls', () => {
+      const { index } = crowd(1500);
+      for (let i = 0; i < 1500; i++) expect(index.ofOwner(`user:actor${i}`), `user:actor${i}`).to.deep.equal([]);
+      expect(index.ofOwner('owner2')).to.have.length(500);
+    });
+  });
+
   it('takes ids and hashes of any form from history, not only the hex the commands write', () => {
     const odd = token('alice');
     const first = issued(odd);
@@ -249,7 +325,9 @@ describe('core/tokens/token-index', () => {
         { ...saved, columns: { ...saved.columns, owner: 'AAAA' } },
         { ...saved, names: { ...saved.names, count: 19 } },
       ];
-      for (const checkpoint of broken) expect(() => TokenIndex.restore(checkpoint), JSON.stringify(checkpoint)?.slice(0, 60)).to.throw(TypeError);
+      for (const checkpoint of [...broken, undefined, { ...saved, ids: { ...saved.ids, bytes: [] } }, { ...saved, names: 'names' }]) {
+        expect(() => TokenIndex.restore(checkpoint), JSON.stringify(checkpoint)?.slice(0, 60)).to.throw(TypeError, 'not a token index checkpoint');
+      }
     });
   });
 });
