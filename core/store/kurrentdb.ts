@@ -8,8 +8,6 @@ import {
   streamNameFilter,
   type AllStreamResolvedEvent,
   type AppendStreamRequest,
-  type Position as KurrentPosition,
-  type ReadPosition,
   type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
 
@@ -17,6 +15,7 @@ import type { Clock } from '../clock.js';
 import type { DecisionRecord } from '../decision-log/record.js';
 import { checkExpectedRevision, checkNewEvents, checkStreamName, limitOf, matchesTypes, parsePosition } from './checks.js';
 import { hashCanonicalEvent, serializeEvent } from './hash.js';
+import { ChainView, isChainRecord, type ChainEntry, type ChainRecord } from './kurrentdb-chain.js';
 import { KurrentDecisionLog } from './kurrentdb-decisions.js';
 import {
   CHECKPOINT_METADATA,
@@ -52,24 +51,6 @@ import {
   type SubscribeOptions,
 } from './port.js';
 import { AppendNotifier, catchUp } from './subscription.js';
-
-/** One record of the chain stream: an append (the positions it took, the ids it stored, the head after it) or a deletion. */
-interface ChainRecord {
-  readonly kind: 'appended' | 'deleted';
-  /** Appended: the events' ids by stream, in position order from `first`. Deleted: the stream, with no ids. */
-  readonly streams: readonly { readonly stream: string; readonly ids: readonly string[] }[];
-  /** The first and last position the append took (a deletion: the head's, unchanged). */
-  readonly first: number;
-  readonly last: number;
-  /** The hash the next event chains to. */
-  readonly hash: string;
-}
-
-interface ChainEntry extends ChainRecord {
-  readonly revision: bigint;
-  /** The record's place in $all; absent if the server did not say (reads then start at an end of $all). */
-  readonly at: KurrentPosition | undefined;
-}
 
 /** Events for one stream, to be written in one multi-stream append with the chain record. */
 export interface StreamWrite {
@@ -107,8 +88,7 @@ export class KurrentEventStore implements EventStore {
   readonly #client: KurrentDBClient;
   readonly #target: KurrentTarget;
   readonly #clock: Clock | undefined;
-  readonly #chain: ChainEntry[] = [];
-  readonly #ids = new Map<string, { stream: string; position: number }>();
+  readonly #chain = new ChainView();
   #wake: { unsubscribe(): Promise<void> } | undefined;
   #closed = false;
 
@@ -157,7 +137,7 @@ export class KurrentEventStore implements EventStore {
     this.#open();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       await this.#followChain();
-      const head = this.#chain.at(-1);
+      const head = this.#chain.head;
       let position = head?.last ?? 0;
       let hash = head?.hash ?? '';
       const time = new Date(this.#clock?.now() ?? Date.now()).toISOString();
@@ -166,14 +146,15 @@ export class KurrentEventStore implements EventStore {
       let result: AppendResult | undefined;
       for (const write of writes) {
         const current = await this.#lastRevision(write.stream);
-        const stored = write.events.filter((e) => this.#ids.has(e.id));
-        for (const e of stored) {
-          const where = this.#ids.get(e.id)!;
-          if (where.stream !== write.stream) throw new TypeError(`event id ${e.id} is already stored in stream ${where.stream}`);
-        }
-        const fresh = write.events.filter((e) => !this.#ids.has(e.id));
+        const stored = write.events.flatMap((e) => this.#chain.stored(e.id) ?? []);
+        const elsewhere = write.events.find((e) => {
+          const where = this.#chain.stored(e.id);
+          return where !== undefined && where.stream !== write.stream;
+        });
+        if (elsewhere) throw new TypeError(`event id ${elsewhere.id} is already stored in stream ${this.#chain.stored(elsewhere.id)!.stream}`);
+        const fresh = write.events.filter((e) => this.#chain.stored(e.id) === undefined);
         if (fresh.length === 0) {
-          result = { nextRevision: current, position: String(Math.max(...stored.map((e) => this.#ids.get(e.id)!.position))) as Position };
+          result = { nextRevision: current, position: String(Math.max(...stored.map((where) => where.position))) as Position };
           continue;
         }
         checkExpectedRevision(write.stream, write.expected ?? 'any', current);
@@ -222,31 +203,20 @@ export class KurrentEventStore implements EventStore {
 
   /** Read the chain stream's records after the last one known (all of them, at open). */
   async #followChain(): Promise<void> {
-    const from = this.#chain.at(-1)?.revision;
+    const from = this.#chain.head?.revision;
     const events = this.#client.readStream(chainStream(this.#target.namespace), { fromRevision: from === undefined ? START : from + 1n });
     try {
       for await (const resolved of events as AsyncIterable<ResolvedEvent>) {
         const e = resolved.event;
         if (!e) continue;
-        const record = e.data as unknown as ChainRecord;
-        this.#chain.push({ ...record, revision: e.revision, at: e.position });
-        this.#index(record);
+        const data: unknown = e.data;
+        if (!isChainRecord(data)) throw new StoreUnavailableError(`KurrentDB event store at ${this.#target.where}: record ${e.revision} of the chain stream is not one Portcullis wrote`);
+        this.#chain.add({ ...data, revision: e.revision, at: e.position });
       }
     } catch (err) {
       if (err instanceof StreamNotFoundError) return;
       throw this.#unavailable(err);
     }
-  }
-
-  /** Where each id went (an append), or forget a deleted stream's ids, as the other stores free them. */
-  #index(record: ChainRecord): void {
-    if (record.kind === 'deleted') {
-      const deleted = new Set(record.streams.map((w) => w.stream));
-      for (const [id, where] of this.#ids) if (deleted.has(where.stream)) this.#ids.delete(id);
-      return;
-    }
-    let position = record.first;
-    for (const { stream, ids } of record.streams) for (const id of ids) this.#ids.set(id, { stream, position: position++ });
   }
 
   async #lastRevision(stream: string): Promise<number> {
@@ -282,7 +252,7 @@ export class KurrentEventStore implements EventStore {
       });
       for await (const resolved of events as AsyncIterable<ResolvedEvent>) {
         const mapped = resolved.event && fromKurrentEvent(this.#target.namespace, resolved.event as KurrentRecorded);
-        if (mapped) found.push(mapped);
+        if (mapped && !this.#chain.deleted(stream, Number(mapped.event.position))) found.push(mapped);
       }
     } catch (err) {
       if (err instanceof StreamNotFoundError) return [];
@@ -315,12 +285,12 @@ export class KurrentEventStore implements EventStore {
     try {
       const events = this.#client.readAll({
         direction: backwards ? 'backwards' : 'forwards',
-        fromPosition: backwards ? this.#startBefore(before) : this.#startAfter(after),
+        fromPosition: backwards ? this.#chain.startBefore(before) : this.#chain.startAfter(after),
         filter: streamNameFilter({ prefixes: (prefixes ?? ['']).map((p) => kurrentStream(namespace, p)) }),
       });
       for await (const resolved of events as AsyncIterable<AllStreamResolvedEvent>) {
         const mapped = resolved.event && fromKurrentEvent(namespace, resolved.event as KurrentRecorded);
-        if (!mapped) continue;
+        if (!mapped || this.#chain.deleted(mapped.event.stream, Number(mapped.event.position))) continue;
         const at = Number(mapped.event.position);
         if (backwards ? at <= after : at >= before) break;
         if (backwards ? at >= before : at <= after) continue;
@@ -332,21 +302,6 @@ export class KurrentEventStore implements EventStore {
       throw this.#unavailable(err);
     }
     return found;
-  }
-
-  /** Where in $all to start reading forwards for positions after `after`. */
-  #startAfter(after: number): ReadPosition {
-    // The append holding position after + 1 is the first record whose last passes `after`; start at the record before it.
-    const i = this.#chain.findIndex((r) => r.last > after);
-    if (i <= 0) return START;
-    return this.#chain[i - 1]!.at ?? START;
-  }
-
-  /** Where in $all to start reading backwards for positions before `before`. */
-  #startBefore(before: number): ReadPosition {
-    // The first append whose first position is at or past `before`: everything wanted lies before its record.
-    const i = this.#chain.findIndex((r) => r.kind === 'appended' && r.first >= before);
-    return i < 0 ? END : (this.#chain[i]!.at ?? END);
   }
 
   async countEvents(options: CountEventsOptions = {}): Promise<EventCount> {
@@ -389,31 +344,45 @@ export class KurrentEventStore implements EventStore {
   }
 
   /**
-   * Delete through stream metadata (`$tb` past the last revision), then record the deletion in
-   * the chain: the next append chains to the last event left, as on the other stores. Retention
-   * never deletes the stream holding the head, so no append can have chained to a deleted event.
+   * Record the deletion in the chain first (from then on every node's reads leave the stream's
+   * events out, $all included, which shows them until the scavenger runs, and the next append
+   * chains to the last event left, as on the other stores), then truncate the stream with `$tb`
+   * so KurrentDB drops them. A crash in between leaves the truncation to the next deletion of
+   * the stream. Retention never deletes the stream holding the store's last event.
    */
   async deleteStream(stream: string): Promise<void> {
     this.#open();
     checkStreamName(stream);
-    const name = kurrentStream(this.#target.namespace, stream);
+    await this.#followChain();
     const [last] = await this.#readStream(stream, { direction: 'backwards', maxCount: 1 });
+    let recorded = false;
+    for (let attempt = 0; attempt < ATTEMPTS && !recorded; attempt++) {
+      await this.#followChain();
+      const head = this.#chain.head;
+      const left = await this.#lastEventOutside(stream);
+      const record: ChainRecord = { kind: 'deleted', streams: [{ stream, ids: [] }], first: head?.last ?? 0, last: head?.last ?? 0, hash: left?.hash ?? '' };
+      recorded = await this.#appendWithChain(head, record, []);
+    }
+    if (!recorded) throw new StoreUnavailableError(`KurrentDB event store at ${this.#target.where}: the chain kept moving under ${ATTEMPTS} attempts to record a deletion`);
+    if (last === undefined) return;
+    const name = kurrentStream(this.#target.namespace, stream);
     try {
-      if (last !== undefined) {
-        const { metadata } = await this.#client.getStreamMetadata(name);
-        await this.#client.setStreamMetadata(name, deletionMetadata(metadata ?? {}, Number(last.kurrentRevision)) as Parameters<KurrentDBClient['setStreamMetadata']>[1]);
-      }
+      const { metadata } = await this.#client.getStreamMetadata(name);
+      await this.#client.setStreamMetadata(name, deletionMetadata(metadata ?? {}, Number(last.kurrentRevision)) as Parameters<KurrentDBClient['setStreamMetadata']>[1]);
     } catch (err) {
       throw this.#unavailable(err);
     }
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      await this.#followChain();
-      const head = this.#chain.at(-1);
-      const [left] = await this.readAll({ direction: 'backwards', maxCount: 1 });
-      const record: ChainRecord = { kind: 'deleted', streams: [{ stream, ids: [] }], first: head?.last ?? 0, last: head?.last ?? 0, hash: left?.hash ?? '' };
-      if (await this.#appendWithChain(head, record, [])) return;
+  }
+
+  /** The newest event of any other stream: what the chain continues from once `stream` is gone. */
+  async #lastEventOutside(stream: string): Promise<RecordedEvent | undefined> {
+    let before: Position | undefined;
+    for (;;) {
+      const page = await this.readAll({ direction: 'backwards', maxCount: 100, ...(before !== undefined ? { before } : {}) });
+      const found = page.find((e) => e.stream !== stream);
+      if (found !== undefined || page.length < 100) return found;
+      before = page.at(-1)!.position;
     }
-    throw new StoreUnavailableError(`KurrentDB event store at ${this.#target.where}: the chain kept moving under ${ATTEMPTS} attempts to record a deletion`);
   }
 
   async loadCheckpoint(name: string): Promise<Checkpoint | undefined> {

@@ -3,7 +3,10 @@ import { createServer, type AddressInfo } from 'node:net';
 
 import { expect } from 'chai';
 
+import { END, START } from '@kurrent/kurrentdb-client';
+
 import { hashCanonicalEvent, hashEvent, serializeEvent } from '../../../core/store/hash.js';
+import { ChainView, isChainRecord, type ChainRecord } from '../../../core/store/kurrentdb-chain.js';
 import {
   CHECKPOINT_METADATA,
   chainStream,
@@ -148,5 +151,54 @@ describe('KurrentDB stream metadata', () => {
 
   it('keeps one event of a projection checkpoint’s stream', () => {
     expect(CHECKPOINT_METADATA).to.deep.equal({ maxCount: 1 });
+  });
+});
+
+describe('KurrentDB chain view', () => {
+  /** Three appends and a deletion: s-1 a,b (1-2) — s-2 c (3) — a block append to two streams, d (4) and e (5) — s-1 deleted. */
+  function view(): ChainView {
+    const chain = new ChainView();
+    const at = (n: number) => ({ commit: BigInt(n * 100), prepare: BigInt(n * 100) });
+    const records: ChainRecord[] = [
+      { kind: 'appended', streams: [{ stream: 's-1', ids: ['a', 'b'] }], first: 1, last: 2, hash: 'h2' },
+      { kind: 'appended', streams: [{ stream: 's-2', ids: ['c'] }], first: 3, last: 3, hash: 'h3' },
+      { kind: 'appended', streams: [{ stream: 'access-2026-01-05', ids: ['d'] }, { stream: 'access-2026-01-06', ids: ['e'] }], first: 4, last: 5, hash: 'h5' },
+      { kind: 'deleted', streams: [{ stream: 's-1', ids: [] }], first: 5, last: 5, hash: 'h5' },
+    ];
+    records.forEach((r, i) => chain.add({ ...r, revision: BigInt(i), at: at(i + 1) }));
+    return chain;
+  }
+
+  it('knows where each id went, and forgets a deleted stream’s ids', () => {
+    const chain = view();
+    expect(chain.stored('c')).to.deep.equal({ stream: 's-2', position: 3 });
+    expect(chain.stored('e')).to.deep.equal({ stream: 'access-2026-01-06', position: 5 });
+    expect(chain.stored('a')).to.equal(undefined);
+    expect(chain.head).to.include({ kind: 'deleted', last: 5, revision: 3n });
+  });
+
+  it('leaves out a deleted stream’s events, which $all shows until the scavenger runs, and not later ones', () => {
+    const chain = view();
+    expect(chain.deleted('s-1', 2)).to.equal(true);
+    expect(chain.deleted('s-1', 6)).to.equal(false);
+    expect(chain.deleted('s-2', 3)).to.equal(false);
+  });
+
+  it('starts a forwards read at the record of the append before the wanted position, a backwards one at the record past it', () => {
+    const chain = view();
+    expect(chain.startAfter(0)).to.equal(START);
+    expect(chain.startAfter(1)).to.equal(START);
+    expect(chain.startAfter(2)).to.deep.equal({ commit: 100n, prepare: 100n });
+    expect(chain.startAfter(4)).to.deep.equal({ commit: 200n, prepare: 200n });
+    expect(chain.startBefore(3)).to.deep.equal({ commit: 200n, prepare: 200n });
+    expect(chain.startBefore(5)).to.equal(END);
+    expect(new ChainView().startAfter(7)).to.equal(START);
+  });
+
+  it('takes only records Portcullis writes from the chain stream', () => {
+    expect(isChainRecord({ kind: 'appended', streams: [{ stream: 's', ids: ['x'] }], first: 1, last: 1, hash: 'h' })).to.equal(true);
+    for (const bad of [null, {}, { kind: 'other', streams: [], first: 1, last: 1, hash: '' }, { kind: 'deleted', streams: [{ stream: 's', ids: [1] }], first: 1, last: 1, hash: '' }, { kind: 'deleted', streams: [], first: '1', last: 1, hash: '' }]) {
+      expect(isChainRecord(bad), JSON.stringify(bad)).to.equal(false);
+    }
   });
 });
