@@ -7,9 +7,17 @@ import { ACCESS_STREAM_PREFIX } from '../events.js';
 import { limitOf, parsePosition } from './checks.js';
 import { serializeEvent } from './hash.js';
 import { matchesDecisionQuery } from './memory-decisions.js';
-import type { AppendResult, DecisionLogStore, Position, ReadAllOptions, SerializedEvent } from './port.js';
-import type { StreamWrite } from './kurrentdb.js';
+import type { AppendOptions, AppendResult, DecisionLogStore, Position, ReadAllOptions, SerializedEvent } from './port.js';
 import type { MappedEvent } from './kurrentdb-mapping.js';
+
+/** Events for one stream, to be written in one multi-stream append with the chain record. */
+export interface StreamWrite {
+  readonly stream: string;
+  readonly events: readonly SerializedEvent[];
+  readonly expected: AppendOptions['expectedRevision'];
+  /** Decisions of each event, by id (blocks). */
+  readonly decisions?: ReadonlyMap<string, readonly DecisionRecord[]>;
+}
 
 export interface KurrentDecisionHost {
   /** Write the streams' events with one chain record, atomically. */

@@ -12,11 +12,10 @@ import {
 } from '@kurrent/kurrentdb-client';
 
 import type { Clock } from '../clock.js';
-import type { DecisionRecord } from '../decision-log/record.js';
 import { checkExpectedRevision, checkNewEvents, checkStreamName, limitOf, matchesTypes, parsePosition } from './checks.js';
 import { hashCanonicalEvent, serializeEvent } from './hash.js';
 import { ChainView, isChainRecord, type ChainEntry, type ChainRecord } from './kurrentdb-chain.js';
-import { KurrentDecisionLog } from './kurrentdb-decisions.js';
+import { KurrentDecisionLog, type StreamWrite } from './kurrentdb-decisions.js';
 import {
   CHECKPOINT_METADATA,
   chainStream,
@@ -47,19 +46,9 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
-  type SerializedEvent,
   type SubscribeOptions,
 } from './port.js';
 import { AppendNotifier, catchUp } from './subscription.js';
-
-/** Events for one stream, to be written in one multi-stream append with the chain record. */
-export interface StreamWrite {
-  readonly stream: string;
-  readonly events: readonly SerializedEvent[];
-  readonly expected: AppendOptions['expectedRevision'];
-  /** Decisions of each event, by id (blocks). */
-  readonly decisions?: ReadonlyMap<string, readonly DecisionRecord[]>;
-}
 
 export interface KurrentStoreOptions {
   readonly clock?: Clock;
