@@ -45,7 +45,7 @@ export class MemoryDecisionLog implements DecisionLogStore {
         const key = addressKey(position, index);
         if (after !== undefined && (backwards ? key >= after : key <= after)) continue;
         const decision = decisions[index]!;
-        if (matches(decision, query)) found.push({ block: toPosition(position), index, decision });
+        if (matchesDecisionQuery(decision, query)) found.push({ block: toPosition(position), index, decision });
       }
     }
     return found;
@@ -57,7 +57,8 @@ export class MemoryDecisionLog implements DecisionLogStore {
   }
 }
 
-function matches(d: DecisionRecord, q: DecisionQuery): boolean {
+/** The query's filters other than block and cursor (the KurrentDB store filters in memory too). */
+export function matchesDecisionQuery(d: DecisionRecord, q: DecisionQuery): boolean {
   if (q.from !== undefined && d.time < q.from) return false;
   if (q.to !== undefined && d.time >= q.to) return false;
   if (q.username !== undefined && d.identity?.username !== q.username) return false;

@@ -1,5 +1,6 @@
 // The PostgreSQL store's tables, created and migrated by the store itself, one numbered step at a time.
 import { decisionTablesSql } from './postgres-decisions.js';
+import { partitionDecisionsSql } from './postgres-partitions.js';
 import type { ClientBase } from 'pg';
 
 import { StoreUnavailableError } from './port.js';
@@ -46,6 +47,11 @@ const MIGRATIONS: readonly { readonly version: number; readonly sql: (s: string)
     // The decision log (postgres-decisions.ts): rows beside each block's event, gone with its stream.
     sql: decisionTablesSql,
   },
+  {
+    version: 3,
+    // The decision log partitioned by day, rows kept; retention drops a day's partition whole.
+    sql: partitionDecisionsSql,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
@@ -56,11 +62,12 @@ export function quoteIdent(name: string): string {
 }
 
 /**
- * Create the schema or bring it to {@link SCHEMA_VERSION}. Nodes starting together take turns
- * on an advisory lock named after the schema, so each step runs exactly once.
+ * Create the schema or bring it to {@link SCHEMA_VERSION} (`upTo`: an earlier one, as a store of
+ * an earlier release left it; the migration tests start there). Nodes starting together take
+ * turns on an advisory lock named after the schema, so each step runs exactly once.
  * @throws StoreUnavailableError when the schema was written by a newer Portcullis
  */
-export async function migrateSchema(client: ClientBase, schema: string, where: string): Promise<void> {
+export async function migrateSchema(client: ClientBase, schema: string, where: string, upTo = SCHEMA_VERSION): Promise<void> {
   const s = quoteIdent(schema);
   await client.query('BEGIN');
   try {
@@ -73,7 +80,7 @@ export async function migrateSchema(client: ClientBase, schema: string, where: s
     const current = await versionOf(client, s);
     if (current > SCHEMA_VERSION) throw newerSchema(schema, where, current);
     for (const step of MIGRATIONS) {
-      if (step.version <= current) continue;
+      if (step.version <= current || step.version > upTo) continue;
       await client.query(step.sql(s));
       await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [step.version]);
     }

@@ -8,7 +8,8 @@ import { HistoryImportError, type BlockDecisions, type HistoryImport } from './i
 import { mapPostgresError } from './postgres-errors.js';
 import { AppendListener } from './postgres-listener.js';
 import { checkSchema, migrateSchema, quoteIdent } from './postgres-schema.js';
-import { insertDecisions, PostgresDecisionLog } from './postgres-decisions.js';
+import { daysOf, insertDecisions, PostgresDecisionLog, type BlockRows } from './postgres-decisions.js';
+import { accessStreamDay, DecisionPartitions } from './postgres-partitions.js';
 import { BLOCK_EVENT, type DecisionRecord } from '../decision-log/record.js';
 import { addRow, emptyRows, statements, toRecorded, type EventRow, type Rows, type Statements } from './postgres-sql.js';
 import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
@@ -74,6 +75,8 @@ export class PostgresEventStore implements EventStore, HistoryImport {
   readonly #schema: string;
   /** Blocks of decisions: each block's event in the chain, its decisions as rows beside it. */
   readonly decisions: DecisionLogStore;
+  /** The decision log's day partitions this node knows of. */
+  readonly #partitions: DecisionPartitions;
   #closed = false;
 
   /**
@@ -120,6 +123,7 @@ export class PostgresEventStore implements EventStore, HistoryImport {
     this.#sql = statements(target.schema);
     this.#schema = quoteIdent(target.schema);
     this.#clock = options.clock;
+    this.#partitions = new DecisionPartitions(this.#schema);
     this.decisions = new PostgresDecisionLog({
       schema: this.#schema,
       query: (sql, params) => this.#query(sql, params),
@@ -136,7 +140,7 @@ export class PostgresEventStore implements EventStore, HistoryImport {
         this.notifier.notify();
         return done;
       },
-    });
+    }, this.#partitions);
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     if (options.listen ?? true) {
       this.#listener = new AppendListener({
@@ -256,10 +260,16 @@ export class PostgresEventStore implements EventStore, HistoryImport {
         prevHash = e.hash;
       }
       await this.#insert(client, rows);
+      const blocks: BlockRows[] = [];
       for (const [i, e] of events.entries()) {
         const decisions = blockDecisions.get(e.id);
-        if (decisions) await insertDecisions(client, this.#schema, rows.positions[i]!, decisions);
+        if (decisions) blocks.push({ position: rows.positions[i]!, stream: e.stream, decisions });
       }
+      await this.#partitions.ensure(client, daysOf(blocks));
+      await insertDecisions(client, this.#schema, blocks);
+    }).catch((err: unknown) => {
+      this.#partitions.forget();
+      throw err;
     });
     this.notifier.notify();
   }
@@ -329,6 +339,10 @@ export class PostgresEventStore implements EventStore, HistoryImport {
   async deleteStream(stream: string): Promise<void> {
     // Under the chain head's lock: an append in flight must not take a deleted event as its predecessor.
     await this.#underChainLock(true, async (client) => {
+      // A day's access stream takes its partition of decisions with it, dropped whole rather
+      // than deleted row by row (its rows are all of that stream's blocks: insertDecisions).
+      const day = accessStreamDay(stream);
+      if (day !== undefined) await this.#partitions.drop(client, day);
       await client.query(this.#sql.deleteStream, [stream]);
       await client.query(this.#sql.resetHeadHash);
     });
