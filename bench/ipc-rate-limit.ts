@@ -1,4 +1,4 @@
-// Cost of the cluster's shared rate limit: a forked worker counting through the primary over IPC (a child process of the bench).
+// Cost of the cluster's shared rate limit: a forked worker counting from leases of the primary's counts, taken over IPC (a child process of the bench).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/clock.js';
@@ -35,7 +35,8 @@ if (process.send) {
     return (performance.now() - start) * 1000 / 1_000_000;
   })();
   const child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  answerRateLimits(child, counts);
+  // Leases sized as for `serve --workers 2`; with this limit a lease lasts the whole run, so this is the cost of a count between renewals.
+  answerRateLimits(child, counts, { workers: 2 });
   child.on('message', (m: { t?: string; one?: number; many?: number }) => {
     if (m.t !== 'result') return;
     const out = {

@@ -257,7 +257,7 @@ async function main(): Promise<number> {
 
     log('raw jose RS256 verify rate');
     extra.verify = await runJson('verify-rate.js', [tokens.manyJwt, JSON.stringify(tokens.jwks.keys[0]), '2']);
-    log('rate-limit counts over cluster IPC');
+    log('rate-limit counts from cluster leases');
     extra.ipcRateLimit = await runJson('ipc-rate-limit.js', []);
     log('pipeline micro-benchmark');
     extra.pipeline = await pipelineLines();
@@ -512,7 +512,7 @@ function report(totalSeconds: number): void {
   lines.push('CPU% is of one core over the run (the machine has 2 cores = 200%); "srv" is the process tree under test, "wrk" the generator.');
   if (verify) lines.push(`raw RS256 verify: jose ${verify.sequential} /s sequential, ${verify.inFlight32} /s with 32 in flight; node:crypto (sync, signature only) ${verify.nodeCrypto} /s`);
   const ipc = extra.ipcRateLimit as Record<string, number> | undefined;
-  if (ipc) lines.push(`cluster rate-limit count over IPC: ${ipc.ipcSequentialMicros} µs round trip one at a time, ${ipc.ipc32InFlightPerSecond} counts/s with 32 in flight (local count ${ipc.localMicros} µs)`);
+  if (ipc) lines.push(`cluster rate-limit count in a worker (leases taken over IPC): ${ipc.ipcSequentialMicros} µs one at a time, ${ipc.ipc32InFlightPerSecond} counts/s with 32 in flight (local count ${ipc.localMicros} µs)`);
   lines.push(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} = ${v === undefined ? '—' : v.toFixed(2)}`).join(', ')}`);
   for (const t of targets) lines.push(`target ${t.met ? 'MET    ' : 'NOT MET'} ${t.target}: ${t.value === undefined ? '—' : t.value.toFixed(2)}`);
   for (const l of (extra.pipeline as string[] | undefined) ?? []) lines.push(`  ${l}`);

@@ -16,6 +16,15 @@ export interface RateLimitResult {
   readonly resetAt: number;
 }
 
+/** Counts taken from a key's budget at once: a lease that its holder admits requests from. */
+export interface RateLimitGrant {
+  /** Counts taken (0 when the window's budget is spent). */
+  readonly granted: number;
+  /** The window's budget left after this grant, not counting leases handed out and not yet used. */
+  readonly remaining: number;
+  readonly resetAt: number;
+}
+
 /**
  * Counts requests per key and window. Adapters: {@link LocalRateLimiter} (per node, the
  * default); RedisRateLimiter (core/redis-rate-limit.ts) when several nodes share limits.
@@ -23,6 +32,15 @@ export interface RateLimitResult {
 export interface RateLimiter {
   /** Count one request for `key` under `policy`; refused requests are not counted. */
   consume(key: string, policy: RateLimitPolicy): RateLimitResult | Promise<RateLimitResult>;
+  /**
+   * Take `max(want, ceil(left / spread))` counts of the current window at once, or all that are
+   * left if fewer (the cluster's leases). Every count taken is spent, whether or not its holder
+   * admits a request with it, until {@link giveBack} returns it. Adapters without it are asked
+   * one count at a time.
+   */
+  take?(key: string, policy: RateLimitPolicy, want: number, spread: number): RateLimitGrant | Promise<RateLimitGrant>;
+  /** Return `count` unused counts of the window ending at `resetAt`; nothing happens once that window is over. */
+  giveBack?(key: string, resetAt: number, count: number): void;
   /** Where the counts are, for /readyz (adapters that depend on a service). */
   status?(): { ready: boolean; degraded?: boolean; detail?: string };
 }
@@ -44,6 +62,33 @@ export class LocalRateLimiter implements RateLimiter {
   constructor(private readonly clock: Clock) {}
 
   consume(key: string, policy: RateLimitPolicy): RateLimitResult {
+    const window = this.current(key, policy);
+    const { resetAt } = window;
+    if (window.count >= policy.limit) return { allowed: false, limit: policy.limit, remaining: 0, resetAt };
+    window.count += 1;
+    return { allowed: true, limit: policy.limit, remaining: policy.limit - window.count, resetAt };
+  }
+
+  take(key: string, policy: RateLimitPolicy, want: number, spread: number): RateLimitGrant {
+    const window = this.current(key, policy);
+    const left = Math.max(0, policy.limit - window.count);
+    const granted = Math.min(left, Math.max(want, Math.ceil(left / spread)));
+    window.count += granted;
+    return { granted, remaining: left - granted, resetAt: window.resetAt };
+  }
+
+  giveBack(key: string, resetAt: number, count: number): void {
+    const window = this.windows.get(key);
+    if (window && window.resetAt === resetAt) window.count = Math.max(0, window.count - count);
+  }
+
+  /** Keys currently counted (for tests and metrics). */
+  get size(): number {
+    return this.windows.size;
+  }
+
+  /** The key's window at the clock's now (a fresh one once the last has ended). */
+  private current(key: string, policy: RateLimitPolicy): Window {
     const now = this.clock.now();
     if (now >= this.nextSweep) this.sweep(now);
     const resetAt = (Math.floor(now / policy.windowMs) + 1) * policy.windowMs;
@@ -52,14 +97,7 @@ export class LocalRateLimiter implements RateLimiter {
       window = { count: 0, resetAt };
       this.windows.set(key, window);
     }
-    if (window.count >= policy.limit) return { allowed: false, limit: policy.limit, remaining: 0, resetAt };
-    window.count += 1;
-    return { allowed: true, limit: policy.limit, remaining: policy.limit - window.count, resetAt };
-  }
-
-  /** Keys currently counted (for tests and metrics). */
-  get size(): number {
-    return this.windows.size;
+    return window;
   }
 
   private sweep(now: number): void {

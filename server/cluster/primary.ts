@@ -58,7 +58,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
   }
   const syncTimeoutMs = options.syncTimeoutMs ?? 5_000;
   const members = new Map<number, Member>();
-  // The one set of rate-limit counts (or the way to Redis, where the nodes' counts are); workers ask for theirs over IPC.
+  // The one set of rate-limit counts (or the way to Redis, where the nodes' counts are); workers take leases of them over IPC.
   const limits = openRateLimiter(config, systemClock, logger);
   const limiter = limits.limiter;
   let runtime: Runtime | undefined;
@@ -147,7 +147,7 @@ export async function serveCluster(config: ProcessConfig, logger: Logger, option
       const worker = cluster.fork();
       const member: Member = { worker, acks: new Map(), listening: false };
       members.set(worker.id, member);
-      const stopAnswering = answerRateLimits(worker, limiter);
+      const stopAnswering = answerRateLimits(worker, limiter, { workers: count });
       worker.on('message', (message: unknown) => {
         switch (messageType(message)) {
           case 'hello':

@@ -40,18 +40,21 @@ export interface SyncedMessage {
   readonly id: number;
 }
 
-/** One counted request: [request id, key, limit, window ms]. */
-export type RateLimitAsk = readonly [id: number, key: string, limit: number, windowMs: number];
-/** Its answer: [request id, allowed 1/0, remaining, resetAt ms]. */
-export type RateLimitAnswer = readonly [id: number, allowed: 0 | 1, remaining: number, resetAt: number];
+/** A lease asked for: [request id, key, limit, window ms, requests waiting for it]. */
+export type RateLimitAsk = readonly [id: number, key: string, limit: number, windowMs: number, want: number];
+/** Its answer: [request id, counts granted, the window's unleased budget left, resetAt ms]. */
+export type RateLimitAnswer = readonly [id: number, granted: number, remaining: number, resetAt: number];
+/** Unused counts of a lease handed back: [key, resetAt ms of their window, count]. */
+export type RateLimitReturn = readonly [key: string, resetAt: number, count: number];
 
-/** worker → primary: a batch of rate-limit counts. */
+/** worker → primary: a batch of lease requests, and leases handed back. */
 export interface RateLimitAskMessage {
   readonly t: 'rl';
   readonly ask: readonly RateLimitAsk[];
+  readonly give?: readonly RateLimitReturn[];
 }
 
-/** primary → worker: their results, in any order. */
+/** primary → worker: their grants, in any order. */
 export interface RateLimitAnswerMessage {
   readonly t: 'rl';
   readonly answer: readonly RateLimitAnswer[];

@@ -25,6 +25,9 @@ const send = (message: ListeningMessage | FailedMessage | SyncedMessage, then?: 
 const primary = {
   send: (message: unknown) => process.send?.(message),
   on: (event: 'message', listener: (message: unknown) => void) => process.on(event, listener),
+  get connected() {
+    return process.connected;
+  },
 };
 
 /** The projections a worker decides with, by the name the primary uses for their positions. */

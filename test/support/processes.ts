@@ -1,10 +1,10 @@
-// Child processes for tests and the bench: start one, await the line (or probe) that says it is ready, stop it by pid, never leak one.
+// Child processes for tests and the bench: start one, await the line (or probe) that says it is ready, stop it by pid, never leak one; or run one to completion.
 //
 // Shared by test/e2e, test/faults and bench/: each starts servers as real processes and needs the
 // same care (readiness from the process itself, bounded waits, SIGKILL after a grace period, no
 // orphan when the runner dies). A server that listens reports the port it got in its ready line;
 // nothing here picks a port for it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -103,6 +103,35 @@ function isReadyLine(matcher: StartOptions['readyLine'], line: string): boolean 
 /** `node <script> [args]` with this Node, as {@link startProcess} does for any command. */
 export function startNode(script: string, args: readonly string[] = [], options: StartOptions & { nodeArgs?: readonly string[] } = {}): Promise<ProcessHandle> {
   return startProcess(process.execPath, [...(options.nodeArgs ?? []), script, ...args], { name: basename(script, '.js'), ...options });
+}
+
+/** What a process run to completion printed, and its exit code (null when a signal or the time limit ended it). */
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * `node <script> [args]` run to completion (a one-shot CLI command), ended with SIGKILL after
+ * `timeoutMs` (default 20 s). Never rejects: the exit code and output are the result.
+ */
+export function runNode(
+  script: string,
+  args: readonly string[],
+  options: { readonly env?: Readonly<Record<string, string | undefined>>; readonly cwd?: string; readonly timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [script, ...args],
+      { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 20_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
 }
 
 /** Starts `command args` and resolves once it is ready; rejects (and kills it) when it exits first or is not ready in time. */

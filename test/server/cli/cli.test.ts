@@ -1,5 +1,4 @@
 // `portcullis` as a whole: --version, every command's --help, exit 2 for a command line it cannot act on, exit 1 with one line naming the path or value for a failure, never a stack.
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { runCommandLine } from '../../../server/cli/command-line.js';
 import { ConfigFileError } from '../../../server/config.js';
 import { FileAccessError } from '../../../server/system-error.js';
 import { UsageError } from '../../../server/cli/usage-error.js';
+import { runNode } from '../../support/processes.js';
 
 const CLI = fileURLToPath(new URL('../../../server/cli.js', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('../../../../package.json', import.meta.url));
@@ -247,14 +247,7 @@ describe('portcullis: the built executable', function () {
   });
 
   const run = (...args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, ...args],
-        { cwd: dir, env: { ...process.env, PORTCULLIS_STORE: `sqlite:${join(dir, 'portcullis.db')}`, PORTCULLIS_LOG_LEVEL: 'error' }, timeout: 20_000 },
-        (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
-      );
-    });
+    runNode(CLI, args, { cwd: dir, env: { PORTCULLIS_STORE: `sqlite:${join(dir, 'portcullis.db')}`, PORTCULLIS_LOG_LEVEL: 'error' } });
 
   it('exits with the status the command line gives: 0, 2, 1, and never prints a stack', async () => {
     expect(await run('--version')).to.deep.equal({ code: 0, stdout: `portcullis ${VERSION}\n`, stderr: '' });

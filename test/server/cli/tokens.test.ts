@@ -1,5 +1,4 @@
 // `portcullis tokens create|list|revoke`: argument checks, the commands against a SQLite store, a running runtime following them, and the built CLI's exit codes.
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,6 +21,7 @@ import { runCommandLine, type CommandLine } from '../../../server/cli/command-li
 import { runTokens, TOKENS_ACTOR, TOKENS_COMMANDS, tokensCommandOf, type TokensCommand } from '../../../server/cli/tokens.js';
 import { request } from '../../fixtures/requests.js';
 import { eventually } from '../../support/eventually.js';
+import { runNode } from '../../support/processes.js';
 import { plugins } from '../fixtures.js';
 
 const CLI = fileURLToPath(new URL('../../../server/cli.js', import.meta.url));
@@ -315,14 +315,7 @@ describe('portcullis tokens: the built CLI', function () {
   });
 
   const cli = (...args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, 'tokens', ...args],
-        { cwd: dir, env: { ...process.env, PORTCULLIS_STORE: `sqlite:${join(dir, 'portcullis.db')}`, PORTCULLIS_LOG_LEVEL: 'warn' }, timeout: 20_000 },
-        (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
-      );
-    });
+    runNode(CLI, ['tokens', ...args], { cwd: dir, env: { PORTCULLIS_STORE: `sqlite:${join(dir, 'portcullis.db')}`, PORTCULLIS_LOG_LEVEL: 'warn' } });
 
   it('prints the secret once, never lists it, and exits 0, 1 or 2', async () => {
     const created = await cli('create', '--owner', 'alice', '--name', 'ci');

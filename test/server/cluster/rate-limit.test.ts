@@ -1,10 +1,12 @@
-// The cluster's shared rate limit: workers' counts batched over a (faked) IPC channel into the primary's one set of counts.
+// The cluster's shared rate limit: workers take leases of the primary's one set of counts over a (faked, then real) IPC channel, and never admit more than the limit.
+import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { ManualClock } from '../../../core/clock.js';
-import { LocalRateLimiter } from '../../../core/rate-limit.js';
+import { ManualClock, systemClock } from '../../../core/clock.js';
+import { LocalRateLimiter, type RateLimitPolicy, type RateLimitResult } from '../../../core/rate-limit.js';
 import { ClusterRateLimiter, RateLimitUnavailableError, answerRateLimits } from '../../../server/cluster/rate-limit.js';
 
 /** Two ends of an IPC channel: what one sends, the other receives (asynchronously, as over a pipe). */
@@ -25,7 +27,7 @@ function channelPair() {
   return { worker: end(a, b, sent.a), primary: end(b, a, sent.b), sent };
 }
 
-describe('ClusterRateLimiter (counts in the primary, asked over IPC)', () => {
+describe('ClusterRateLimiter (leases of the primary\'s counts, over IPC)', () => {
   const policy = { limit: 10, windowMs: 60_000 };
   const clock = new ManualClock(Date.UTC(2024, 0, 1, 0, 0, 30));
 
@@ -42,7 +44,7 @@ describe('ClusterRateLimiter (counts in the primary, asked over IPC)', () => {
     expect(results[0]!.resetAt).to.equal(Date.UTC(2024, 0, 1, 0, 1, 0));
   });
 
-  it('sends the counts of one event-loop turn as one message', async () => {
+  it('sends the lease requests of one event-loop turn as one message', async () => {
     const pair = channelPair();
     answerRateLimits(pair.primary, new LocalRateLimiter(clock));
     const limiter = new ClusterRateLimiter(pair.worker);
@@ -55,12 +57,154 @@ describe('ClusterRateLimiter (counts in the primary, asked over IPC)', () => {
   it('refuses with 503 rate_limit_unavailable once the channel to the primary is gone', async () => {
     const pair = channelPair();
     const limiter = new ClusterRateLimiter(pair.worker); // nobody answers
-    const waiting = limiter.consume('k', policy);
+    const waiting = Promise.resolve(limiter.consume('k', policy));
     limiter.close();
     const err = await waiting.then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(RateLimitUnavailableError);
     expect(err).to.include({ code: 'rate_limit_unavailable', status: 503 });
-    const later = await limiter.consume('k', policy).then(() => undefined, (e: unknown) => e);
+    const later = await Promise.resolve(limiter.consume('k', policy)).then(() => undefined, (e: unknown) => e);
     expect(later).to.be.instanceOf(RateLimitUnavailableError);
+  });
+
+  /** `n` workers (no idle-return timer: tests return idle leases by hand) sharing `counts` through the primary's end. */
+  const workersOf = (n: number, counts: LocalRateLimiter, at: ManualClock) =>
+    Array.from({ length: n }, () => {
+      const pair = channelPair();
+      answerRateLimits(pair.primary, counts, { workers: n });
+      return new ClusterRateLimiter(pair.worker, { clock: at, timer: false });
+    });
+
+  /** Every worker runs `lanes` concurrent request loops on `key`; a loop stops at its first refusal. */
+  const hammer = async (workers: readonly ClusterRateLimiter[], key: string, limits: RateLimitPolicy, lanes = 4) => {
+    const results: RateLimitResult[] = [];
+    const lane = async (worker: ClusterRateLimiter) => {
+      for (;;) {
+        const result = await worker.consume(key, limits);
+        results.push(result);
+        if (!result.allowed) return;
+      }
+    };
+    await Promise.all(workers.flatMap((w) => Array.from({ length: lanes }, () => lane(w))));
+    return results;
+  };
+
+  /** Lets messages queued on the faked channels arrive (each hop is one setImmediate). */
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('all workers hammering one key admit exactly the limit per window, and a lease never outlives its window', async () => {
+    const at = new ManualClock(Date.UTC(2024, 0, 1, 0, 0, 30));
+    const counts = new LocalRateLimiter(at);
+    const workers = workersOf(3, counts, at);
+    const limits = { limit: 50, windowMs: 60_000 };
+    const ends = [1, 2, 3].map((m) => Date.UTC(2024, 0, 1, 0, m, 0));
+
+    // Window 1: five requests each, then the window ends with counts still leased out.
+    for (const w of workers) for (let i = 0; i < 5; i++) expect((await w.consume('u:a', limits)).allowed).to.equal(true);
+    expect(workers.reduce((n, w) => n + w.held('u:a'), 0)).to.be.greaterThan(0);
+
+    for (const [i, end] of ends.slice(1).entries()) {
+      at.set(ends[i]! + 1);
+      const results = await hammer(workers, 'u:a', limits);
+      const admitted = results.filter((r) => r.allowed);
+      expect(admitted, `window ${i + 2}`).to.have.length(50);
+      expect(admitted.every((r) => r.resetAt === end && r.remaining >= 0)).to.equal(true);
+      const refused = results.filter((r) => !r.allowed);
+      expect(refused).to.have.length(12);
+      expect(refused.every((r) => r.resetAt === end && r.remaining === 0 && r.limit === 50)).to.equal(true);
+      expect(workers.map((w) => w.held('u:a'))).to.deep.equal([0, 0, 0]);
+    }
+  });
+
+  it('hands an idle lease back to the primary, where another worker can take it', async () => {
+    const at = new ManualClock(Date.UTC(2024, 0, 1, 0, 0, 10));
+    const counts = new LocalRateLimiter(at);
+    const [a, b] = workersOf(2, counts, at) as [ClusterRateLimiter, ClusterRateLimiter];
+    const limits = { limit: 20, windowMs: 60_000 };
+    expect(await a.consume('u:a', limits)).to.deep.include({ allowed: true, remaining: 19 });
+    expect(a.held('u:a')).to.equal(4); // ceil(20 / (2 × 2)) = 5 taken, one used
+
+    at.advance(999);
+    a.returnIdle();
+    expect(a.held('u:a')).to.equal(4); // not idle long enough
+    at.advance(1);
+    a.returnIdle();
+    expect(a.held('u:a')).to.equal(0);
+    await turns(2);
+
+    const results = await hammer([b], 'u:a', limits, 1);
+    expect(results.filter((r) => r.allowed)).to.have.length(19);
+    // A took a new lease for its next request: none is left, so it is refused until the window ends.
+    expect(await a.consume('u:a', limits)).to.deep.equal({ allowed: false, limit: 20, remaining: 0, resetAt: Date.UTC(2024, 0, 1, 0, 1, 0) });
+  });
+
+  it('counts exactly while one worker is the only one asking: remaining goes down by one per request', async () => {
+    const at = new ManualClock(Date.UTC(2024, 0, 1, 0, 0, 10));
+    const [one] = workersOf(2, new LocalRateLimiter(at), at) as [ClusterRateLimiter];
+    const limits = { limit: 600, windowMs: 60_000 };
+    const remaining: number[] = [];
+    for (let i = 0; i < 600; i++) remaining.push((await one.consume('u:a', limits)).remaining);
+    expect(remaining).to.deep.equal(Array.from({ length: 600 }, (_, i) => 599 - i));
+    expect(await one.consume('u:a', limits)).to.include({ allowed: false, remaining: 0 });
+  });
+
+  it('hands its leases back when a route\'s limit changes and when the worker stops', async () => {
+    const at = new ManualClock(Date.UTC(2024, 0, 1, 0, 0, 10));
+    const counts = new LocalRateLimiter(at);
+    const [a, b] = workersOf(2, counts, at) as [ClusterRateLimiter, ClusterRateLimiter];
+    expect((await a.consume('r:x|u:a', { limit: 40, windowMs: 60_000 })).allowed).to.equal(true);
+    expect(a.held('r:x|u:a')).to.equal(9);
+    // The same bucket under a new limit: the old lease goes back, the new one counts the window so far.
+    expect(await a.consume('r:x|u:a', { limit: 12, windowMs: 60_000 })).to.include({ allowed: true, remaining: 10 });
+    a.close();
+    await turns(2);
+    const results = await hammer([b], 'r:x|u:a', { limit: 12, windowMs: 60_000 }, 1);
+    expect(results.filter((r) => r.allowed)).to.have.length(10);
+  });
+
+  describe('in real worker processes', function () {
+    this.timeout(60_000);
+    const children: ChildProcess[] = [];
+    after(() => {
+      for (const child of children) child.kill('SIGKILL');
+    });
+
+    it('one key hammered from three forked workers: never more than the limit in a window, exactly the limit in a window all of them exhausted', async () => {
+      const script = fileURLToPath(new URL('./lease-worker.js', import.meta.url));
+      const counts = new LocalRateLimiter(systemClock);
+      const go = { t: 'go', key: 'u:hammer', limit: 400, windowMs: 500, lanes: 4, windows: 2 };
+      type Done = { t: 'done'; admitted: Record<string, number>; refusedIn: number[][] };
+      const dones = await Promise.all(
+        Array.from({ length: 3 }, () => {
+          const child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+          children.push(child);
+          answerRateLimits(child, counts, { workers: 3 });
+          return {
+            ready: new Promise<void>((resolve) => child.on('message', (m: { t?: string }) => m.t === 'ready' && resolve())),
+            done: new Promise<Done>((resolve, reject) => {
+              child.on('message', (m: { t?: string }) => m.t === 'done' && resolve(m as Done));
+              child.once('exit', (code) => reject(new Error(`lease worker exited with ${code}`)));
+            }),
+            child,
+          };
+        }),
+      ).then(async (started) => {
+        await Promise.all(started.map((s) => s.ready));
+        for (const s of started) s.child.send(go);
+        return Promise.all(started.map((s) => s.done));
+      });
+
+      const admitted = new Map<number, number>();
+      for (const d of dones) for (const [end, n] of Object.entries(d.admitted)) admitted.set(Number(end), (admitted.get(Number(end)) ?? 0) + n);
+      for (const [end, n] of admitted) expect(n, `window ending ${end}`).to.be.at.most(400);
+      const lanes = dones.flatMap((d) => d.refusedIn);
+      expect(lanes).to.have.length(12);
+      expect(lanes.every((windows) => windows.length === 2)).to.equal(true);
+      // A window in which every lane was refused: every worker's lease was spent, so all of the limit was admitted.
+      const exhausted = lanes.reduce((common, windows) => common.filter((end) => windows.includes(end)));
+      expect(exhausted).to.not.be.empty;
+      for (const end of exhausted) expect(admitted.get(end), `window ending ${end}`).to.equal(400);
+    });
   });
 });
