@@ -1,21 +1,19 @@
 // Three `portcullis serve` processes sharing PostgreSQL (through a TCP relay the test can cut) and Redis: a shared rate limit, changes propagated within 1 s (p99), a node killed and caught up, a store outage, and `serve --workers 2` on PostgreSQL.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { expect } from 'chai';
 
-import { WORKER_HEADER } from '../../server/cluster/worker.js';
 import { DEBUG_HEADER } from '../../server/gateway/app.js';
 import { dropSchema, requirePostgres, storeUrl, testSchema, TEST_POSTGRES_URL } from '../core/store/postgres-fixture.js';
 import { eventually } from '../support/eventually.js';
 import { stopAll } from '../support/processes.js';
 import { dropKeys, requireRedis, testKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
-import { call, type HttpResult } from './fixtures/http.js';
+import { call, fresh, type HttpResult } from './fixtures/http.js';
 import { CLI, startGateway, startOp, type Gateway } from './fixtures/processes.js';
 import { E2E_CLIENT, E2E_CLIENT_CLAIMS, RESOURCE, clientCredentialsToken, generateSigningKey } from './fixtures/tokens.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
@@ -30,27 +28,6 @@ function expectStatus(res: HttpResult, status: number): void {
 function percentile(samples: readonly number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-interface WorkerAnswer {
-  status: number;
-  worker: string | undefined;
-}
-
-/** One request on a connection of its own, so the cluster's round robin hands it to the next worker. */
-function fresh(url: string, headers: Record<string, string>): Promise<WorkerAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, headers: { ...headers, connection: 'close' }, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const worker = res.headers[WORKER_HEADER];
-        resolve({ status: res.statusCode ?? 0, worker: typeof worker === 'string' ? worker : undefined });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Sums one unlabelled series over the nodes' /metrics. */

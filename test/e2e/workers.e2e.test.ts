@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,34 +11,12 @@ import { CHECKPOINT_STREAM } from '../../core/checkpoints/checkpoint.js';
 import { verifyHistory } from '../../core/checkpoints/verify-history.js';
 import { readDecisions } from '../../core/decision-log/reader.js';
 import { SqliteEventStore } from '../../core/store/sqlite.js';
-import { WORKER_HEADER } from '../../server/cluster/worker.js';
 import { DEBUG_HEADER } from '../../server/gateway/app.js';
 import { eventually } from '../support/eventually.js';
 import { stopAll, type ProcessHandle } from '../support/processes.js';
-import { call } from './fixtures/http.js';
+import { call, fresh, type WorkerAnswer as Answer } from './fixtures/http.js';
 import { CLI, startGateway } from './fixtures/processes.js';
 import { startUpstream, type Upstream } from './fixtures/upstream.js';
-
-interface Answer {
-  status: number;
-  worker: string | undefined;
-}
-
-/** One request on its own connection, so the cluster's round robin hands it to the next worker. */
-function fresh(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, headers: { ...headers, connection: 'close' }, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const worker = res.headers[WORKER_HEADER];
-        resolve({ status: res.statusCode ?? 0, worker: typeof worker === 'string' ? worker : undefined });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('serve --workers 2 (node:cluster) end to end', function () {
   // Generous: a replacement worker replays the store before it serves, which takes seconds on a loaded machine.
