@@ -372,7 +372,8 @@ function lastSoak(): Record<string, number | string> | undefined {
 
 function memoryTargets(r: Record<string, number> | undefined) {
   const soak = lastSoak();
-  const soakMinutes = Number(soak?.minutes ?? 0);
+  // The length asked for: the slices' sum (`minutes`) falls short of it by the gaps between them.
+  const soakMinutes = Number(soak?.requestedMinutes ?? soak?.minutes ?? 0);
   const growth = soak?.rssGrowthPct === undefined ? undefined : Number(soak.rssGrowthPct);
   return [
     ...(r

@@ -308,6 +308,9 @@ function summarize(slices: readonly SliceRow[], samples: readonly TimedSample[],
     join(RESULTS, 'soak.json'),
     `${JSON.stringify({
       time: new Date().toISOString(),
+      // The wall-clock length asked for (and held by the slice loop); `minutes` sums the wrk slices
+      // only, a little less than that because of the gaps between slices.
+      requestedMinutes: minutes,
       minutes: Number((seconds / 60).toFixed(1)),
       target,
       meanRps: Math.round(requests / Math.max(1, seconds)),
