@@ -70,17 +70,22 @@ describe('core/commands', () => {
     expect(await store.readStream('settings')).to.have.length(1);
   });
 
-  it('without If-Match, catches up with the store and decides again when another node changed the settings first', async () => {
-    await store.append('settings', [{ id: 'other-node', type: 'SettingsChanged', data: { patch: { enabled: false } } }]);
-    // This node is one event behind until it waits for the store's head (as a node a few ms behind is).
+  /** The node's projection as a node a few ms behind sees it: `state` until it waits for the store's head. */
+  const projectionBehind = (state: ConfigState): Projection<ConfigState> => {
     const behind = {
-      state: initialConfigState,
+      state,
       waitFor: async (position: Position) => {
         await runtime.projection.waitFor(position);
         behind.state = runtime.projection.state;
       },
     };
-    const commands = new ConfigCommands(store, behind as unknown as Projection<ConfigState>, staticPlugins);
+    return behind as unknown as Projection<ConfigState>;
+  };
+
+  it('without If-Match, catches up with the store and decides again when another node changed the settings first', async () => {
+    await store.append('settings', [{ id: 'other-node', type: 'SettingsChanged', data: { patch: { enabled: false } } }]);
+    // This node is one event behind until it waits for the store's head (as a node a few ms behind is).
+    const commands = new ConfigCommands(store, projectionBehind(initialConfigState), staticPlugins);
     const state = await commands.changeSettings({ audit: { enabled: false } }, undefined, ctx);
     expect(state.settingsRevision).to.equal(2);
     expect(state.settings.enabled, "the other node's change is kept").to.equal(false);
@@ -92,14 +97,7 @@ describe('core/commands', () => {
     await runtime.commands.configureProvider('p1', body, undefined, ctx);
     const seen = runtime.projection.state;
     await store.append('provider-p1', [{ id: 'other-node', type: 'ProviderConfigured', data: { id: 'p1', ...body, enabled: false, order: 0 } }]);
-    const behind = {
-      state: seen,
-      waitFor: async (position: Position) => {
-        await runtime.projection.waitFor(position);
-        behind.state = runtime.projection.state;
-      },
-    };
-    const commands = new ConfigCommands(store, behind as unknown as Projection<ConfigState>, staticPlugins);
+    const commands = new ConfigCommands(store, projectionBehind(seen), staticPlugins);
     const record = await commands.configureProvider('p1', { ...body, order: 5 }, undefined, ctx);
     expect(record).to.include({ revision: 3, enabled: true, order: 5 });
   });
