@@ -159,14 +159,21 @@ describe('policies/rate-limit', () => {
 
   it('a route counts under its own limit and window even where another route has the same name', async () => {
     const { pipeline } = kit(
-      { routes: [{ name: 'api', path: '/a', rateLimit: { limit: 1, windowSeconds: 10 } }, { name: 'api', path: '/b', rateLimit: { limit: 5, windowSeconds: 60 } }] },
+      {
+        routes: [
+          { name: 'api', path: '/a', rateLimit: { limit: 1, windowSeconds: 10 } },
+          { name: 'api', path: '/b', rateLimit: { limit: 5, windowSeconds: 10 } },
+          { name: 'api', path: '/c', rateLimit: { limit: 5, windowSeconds: 60 } },
+        ],
+      },
       [people],
       { clock: new ManualClock(T0) },
     );
     const policyAt = async (path: string, token: string) => (await pipeline.decide(request({ path, ...bearer(token) }))).headers?.['ratelimit-policy'];
+    // Each differs from the one before in one part only: the limit, then the window.
     expect(await policyAt('/a', 'tok-a1')).to.equal('"api";q=1;w=10');
-    expect(await policyAt('/b', 'tok-carl')).to.equal('"api";q=5;w=60');
-    expect(await policyAt('/a', 'tok-bob')).to.equal('"api";q=1;w=10');
+    expect(await policyAt('/b', 'tok-carl')).to.equal('"api";q=5;w=10');
+    expect(await policyAt('/c', 'tok-bob')).to.equal('"api";q=5;w=60');
   });
 
   it('a shared limiter that answers in a promise (Redis) gives the same verdicts and headers', async () => {
