@@ -57,6 +57,19 @@ describe('policies/authenticate', () => {
     expect(d).to.include({ status: 401, reason: 'invalid_token', description: 'token issuer not accepted' });
   });
 
+  it('a JWT of an issuer no provider names goes once to each provider that judges any token, then is refused as issuer not accepted', async () => {
+    const calls: string[] = [];
+    const a = fake('a', () => who('ann', 'a'), ['https://a.example'], calls);
+    const any = fake('any', () => ({ outcome: 'not_responsible' }), undefined, calls);
+    // Whatever the text: an issuer is only ever one a provider names (the last is the text a mutation tool writes into lists).
+    for (const iss of ['https://evil.example', 'a.example', 'Stryker was here']) {
+      calls.length = 0;
+      const d = await pipeline([a, any]).decide(request(bearer(await jwtWithIss(iss))));
+      expect(d, iss).to.include({ status: 401, reason: 'invalid_token', description: 'token issuer not accepted' });
+      expect(calls, iss).to.deep.equal(['any']);
+    }
+  });
+
   it('tries opaque tokens in configured order until one is responsible', async () => {
     const calls: string[] = [];
     const first = fake('first', () => ({ outcome: 'not_responsible' }), undefined, calls);

@@ -157,6 +157,38 @@ describe('policies/rate-limit', () => {
     expect(await two.decide(request({ path: '/r2', ...bearer('tok-carl') }))).to.include({ reason: 'rate_limited' });
   });
 
+  it('a route counts under its own limit and window even where another route has the same name', async () => {
+    const { pipeline } = kit(
+      {
+        routes: [
+          { name: 'api', path: '/a', rateLimit: { limit: 1, windowSeconds: 10 } },
+          { name: 'api', path: '/b', rateLimit: { limit: 5, windowSeconds: 10 } },
+          { name: 'api', path: '/c', rateLimit: { limit: 5, windowSeconds: 60 } },
+        ],
+      },
+      [people],
+      { clock: new ManualClock(T0) },
+    );
+    const policyAt = async (path: string, token: string) => (await pipeline.decide(request({ path, ...bearer(token) }))).headers?.['ratelimit-policy'];
+    // Each differs from the one before in one part only: the limit, then the window.
+    expect(await policyAt('/a', 'tok-a1')).to.equal('"api";q=1;w=10');
+    expect(await policyAt('/b', 'tok-carl')).to.equal('"api";q=5;w=10');
+    expect(await policyAt('/c', 'tok-bob')).to.equal('"api";q=5;w=60');
+  });
+
+  it('a shared limiter that answers in a promise (Redis) gives the same verdicts and headers', async () => {
+    const clock = new ManualClock(T0 + 15_000);
+    const local = new LocalRateLimiter(clock);
+    const shared = { consume: (key: string, p: { limit: number; windowMs: number }) => Promise.resolve(local.consume(key, p)) };
+    const { pipeline } = kit({ rateLimit: { enabled: true, limit: 1, windowSeconds: 60 } }, [people], { clock, limiter: shared });
+    const first = await pipeline.decide(request(bearer('tok-a1')));
+    expect(first).to.include({ allow: true, reason: 'authenticated' });
+    expect(first.headers).to.include({ ratelimit: '"default";r=0;t=45', 'x-ratelimit-limit': '1' });
+    const second = await pipeline.decide(request(bearer('tok-a1')));
+    expect(second).to.include({ allow: false, status: 429, reason: 'rate_limited', stage: 'rate_limit' });
+    expect(second.headers).to.include({ 'retry-after': '45' });
+  });
+
   it('LocalRateLimiter forgets idle keys once their window has passed', () => {
     const clock = new ManualClock(T0);
     const limiter = new LocalRateLimiter(clock);

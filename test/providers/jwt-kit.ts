@@ -4,7 +4,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWS
 import type { Credential, Identity } from '../../core/access.js';
 import { ManualClock } from '../../core/clock.js';
 import { IdentityCache } from '../../core/identity-cache.js';
-import { silentLogger } from '../../core/logger.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
 import type { AuthResult, ProviderDeps } from '../../core/provider.js';
 import type nock from 'nock';
 import type { Scheduler } from '../../providers/sdk/index.js';
@@ -36,6 +36,43 @@ export async function signWith(key: TestKey, clock: ManualClock, claims: JWTPayl
 
 /** Timers that never fire: start-up retries stay pending and are dropped on close. */
 export const idleScheduler: Scheduler = { set: () => 0, clear: () => {} };
+
+export interface LogRecord {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly fields: Record<string, unknown>;
+  readonly msg: string | undefined;
+}
+
+/** A logger keeping every record, to read what the operator would. */
+export function recordingLogger(): Logger & { records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const at = (level: LogRecord['level']) => (a: Record<string, unknown> | string, msg?: string) =>
+    void records.push(typeof a === 'string' ? { level, fields: {}, msg: a } : { level, fields: a, msg });
+  const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger, records };
+  return logger as Logger & { records: LogRecord[] };
+}
+
+/** Timers fired by hand: the delays asked for, and the ones still pending. */
+export function manualScheduler(): Scheduler & { delays: number[]; pending: Map<number, () => void>; fire(): void } {
+  let next = 0;
+  const pending = new Map<number, () => void>();
+  const delays: number[] = [];
+  return {
+    delays,
+    pending,
+    set: (fn, ms) => {
+      delays.push(ms);
+      pending.set(++next, fn);
+      return next;
+    },
+    clear: (handle) => void pending.delete(handle as number),
+    fire() {
+      const due = [...pending];
+      pending.clear();
+      for (const [, fn] of due) fn();
+    },
+  };
+}
 
 export function makeDeps(clock: ManualClock, id = 'corp'): ProviderDeps & { cache: IdentityCache } {
   return { id, fetch: globalThis.fetch, clock, logger: silentLogger, cache: new IdentityCache({ clock }) };

@@ -1,11 +1,13 @@
 // The provider SDK's JWT half as a provider author uses it: verifyJwt's refusals, OpenID discovery's checks, and the key set's cache.
 import { expect } from 'chai';
-import { createLocalJWKSet, SignJWT } from 'jose';
+import { CompactSign, createLocalJWKSet, SignJWT } from 'jose';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import type { HttpFetch } from '../../core/provider.js';
-import { compileMapping, discover, JwksKeySet, JwksVerifier, jwtValidator, KeySetError, verifyJwt, type JwtPolicy } from '../../providers/sdk/index.js';
-import { idleScheduler, jwks, makeDeps, makeKey, signWith, T0, type TestKey } from './jwt-kit.js';
+import {
+  compileMapping, discover, JwksKeySet, JwksVerifier, jwtValidator, KeySetError, KeysUnavailableError, verifyJwt, type JwtPolicy,
+} from '../../providers/sdk/index.js';
+import { idleScheduler, jwks, makeDeps, makeKey, manualScheduler, recordingLogger, signWith, T0, type TestKey } from './jwt-kit.js';
 
 const ISSUER = 'https://idp.example.test/realm';
 const JWKS_URI = 'https://idp.example.test/realm/jwks';
@@ -64,6 +66,22 @@ describe('provider SDK: verifyJwt, discover, JwksKeySet', () => {
       for (const alg of ['XHS256', 'HS256X', 'ES256', ['HS256'], 256]) expect(await refusal(alg), JSON.stringify(alg)).to.equal('algorithm not allowed');
       // Where a symmetric algorithm is accepted, another one is refused as any other algorithm.
       expect(await refusal('HS512', ['RS256', 'HS256'])).to.equal('algorithm not allowed');
+      // A policy naming an algorithm jose does not implement: jose refuses it (ERR_JOSE_NOT_SUPPORTED).
+      expect(await refusal('ES256K', ['RS256', 'ES256K'])).to.equal('algorithm not allowed');
+    });
+
+    it('refuses a token that is not a JWT, or whose signature is not base64url, as malformed and not signed', async () => {
+      const [header, payload] = (await signWith(key, clock, { iss: ISSUER, aud: 'api', sub: 'u', exp: now() + 60 })).split('.');
+      for (const token of ['not-a-jwt', `${header}.${payload}.A`]) {
+        expect(await verify(token), token).to.deep.equal({ ok: false, code: 'invalid_token', description: 'malformed token', signed: false });
+      }
+    });
+
+    it('refuses a correctly signed token whose payload is not a JSON object as malformed, and says it was signed', async () => {
+      for (const payload of ['[1]', '"text"', 'not json']) {
+        const token = await new CompactSign(new TextEncoder().encode(payload)).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
+        expect(await verify(token), payload).to.deep.equal({ ok: false, code: 'invalid_token', description: 'malformed token', signed: true });
+      }
     });
 
     it('tries every key when the token names none, and reports an expired token as expired, not as a bad signature', async () => {
@@ -93,6 +111,8 @@ describe('provider SDK: verifyJwt, discover, JwksKeySet', () => {
       expect(await failure({ sub: undefined })).to.deep.equal({ outcome: 'failure', code: 'invalid_token', description: 'token has no sub claim' });
       expect(await failure({ nbf: now() + 600 })).to.deep.equal({ outcome: 'failure', code: 'invalid_token', description: 'token not yet valid' });
       expect(await failure({ exp: 'soon' })).to.deep.equal({ outcome: 'failure', code: 'invalid_token', description: 'malformed token' });
+      const notAnObject = await new CompactSign(new TextEncoder().encode('[1]')).setProtectedHeader({ alg: 'RS256', kid: key.kid }).sign(key.privateKey);
+      expect(await validate()(notAnObject), 'signed, so its own').to.deep.equal({ outcome: 'failure', code: 'invalid_token', description: 'malformed token' });
     });
   });
 
@@ -157,6 +177,8 @@ describe('provider SDK: verifyJwt, discover, JwksKeySet', () => {
         [{ keys: 'none' }, 'key set has no "keys" array'],
         [null, 'key set has no "keys" array'],
         [{ keys: [{ ...key.jwk, use: 'enc' }, { note: 'x' }] }, 'key set holds no signing keys'],
+        // jose refuses a whole set that holds an entry other than an object, even beside a good key.
+        [{ keys: [null, key.jwk] }, 'key set is malformed'],
       ] as const) {
         const set = keySet(tableFetch({ [JWKS_URI]: body }));
         await set.start();
@@ -214,6 +236,120 @@ describe('provider SDK: verifyJwt, discover, JwksKeySet', () => {
       await keySet(hanging).start(AbortSignal.abort());
       expect(set.ready).to.equal(false);
       expect(set.detail).to.equal('no signing keys: not fetched yet');
+    });
+
+    it('starts a background refresh once the keys are exactly cacheSeconds old, not a millisecond before', async () => {
+      const fetch = tableFetch({ [JWKS_URI]: jwks(key) });
+      const set = keySet(fetch);
+      await set.start();
+      clock.advance(3_599_999);
+      expect(await verifyWith(set, await signed(key))).to.include({ ok: true });
+      expect(fetch.calls).to.have.length(1);
+      clock.advance(1);
+      expect(await verifyWith(set, await signed(key))).to.include({ ok: true });
+      expect(fetch.calls).to.have.length(2);
+    });
+
+    it('a token without kid that several held keys match is verified without fetching the key set again', async () => {
+      const fetch = tableFetch({ [JWKS_URI]: { keys: [key.jwk, other.jwk].map(({ kid: _kid, ...jwk }) => jwk) } });
+      const set = keySet(fetch);
+      await set.start();
+      clock.advance(60_000); // past the cooldown: a refetch would be allowed
+      const token = await new SignJWT({ iss: ISSUER, aud: 'api', sub: 'u', exp: now() + 60 }).setProtectedHeader({ alg: 'RS256' }).sign(other.privateKey);
+      expect(await verifyWith(set, token)).to.include({ ok: true });
+      expect(fetch.calls).to.have.length(1);
+    });
+
+    it('getKey, for a provider that verifies with jose itself: KeysUnavailableError with the last failure, or a fixed text when there is none', async () => {
+      const rejection = (set: JwksKeySet, kid: string) =>
+        set.getKey({ alg: 'RS256', kid }, { payload: '', signature: '' }).then(
+          () => 'resolved',
+          (err: unknown) => (err instanceof KeysUnavailableError ? { name: err.name, code: err.code, message: err.message } : `other: ${String(err)}`),
+        );
+      const failing = keySet(tableFetch({ [JWKS_URI]: new Error('down') }));
+      await failing.start();
+      clock.advance(60_000);
+      expect(await rejection(failing, key.kid)).to.deep.equal({ name: 'KeysUnavailableError', code: 'keys_unavailable', message: `unreachable: GET ${JWKS_URI}: unreachable` });
+      const closed = keySet(tableFetch({ [JWKS_URI]: jwks(key) }));
+      closed.close();
+      expect(await rejection(closed, key.kid), 'never fetched').to.deep.equal({ name: 'KeysUnavailableError', code: 'keys_unavailable', message: 'no signing keys' });
+      const held = keySet(tableFetch({ [JWKS_URI]: jwks(key) }));
+      await held.start();
+      held.close();
+      clock.advance(60_000);
+      expect(await rejection(held, other.kid), 'an unknown kid, no refresh possible').to.deep.equal({
+        name: 'KeysUnavailableError', code: 'keys_unavailable', message: 'signing keys could not be refreshed',
+      });
+    });
+
+    it('logs what the operator needs: keys fetched (debug, the URL without its query), a failure with no keys (error), a failed refresh (warn), each with the issuer, reason and count', async () => {
+      const uri = `${JWKS_URI}?tenant=t1`;
+      const table: Record<string, unknown> = { [uri]: new Error('down') };
+      const logger = recordingLogger();
+      const set = new JwksKeySet({ issuer: ISSUER, jwksUri: uri, cacheMs: 3_600_000, cooldownMs: 30_000, fetch: tableFetch(table), clock, logger, scheduler: idleScheduler });
+      await set.start();
+      table[uri] = jwks(key);
+      clock.advance(60_000);
+      expect(await set.refresh()).to.equal(true);
+      table[uri] = { keys: 'none' };
+      clock.advance(60_000);
+      expect(await set.refresh()).to.equal(false);
+      expect(await set.refresh()).to.equal(false);
+      expect(logger.records).to.deep.equal([
+        { level: 'error', fields: { issuer: ISSUER, error: `unreachable: GET ${JWKS_URI}: unreachable`, failures: 1 }, msg: 'signing keys could not be fetched; provider unavailable' },
+        { level: 'debug', fields: { jwksUri: JWKS_URI }, msg: 'signing keys fetched' },
+        { level: 'warn', fields: { issuer: ISSUER, error: 'key set has no "keys" array', failures: 1 }, msg: 'signing keys could not be refreshed; keeping cached keys' },
+        { level: 'warn', fields: { issuer: ISSUER, error: 'key set has no "keys" array', failures: 2 }, msg: 'signing keys could not be refreshed; keeping cached keys' },
+      ]);
+    });
+
+    it('an error that is neither an HTTP nor a key-set failure: "unexpected error" in the status, the error itself only in the log', async () => {
+      const logger = recordingLogger();
+      // timeoutMs 0 is a caller's mistake the HTTP helper throws a TypeError for.
+      const set = new JwksKeySet({ issuer: ISSUER, jwksUri: JWKS_URI, cacheMs: 60_000, cooldownMs: 30_000, fetch: tableFetch({}), clock, logger, scheduler: idleScheduler, timeoutMs: 0 });
+      await set.start();
+      expect(set.detail).to.equal('no signing keys: unexpected error');
+      expect(logger.records.map((r) => [r.level, r.msg])).to.deep.equal([
+        ['error', 'signing keys could not be fetched; provider unavailable'],
+        ['error', 'unexpected key fetch error'],
+      ]);
+      expect(logger.records[0]!.fields).to.deep.equal({ issuer: ISSUER, error: 'unexpected error', failures: 1 });
+      expect(logger.records[1]!.fields.err).to.be.instanceOf(TypeError).with.property('message', 'fetchJson: timeoutMs and maxBytes must be positive');
+    });
+
+    it('a fetch that close() aborts is no failure: nothing logged, no retry, refresh answers false', async () => {
+      const calls: string[] = [];
+      const abortable = ((url: string, init?: RequestInit) => {
+        calls.push(url);
+        return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)));
+      }) as HttpFetch;
+      const logger = recordingLogger();
+      const scheduler = manualScheduler();
+      const set = new JwksKeySet({ issuer: ISSUER, jwksUri: JWKS_URI, cacheMs: 60_000, cooldownMs: 30_000, fetch: abortable, clock, logger, scheduler });
+      const pending = set.refresh();
+      expect(calls).to.deep.equal([JWKS_URI]);
+      set.close();
+      expect(await pending).to.equal(false);
+      expect(logger.records).to.deep.equal([]);
+      expect(scheduler.delays).to.deep.equal([]);
+      expect(set.detail).to.equal('no signing keys: not fetched yet');
+    });
+
+    it('keeps one start-up retry pending however many fetches fail before it fires, backing off on each', async () => {
+      const fetch = tableFetch({ [JWKS_URI]: new Error('down') });
+      const scheduler = manualScheduler();
+      const set = new JwksKeySet({ issuer: ISSUER, jwksUri: JWKS_URI, cacheMs: 60_000, cooldownMs: 30_000, fetch, clock, logger: silentLogger, scheduler });
+      await set.start();
+      expect(scheduler.pending.size).to.equal(1);
+      clock.advance(30_000);
+      expect(await verifyWith(set, await signed(key))).to.include({ ok: false, code: 'provider_unavailable' });
+      expect(fetch.calls, 'a token asked the issuer again').to.have.length(2);
+      expect(scheduler.pending.size, 'still one retry').to.equal(1);
+      scheduler.fire();
+      expect(await set.refresh(), 'the retry, shared').to.equal(false);
+      expect(fetch.calls).to.have.length(3);
+      expect(scheduler.pending.size).to.equal(1);
+      expect(scheduler.delays).to.deep.equal([1_000, 4_000]);
     });
 
     it('fetches nothing once closed', async () => {
