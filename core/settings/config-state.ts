@@ -2,7 +2,7 @@
 import type { RecordedEvent } from '../store/port.js';
 import type { ConfigEvent, ProviderConfiguration } from '../events.js';
 import { applyMergePatch, isJsonObject, type JsonObject } from './merge-patch.js';
-import { deepFreeze, defaultSettings, settingsSchema, type Settings } from './schema.js';
+import { deepFreeze, defaultSettings, storedSettingsSchema, type Settings } from './schema.js';
 
 export interface ProviderRecord extends ProviderConfiguration {
   /** Number of events in the provider's stream: the value of its ETag. */
@@ -37,7 +37,7 @@ export function evolve(state: ConfigState, event: RecordedEvent): ConfigState {
       const document = isJsonObject(patched) ? patched : {};
       // Commands validate before appending; a document that no longer parses (an older
       // version's setting) keeps the last valid settings rather than stopping the node.
-      const parsed = settingsSchema.safeParse(document);
+      const parsed = storedSettingsSchema.safeParse(document);
       return deepFreeze({
         ...state,
         settingsRevision: e.revision + 1,

@@ -291,7 +291,11 @@ const consoleSchema = z
     path: ['adminGroups'],
   });
 
-export const settingsSchema = z
+/**
+ * The settings as they are stored: what a replay reads. A rule added later (unique route names)
+ * goes on {@link settingsSchema} only, so settings stored before it replay as they applied.
+ */
+export const storedSettingsSchema = z
   .object({
     /** Master switch: when false every request passes untouched (and is audited as `auth_disabled`). */
     enabled: z.boolean().default(true),
@@ -308,6 +312,22 @@ export const settingsSchema = z
     console: consoleSchema.prefault({}),
   })
   .strict();
+
+/**
+ * The settings a change may leave: route names are unique, whether given or the default
+ * `route-<n>`. The trace, the audit, a route's own rate-limit counters and its assertion
+ * overrides all know a route by its name, so two routes of one name would share counters and
+ * one would take the other's overrides.
+ */
+export const settingsSchema = storedSettingsSchema.superRefine((settings, ctx) => {
+  const seen = new Map<string, number>();
+  settings.routes.forEach((route, i) => {
+    const routeName = route.name ?? `route-${i + 1}`;
+    const first = seen.get(routeName);
+    if (first === undefined) seen.set(routeName, i);
+    else ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `the name ${routeName} is already routes[${first}]'s` });
+  });
+});
 
 /** Settings with every default filled in, deeply frozen once per change. */
 export type Settings = z.output<typeof settingsSchema>;

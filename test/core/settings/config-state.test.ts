@@ -27,6 +27,12 @@ describe('core/settings/config-state', () => {
     expect(Object.isFrozen(initialConfigState.settings.ip.trustedProxies)).to.equal(true);
   });
 
+  it('replays settings stored before route names had to be unique as they applied', () => {
+    const routes = [{ name: 'api', path: '/a/**', groups: ['devs'] }, { name: 'api', path: '/b/**' }];
+    const s = fold([event('settings', 0, 'SettingsChanged', { patch: { routes } })]);
+    expect(s.settings.routes.map((r) => [r.name, r.path, r.groups])).to.deep.equal([['api', '/a/**', ['devs']], ['api', '/b/**', undefined]]);
+  });
+
   it('applies merge patches in order and counts revisions', () => {
     const s = fold([
       event('settings', 0, 'SettingsChanged', { patch: { enabled: false, audit: { enabled: false } } }),

@@ -214,6 +214,9 @@ describe('server/admin', () => {
       ['several errors at once', { enabled: 1, audit: { enabled: 'no' } }, ['enabled', 'audit.enabled']],
       ['a retention of zero days', { audit: { retention: { maxDays: 0 } } }, ['audit.retention.maxDays']],
       ['an unknown retention key', { audit: { retention: { maxBytes: 1 } } }, ['audit.retention.maxBytes']],
+      // A route is known by its name to its rate-limit counters and its assertion overrides.
+      ['two routes of one name', { routes: [{ name: 'api', path: '/a/**' }, { name: 'api', path: '/b/**' }] }, ['routes[1].name']],
+      ['a route named as the next one is by default', { routes: [{ name: 'route-2', path: '/a/**' }, { path: '/b/**' }] }, ['routes[1].name']],
     ];
     for (const [what, patch, paths] of invalid) {
       it(`PATCH with ${what} → 400 invalid_request naming each field, nothing appended`, async () => {
@@ -225,6 +228,12 @@ describe('server/admin', () => {
         expect((await store.readAll()).length).to.equal(before);
       });
     }
+
+    it('a repeated route name is refused naming the route that has it first', async () => {
+      const res = await call('patch', '/api/v1/settings', { body: { routes: [{ path: '/x' }, { name: 'api', path: '/a/**' }, { name: 'api', path: '/b/**' }] } });
+      expectError(res, 400, 'invalid_request');
+      expect(res.body.fields).to.deep.equal([{ path: 'routes[2].name', message: 'the name api is already routes[1]\'s' }]);
+    });
 
     it('an unknown key is named in its field error', async () => {
       const res = await call('patch', '/api/v1/settings', { body: { nope: 1 } });
