@@ -6,7 +6,7 @@ import { silentLogger } from '../../core/logger.js';
 import { composePipeline, type Pipeline } from '../../core/pipeline.js';
 import type { Provider } from '../../core/provider.js';
 import { LocalRateLimiter, type RateLimiter } from '../../core/rate-limit.js';
-import { settingsSchema } from '../../core/settings/schema.js';
+import { settingsSchema, storedSettingsSchema } from '../../core/settings/schema.js';
 import { request } from '../fixtures/requests.js';
 
 export type Who = Partial<Identity> & { username: string };
@@ -31,9 +31,12 @@ export interface Kit {
   readonly clock: ManualClock;
 }
 
-/** The full policy pipeline for a settings document (validated like an admin's change). */
-export function kit(document: unknown, providers: Provider[] = [], options: { clock?: ManualClock; limiter?: RateLimiter } = {}): Kit {
-  const settings = settingsSchema.parse(document);
+/**
+ * The full policy pipeline for a settings document, validated like an admin's change (`stored`:
+ * like a replay, which also reads settings stored before a later rule).
+ */
+export function kit(document: unknown, providers: Provider[] = [], options: { clock?: ManualClock; limiter?: RateLimiter; stored?: boolean } = {}): Kit {
+  const settings = (options.stored ? storedSettingsSchema : settingsSchema).parse(document);
   const clock = options.clock ?? new ManualClock(Date.UTC(2024, 0, 1, 0, 0, 0));
   const rateLimiter = options.limiter ?? new LocalRateLimiter(clock);
   return { pipeline: composePipeline(policyStages(settings, providers, { logger: silentLogger, clock, rateLimiter })), clock };
