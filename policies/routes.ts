@@ -4,7 +4,7 @@ import { hostName } from '../core/host.js';
 import { matchForm } from '../core/path.js';
 import { compilePattern, patternMatches, SegmentIndex, type CompiledPattern } from '../core/path-pattern.js';
 import type { Outcome, Stage } from '../core/pipeline.js';
-import type { RouteSettings } from '../core/settings/schema.js';
+import { routeName, type RouteSettings } from '../core/settings/schema.js';
 import { methodOverrideRefused, overridesToWrite, READ_METHODS } from './read-only.js';
 
 /** The compiled rules: the first that matches method, path and host, or undefined. */
@@ -28,7 +28,7 @@ export function compileRoutes(rules: readonly RouteSettings[]): RouteTable {
     const methods = rule.methods?.length ? new Set(rule.methods) : undefined;
     if (methods?.has('GET')) methods.add('HEAD');
     const route: MatchedRoute = Object.freeze({
-      name: rule.name ?? `route-${i + 1}`,
+      name: routeName(rule, i),
       ...(rule.anonymous !== undefined ? { anonymous: rule.anonymous } : {}),
       ...(rule.readOnly !== undefined ? { readOnly: rule.readOnly } : {}),
       ...(rule.providers ? { providers: new Set(rule.providers) } : {}),

@@ -14,15 +14,17 @@ busy=$!
 trap 'kill "$busy" 2>/dev/null' EXIT
 summary="$out/summary.txt"
 echo "commit $(git rev-parse --short HEAD), $runs runs, busy loop on one core, started $(date -u +%FT%TZ)" | tee "$summary"
+# A count from mocha's last lines ("  12 passing"), 0 when absent.
+count() { grep -Eo "^[[:space:]]+[0-9]+ $2" "$1" | grep -Eo '[0-9]+' || echo 0; }
 failed=0
 for i in $(seq 1 "$runs"); do
   start=$(date +%s)
   npx mocha >"$out/run-$i.log" 2>&1
   rc=$?
-  count() { grep -Eo "^[[:space:]]+[0-9]+ $1" "$out/run-$i.log" | grep -Eo '[0-9]+' || echo 0; }
-  line="run $i/$runs: exit $rc, $(count passing) passing, $(count failing) failing, $(count pending) pending, $(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "$line" | tee -a "$summary"
-  if [ "$rc" -ne 0 ] || [ "$(count pending)" != 0 ]; then
+  log="$out/run-$i.log"
+  pending=$(count "$log" pending)
+  echo "run $i/$runs: exit $rc, $(count "$log" passing) passing, $(count "$log" failing) failing, $pending pending, $(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$summary"
+  if [ "$rc" -ne 0 ] || [ "$pending" != 0 ]; then
     failed=$((failed + 1))
     [ "${KEEP_GOING:-0}" = 1 ] || { echo "stopped: see $out/run-$i.log" | tee -a "$summary"; exit 1; }
   fi

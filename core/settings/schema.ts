@@ -322,12 +322,17 @@ export const storedSettingsSchema = z
 export const settingsSchema = storedSettingsSchema.superRefine((settings, ctx) => {
   const seen = new Map<string, number>();
   settings.routes.forEach((route, i) => {
-    const routeName = route.name ?? `route-${i + 1}`;
-    const first = seen.get(routeName);
-    if (first === undefined) seen.set(routeName, i);
-    else ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `the name ${routeName} is already routes[${first}]'s` });
+    const name = routeName(route, i);
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, i);
+    else ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `the name ${name} is already routes[${first}]'s` });
   });
 });
+
+/** A route's name: its own, or `route-<n>` (1-based) for the route at `index`. */
+export function routeName(route: { readonly name?: string | undefined }, index: number): string {
+  return route.name ?? `route-${index + 1}`;
+}
 
 /** Settings with every default filled in, deeply frozen once per change. */
 export type Settings = z.output<typeof settingsSchema>;

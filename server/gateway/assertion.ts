@@ -3,7 +3,7 @@ import { SignJWT, type JWK } from 'jose';
 import type { Decision, Identity } from '../../core/access.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import type { Settings } from '../../core/settings/schema.js';
+import { routeName, type Settings } from '../../core/settings/schema.js';
 import { ASSERTION_ALG, readAssertionKeys, type AssertionKey, type AssertionKeySet } from '../assertion-keys.js';
 
 export const ASSERTION_HEADER = 'x-portcullis-assertion';
@@ -149,7 +149,7 @@ export class AssertionSigner {
       settings.routes.forEach((r, i) => {
         if (!r.assertion) return;
         const ttlSeconds = r.assertion.ttlSeconds ?? fallback.ttlSeconds;
-        routes.set(r.name ?? `route-${i + 1}`, {
+        routes.set(routeName(r, i), {
           enabled: r.assertion.enabled ?? fallback.enabled,
           issuer: fallback.issuer,
           audience: r.assertion.audience ?? fallback.audience,
