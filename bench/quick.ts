@@ -1,4 +1,4 @@
-// `npm run bench:quick`: the ceiling (2) and Portcullis 3a in alternating short rounds, for checking one change quickly; prints each round and the median ratio.
+// `npm run bench:quick`: the ceiling (2), the Koa floor (2k) and Portcullis 3a in alternating short rounds, for checking one change quickly; prints each round and the median ratio.
 //
 //   BENCH_ROUNDS=5 BENCH_SECONDS=3 npm run bench:quick
 //   BENCH_QUICK_CLI=/elsewhere/dist/server/cli.js npm run bench:quick   # adds another build's 3a as a third contender (several: comma-separated)
@@ -42,8 +42,10 @@ async function main(): Promise<void> {
   const upstream = await startNode(`${DIST}servers/upstream.js`, [], { name: 'upstream' });
   const upstreamUrl = `http://127.0.0.1:${String(upstream.ready.port)}`;
   const bare = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl], { name: 'bare proxy' });
+  const koa = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl, '--koa'], { name: 'bare proxy under Koa' });
   const contenders: { name: string; url: string; tokens: string; pid: number; gateway?: Portcullis }[] = [
     { name: 'ceiling', url: `http://127.0.0.1:${String(bare.ready.port)}/api/x`, tokens: tokens.fewJwt, pid: bare.pid },
+    { name: 'koa floor', url: `http://127.0.0.1:${String(koa.ready.port)}/api/x`, tokens: tokens.fewJwt, pid: koa.pid },
   ];
   /** The bearer tokens a contender is called with: the JWTs of 3a, or a gateway token it issued (4a). */
   const credentialFile = async (name: string, gateway: Portcullis): Promise<string> => {

@@ -207,6 +207,10 @@ async function main(): Promise<number> {
     const bareUrl = `http://127.0.0.1:${String(bare.ready.port)}/api/x`;
     const ceiling = await measure('2', 'ceiling: bare keep-alive proxy (undici stream)', bareUrl, tokens.fewJwt, bare, upstream);
     rows.push(ceiling);
+    // 2k: the same proxy as a Koa app's one middleware: what Koa itself costs the gateway's path.
+    const koa = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl, '--koa'], { name: 'bare proxy under Koa' });
+    rows.push(await measure('2k', 'bare proxy under Koa (ctx.respond = false)', `http://127.0.0.1:${String(koa.ready.port)}/api/x`, tokens.fewJwt, koa, upstream));
+    await koa.stop();
     // 2v: the same proxy verifying one RS256 signature per request, a new token each time (as 3b).
     const verifying = await startNode(`${DIST}servers/bare-proxy.js`, [upstreamUrl, JSON.stringify(tokens.jwks.keys[0])], { name: 'bare proxy + RS256' });
     const verifyingUrl = `http://127.0.0.1:${String(verifying.ready.port)}/api/x`;
@@ -473,6 +477,8 @@ function report(totalSeconds: number): void {
   };
   const ratios = {
     '3a/2': ratio(rps('3a'), rps('2')),
+    '2k/2': ratio(rps('2k'), rps('2')),
+    '3a/2k': ratio(rps('3a'), rps('2k')),
     '3b/2v': ratio(rps('3b'), rps('2v')),
     'perCpu 3a/5': ratio(perCpu('3a'), perCpu('5')),
     '3b/verify(seq)': ratio(rps('3b'), verify?.sequential),
