@@ -468,7 +468,8 @@ function report(totalSeconds: number): void {
   const byId = new Map(rows.map((r) => [r.id, r]));
   const rps = (id: string) => byId.get(id)?.rps;
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? a / b : undefined);
-  const verify = extra.verify as { sequential?: number; inFlight32?: number; nodeCrypto?: number } | undefined;
+  type PerVerify = { sequential: number; inFlight32: number; nodeCrypto: number };
+  const verify = extra.verify as { sequential?: number; inFlight32?: number; nodeCrypto?: number; cpuUs?: PerVerify; loopUs?: PerVerify } | undefined;
   const added = (byId.get('3a@½')?.p99Ms ?? Number.NaN) - (byId.get('2@½')?.p99Ms ?? Number.NaN);
   // Requests per CPU-second of the process tree under test.
   const perCpu = (id: string) => {
@@ -517,7 +518,13 @@ function report(totalSeconds: number): void {
     if (r.note) lines.push(`${''.padStart(6)}${r.note}`);
   }
   lines.push('CPU% is of one core over the run (the machine has 2 cores = 200%); "srv" is the process tree under test, "wrk" the generator.');
-  if (verify) lines.push(`raw RS256 verify: jose ${verify.sequential} /s sequential, ${verify.inFlight32} /s with 32 in flight; node:crypto (sync, signature only) ${verify.nodeCrypto} /s`);
+  if (verify) {
+    const cpu = (what: 'sequential' | 'inFlight32' | 'nodeCrypto') => (verify.cpuUs ? ` (CPU ${verify.cpuUs[what]} µs each, ${verify.loopUs?.[what]} µs of it on the event loop)` : '');
+    lines.push(
+      `raw RS256 verify: jose ${verify.sequential} /s sequential${cpu('sequential')}, ${verify.inFlight32} /s with 32 in flight${cpu('inFlight32')}; ` +
+        `node:crypto (sync, signature only) ${verify.nodeCrypto} /s${cpu('nodeCrypto')}`,
+    );
+  }
   const ipc = extra.ipcRateLimit as Record<string, number> | undefined;
   if (ipc) lines.push(`cluster rate-limit count in a worker (leases taken over IPC): ${ipc.ipcSequentialMicros} µs one at a time, ${ipc.ipc32InFlightPerSecond} counts/s with 32 in flight (local count ${ipc.localMicros} µs)`);
   lines.push(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} = ${v === undefined ? '—' : v.toFixed(2)}`).join(', ')}`);
