@@ -1,4 +1,4 @@
-// The rate-limit port over Redis: counts shared by every node, one atomic Lua script per count, per-node counting while Redis is away.
+// The rate-limit port over Redis: counts shared by every node, one atomic Lua script per count (or per lease, for cluster workers), per-node counting while Redis is away.
 //
 // Why a Lua script and not rate-limiter-flexible: the script keeps exactly the semantics of
 // LocalRateLimiter (fixed windows aligned to the epoch, refused requests not counted), so a node
@@ -9,7 +9,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import { LocalRateLimiter, type RateLimiter, type RateLimitPolicy, type RateLimitResult } from './rate-limit.js';
+import { LocalRateLimiter, type RateLimiter, type RateLimitGrant, type RateLimitPolicy, type RateLimitResult } from './rate-limit.js';
 
 /**
  * KEYS[1] the bucket (a hash: r = the window's end, c = its count); ARGV limit, window (ms).
@@ -31,6 +31,39 @@ redis.call('PEXPIREAT', KEYS[1], resetAt)
 return {1, limit - count, resetAt}
 `;
 
+/**
+ * KEYS[1] the bucket; ARGV limit, window (ms), want, spread. Takes `min(left, max(want, ceil(left /
+ * spread)))` counts of the current window at once (a lease, see RateLimiter.take) and returns
+ * {granted, left after the grant, resetAt}. Shares the bucket, and so the count, with CONSUME_LUA.
+ */
+const TAKE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local spread = tonumber(ARGV[4])
+local resetAt = (math.floor(now / window) + 1) * window
+local stored = redis.call('HMGET', KEYS[1], 'r', 'c')
+local count = 0
+if tonumber(stored[1]) == resetAt then count = tonumber(stored[2]) or 0 end
+local left = math.max(0, limit - count)
+local granted = math.min(left, math.max(want, math.ceil(left / spread)))
+if granted > 0 then
+  redis.call('HSET', KEYS[1], 'r', resetAt, 'c', count + granted)
+  redis.call('PEXPIREAT', KEYS[1], resetAt)
+end
+return {granted, left - granted, resetAt}
+`;
+
+/** KEYS[1] the bucket; ARGV resetAt, count. Returns unused counts of the window ending at resetAt; nothing once that window is over. */
+const GIVE_BACK_LUA = `
+local stored = redis.call('HMGET', KEYS[1], 'r', 'c')
+if tonumber(stored[1]) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'c', math.max(0, (tonumber(stored[2]) or 0) - tonumber(ARGV[2])))
+return 1
+`;
+
 /** Where the counts are kept right now. */
 export type RateLimitBackendState = 'redis' | 'local_fallback';
 
@@ -50,7 +83,19 @@ export interface RedisRateLimiterOptions {
 }
 
 type ConsumeReply = [allowed: number, remaining: number, resetAt: number];
-type WithConsume = Redis & { portcullisConsume(key: string, limit: number, windowMs: number): Promise<ConsumeReply> };
+type TakeReply = [granted: number, remaining: number, resetAt: number];
+type WithConsume = Redis & {
+  portcullisConsume(key: string, limit: number, windowMs: number): Promise<ConsumeReply>;
+  portcullisTake(key: string, limit: number, windowMs: number, want: number, spread: number): Promise<TakeReply>;
+  portcullisGiveBack(key: string, resetAt: number, count: number): Promise<number>;
+};
+
+/** Counts of one key and window leased out and not given back yet, by where they were taken. */
+interface Leased {
+  readonly resetAt: number;
+  redis: number;
+  local: number;
+}
 
 /**
  * Shared fixed windows in Redis. When Redis cannot be reached (not connected, an error, no answer
@@ -70,10 +115,13 @@ export class RedisRateLimiter implements RateLimiter {
   private retryAt = 0;
   private lastError = 'not connected yet';
   private closed = false;
-  /** Requests counted per node because Redis was away (for metrics). */
+  /** Requests counted per node because Redis was away, and counts leased from the per-node counts then (for metrics). */
   localCounts = 0;
   /** Times the limiter switched to per-node counting (for metrics). */
   fallbacks = 0;
+  /** Leases out (the cluster's), by key and window: a count goes back to where it was taken. */
+  private readonly leased = new Map<string, Leased>();
+  private nextSweep = 0;
 
   constructor(private readonly options: RedisRateLimiterOptions) {
     this.local = new LocalRateLimiter(options.clock);
@@ -91,6 +139,8 @@ export class RedisRateLimiter implements RateLimiter {
       ...options.redisOptions,
     });
     client.defineCommand('portcullisConsume', { numberOfKeys: 1, lua: CONSUME_LUA });
+    client.defineCommand('portcullisTake', { numberOfKeys: 1, lua: TAKE_LUA });
+    client.defineCommand('portcullisGiveBack', { numberOfKeys: 1, lua: GIVE_BACK_LUA });
     this.client = client as WithConsume;
     client.on('ready', () => this.toRedis());
     client.on('error', (err: Error) => this.toLocal(err.message));
@@ -110,11 +160,40 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   consume(key: string, policy: RateLimitPolicy): RateLimitResult | Promise<RateLimitResult> {
-    if (this.current === 'redis' || (this.client.status === 'ready' && this.options.clock.now() >= this.retryAt)) {
-      return this.shared(key, policy);
-    }
+    if (this.redisUsable()) return this.shared(key, policy);
     this.localCounts += 1;
     return this.local.consume(key, policy);
+  }
+
+  /**
+   * A lease of the key's counts (the cluster primary asks on behalf of its workers), taken in Redis
+   * in one script, so every node's workers together never admit more than the limit; from the
+   * per-node counts while Redis is away.
+   */
+  take(key: string, policy: RateLimitPolicy, want: number, spread: number): RateLimitGrant | Promise<RateLimitGrant> {
+    if (this.redisUsable()) return this.sharedTake(key, policy, want, spread);
+    return this.localTake(key, policy, want, spread);
+  }
+
+  /**
+   * Unused counts of a lease come back to where they were taken: the per-node counts first, up
+   * to what was leased from them for this key and window, then Redis, never more than was leased
+   * from it. A count whose origin is not known any more (its window ended, or it was already
+   * given back) is dropped: it ends with its window, which may refuse a request early but never
+   * admits one too many. A give-back Redis does not take is dropped the same way.
+   */
+  giveBack(key: string, resetAt: number, count: number): void {
+    const slot = this.leased.get(key);
+    if (slot === undefined || slot.resetAt !== resetAt) return;
+    const toLocal = Math.min(count, slot.local);
+    const toRedis = Math.min(count - toLocal, slot.redis);
+    slot.local -= toLocal;
+    slot.redis -= toRedis;
+    if (slot.local === 0 && slot.redis === 0) this.leased.delete(key);
+    if (toLocal > 0) this.local.giveBack(key, resetAt, toLocal);
+    if (toRedis > 0 && this.client.status === 'ready') {
+      this.client.portcullisGiveBack(this.prefix + key, resetAt, toRedis).catch(() => undefined);
+    }
   }
 
   /** Resolves once the connection is up (tests, start-up); false if it is not within `ms`. */
@@ -149,6 +228,48 @@ export class RedisRateLimiter implements RateLimiter {
       this.localCounts += 1;
       return this.local.consume(key, policy);
     }
+  }
+
+  /** Counts go to Redis: it is up, or a retry is due after an outage. */
+  private redisUsable(): boolean {
+    return this.current === 'redis' || (this.client.status === 'ready' && this.options.clock.now() >= this.retryAt);
+  }
+
+  private async sharedTake(key: string, policy: RateLimitPolicy, want: number, spread: number): Promise<RateLimitGrant> {
+    let reply: TakeReply;
+    try {
+      reply = await this.client.portcullisTake(this.prefix + key, policy.limit, policy.windowMs, want, spread);
+    } catch (err) {
+      this.toLocal((err as Error).message);
+      this.retryAt = this.options.clock.now() + this.retryAfterMs;
+      return this.localTake(key, policy, want, spread);
+    }
+    if (this.current !== 'redis') this.toRedis();
+    const [granted, remaining, resetAt] = reply;
+    this.lease(key, resetAt).redis += granted;
+    return { granted, remaining, resetAt };
+  }
+
+  private localTake(key: string, policy: RateLimitPolicy, want: number, spread: number): RateLimitGrant {
+    const grant = this.local.take(key, policy, want, spread);
+    this.localCounts += grant.granted;
+    this.lease(key, grant.resetAt).local += grant.granted;
+    return grant;
+  }
+
+  /** The record of what is leased out for `key` in the window ending at `resetAt` (a later window replaces an earlier one). */
+  private lease(key: string, resetAt: number): Leased {
+    const now = this.options.clock.now();
+    if (now >= this.nextSweep) {
+      for (const [k, slot] of this.leased) if (slot.resetAt <= now) this.leased.delete(k);
+      this.nextSweep = now + 60_000;
+    }
+    let slot = this.leased.get(key);
+    if (slot === undefined || slot.resetAt !== resetAt) {
+      slot = { resetAt, redis: 0, local: 0 };
+      this.leased.set(key, slot);
+    }
+    return slot;
   }
 
   private toRedis(): void {

@@ -262,8 +262,8 @@ export interface AnswerOptions {
  * all that are left if fewer: while the budget is large every worker can hold a share of it and
  * still leave half of it unleased, and as it runs out the leases shrink to the requests actually
  * waiting, so counts held idle by one worker hold back at most a little of the others' traffic.
- * A limiter that cannot take several counts at once (Redis) is asked one count per waiting request:
- * no lease is left over, and every request costs its round trip as before.
+ * A limiter that cannot take several counts at once (neither port adapter today: the per-node
+ * counts and Redis both can) is asked one count per waiting request: no lease is left over.
  * Returns a function that stops listening.
  */
 export function answerRateLimits(

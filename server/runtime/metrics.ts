@@ -114,7 +114,7 @@ export class GatewayMetrics implements ThrottleObserver {
     counted('portcullis_identity_cache_hits_total', 'Opaque-token answers served from the identity cache', () => sources().identityCacheHits?.());
     counted('portcullis_identity_cache_misses_total', 'Opaque-token answers the identity cache did not hold (the provider was asked)', () => sources().identityCacheMisses?.());
     gauge('portcullis_subscription_lag_events', 'Store positions the configuration or token subscription (the further behind) is behind the store head', () => sources().subscriptionLag?.(), 'max');
-    counted('portcullis_rate_limit_local_counts_total', 'Requests counted per node because Redis was unavailable', () => sources().rateLimitLocalCounts?.(), rateLimitRegisters);
+    counted('portcullis_rate_limit_local_counts_total', 'Requests counted per node because Redis was unavailable (with --workers, counts leased from the per-node counts)', () => sources().rateLimitLocalCounts?.(), rateLimitRegisters);
     new Gauge({
       name: 'portcullis_rate_limit_backend',
       help: 'Where rate-limit counts are kept: 1 for the backend in use (redis, local_fallback while Redis is away, local without Redis)',

@@ -68,6 +68,8 @@ function expectExactlyLimitPerWindow(results: readonly RateLimitResult[], limit:
   }
 }
 
+const DAY_MS = 86_400_000;
+
 describe('core/redis-rate-limit', function () {
   this.timeout(30_000);
   requireRedis();
@@ -146,6 +148,92 @@ describe('core/redis-rate-limit', function () {
     } finally {
       await relay.close();
     }
+  });
+
+  describe('leases (take and giveBack, the cluster primary\'s asks)', () => {
+    // Windows of a day: a test that runs across a window's end would see its counts start over.
+    const daily = { limit: 100, windowMs: DAY_MS };
+    /** The count Redis holds for `key`, read straight from its hash. */
+    async function stored(key: string): Promise<number> {
+      const redis = new Redis(TEST_REDIS_URL);
+      try {
+        return Number((await redis.hget(`${prefix}rl:${key}`, 'c')) ?? 0);
+      } finally {
+        redis.disconnect();
+      }
+    }
+
+    it('takes a share of what is left, or what is wanted when more, and shares one count with consume', async () => {
+      const node = await limiter();
+      const first = await node.take('k', daily, 1, 4);
+      expect(first).to.deep.include({ granted: 25, remaining: 75 });
+      expect(first.resetAt % daily.windowMs).to.equal(0);
+      expect(await node.consume('k', daily)).to.deep.include({ allowed: true, remaining: 74 });
+      expect(await node.take('k', daily, 30, 4)).to.deep.include({ granted: 30, remaining: 44 });
+      expect(await node.take('k', daily, 1, 1)).to.deep.include({ granted: 44, remaining: 0 });
+      expect(await node.take('k', daily, 5, 4)).to.deep.include({ granted: 0, remaining: 0 });
+      expect(await node.consume('k', daily)).to.deep.include({ allowed: false, remaining: 0 });
+      expect(await stored('k')).to.equal(100);
+      expect(node.localCounts).to.equal(0);
+    });
+
+    it('two nodes taking at once lease exactly the limit between them, never more', async () => {
+      const nodes = [await limiter(), await limiter()];
+      const policy = { limit: 50, windowMs: DAY_MS };
+      const grants = await Promise.all(Array.from({ length: 40 }, (_, i) => nodes[i % 2]!.take('k', policy, 1 + (i % 3), 4)));
+      const byWindow = new Map<number, number>();
+      for (const g of grants) byWindow.set(g.resetAt, (byWindow.get(g.resetAt) ?? 0) + g.granted);
+      for (const granted of byWindow.values()) expect(granted).to.equal(50);
+      expect((await nodes[0]!.consume('k', policy)).allowed).to.equal(false);
+    });
+
+    it('counts given back are counted again, never more than were leased, and nothing once their window is over', async () => {
+      const node = await limiter();
+      const policy = { limit: 10, windowMs: DAY_MS };
+      const grant = await node.take('k', policy, 10, 1);
+      expect(grant.granted).to.equal(10);
+      node.giveBack('k', grant.resetAt - policy.windowMs, 5); // an earlier window: nothing
+      node.giveBack('k', grant.resetAt, 4);
+      await eventually(async () => (await stored('k')) === 6, { within: 5000, what: 'Redis takes 4 counts back' });
+      node.giveBack('k', grant.resetAt, 100); // only the 6 still leased go back
+      await eventually(async () => (await stored('k')) === 0, { within: 5000, what: 'Redis takes the other 6 back' });
+      node.giveBack('k', grant.resetAt, 3); // nothing is leased any more
+      expect(await node.consume('k', policy)).to.deep.include({ allowed: true, remaining: 9 });
+      expect(await stored('k')).to.equal(1);
+    });
+
+    it('while Redis is away, leases come from the per-node counts and go back there, never into Redis', async () => {
+      const relay = await redisRelay();
+      try {
+        const node = await limiter(relay.url);
+        const other = await limiter();
+        const policy = { limit: 10, windowMs: DAY_MS };
+        const fromRedis = await node.take('k', policy, 2, 5);
+        expect(fromRedis.granted).to.equal(2);
+
+        relay.down();
+        await eventually(() => node.state === 'local_fallback', { within: 10_000, what: 'the limiter notices Redis is gone' });
+        const fromNode = node.take('k', policy, 3, 5);
+        expect(fromNode, 'answered at once from the per-node counts').not.to.be.instanceOf(Promise);
+        expect(fromNode).to.deep.include({ granted: 3, remaining: 7 });
+        expect(node.localCounts).to.equal(3);
+
+        relay.up();
+        await eventually(() => node.state === 'redis', { within: 15_000, what: 'the limiter is back on Redis' });
+        for (let i = 0; i < 4; i++) expect((await other.consume('k', policy)).allowed).to.equal(true);
+        expect(await stored('k')).to.equal(6); // 2 leased by `node`, 4 counted by `other`
+        // 5 come back: 3 to the per-node counts they were taken from, 2 to Redis; Redis keeps `other`'s 4.
+        node.giveBack('k', fromRedis.resetAt, 5);
+        await eventually(async () => (await stored('k')) === 4, { within: 5000, what: 'Redis takes back the 2 it leased' });
+        relay.down();
+        await eventually(() => node.state === 'local_fallback', { within: 10_000, what: 'Redis gone again' });
+        // The per-node counts have all 10 again: the 3 leased from them came back.
+        const local = Array.from({ length: 11 }, () => node.consume('k', policy) as RateLimitResult);
+        expect(local.filter((r) => r.allowed)).to.have.length(10);
+      } finally {
+        await relay.close();
+      }
+    });
   });
 
   it('Redis never reached: counts per node from the first request and warns', async () => {

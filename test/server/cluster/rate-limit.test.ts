@@ -7,7 +7,10 @@ import { expect } from 'chai';
 
 import { ManualClock, systemClock } from '../../../core/clock.js';
 import { LocalRateLimiter, type RateLimitPolicy, type RateLimitResult } from '../../../core/rate-limit.js';
+import { silentLogger } from '../../../core/logger.js';
+import { RedisRateLimiter } from '../../../core/redis-rate-limit.js';
 import { ClusterRateLimiter, RateLimitUnavailableError, answerRateLimits } from '../../../server/cluster/rate-limit.js';
+import { dropKeys, requireRedis, testKeyPrefix, TEST_REDIS_URL } from '../../support/redis.js';
 
 /** Two ends of an IPC channel: what one sends, the other receives (asynchronously, as over a pipe). */
 function channelPair() {
@@ -161,6 +164,48 @@ describe('ClusterRateLimiter (leases of the primary\'s counts, over IPC)', () =>
     await turns(2);
     const results = await hammer([b], 'r:x|u:a', { limit: 12, windowMs: 60_000 }, 1);
     expect(results.filter((r) => r.allowed)).to.have.length(10);
+  });
+
+  describe('with the counts in Redis (the primary\'s limiter when `redis` is set)', function () {
+    this.timeout(30_000);
+    requireRedis();
+    let prefix: string;
+    const opened: RedisRateLimiter[] = [];
+    const redisLimiter = async (): Promise<RedisRateLimiter> => {
+      const made = new RedisRateLimiter({ url: TEST_REDIS_URL, keyPrefix: prefix, clock: systemClock, logger: silentLogger });
+      opened.push(made);
+      expect(await made.whenConnected(10_000), 'connected to Redis').to.equal(true);
+      return made;
+    };
+    beforeEach(() => {
+      prefix = testKeyPrefix();
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((l) => l.close()));
+      await dropKeys(prefix);
+    });
+
+    it('workers admit from leases taken in Redis, several requests a message, and with another node never more than the limit', async () => {
+      const day = { limit: 40, windowMs: 86_400_000 };
+      const primary = await redisLimiter();
+      const otherNode = await redisLimiter();
+      const one = channelPair();
+      const two = channelPair();
+      answerRateLimits(one.primary, primary, { workers: 2 });
+      answerRateLimits(two.primary, primary, { workers: 2 });
+      const workers = [new ClusterRateLimiter(one.worker, { timer: false }), new ClusterRateLimiter(two.worker, { timer: false })];
+      const results: RateLimitResult[] = [];
+      // One request at a time per worker: without leases, each would be a message to the primary.
+      for (let i = 0; i < 20; i++) for (const w of workers) results.push(await w.consume('u:a', day));
+      for (let i = 0; i < 20; i++) results.push(await otherNode.consume('u:a', day));
+      const byWindow = new Map<number, number>();
+      for (const r of results) if (r.allowed) byWindow.set(r.resetAt, (byWindow.get(r.resetAt) ?? 0) + 1);
+      for (const admitted of byWindow.values()) expect(admitted).to.equal(40);
+      const asked = [...one.sent.a, ...two.sent.a].length;
+      expect(asked, 'lease requests for 40 worker requests').to.be.at.most(20);
+      expect(primary.localCounts).to.equal(0);
+      for (const w of workers) w.close();
+    });
   });
 
   describe('in real worker processes', function () {
