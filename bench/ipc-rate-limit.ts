@@ -1,8 +1,12 @@
 // Cost of the cluster's shared rate limit: a forked worker counting from leases of the primary's counts, taken over IPC (a child process of the bench).
+// argv[2] picks the primary's counts: `local` (the default, serve --workers N alone), `redis=<url>` (with `redis` set:
+// leases taken in Redis), or `redis-per-request=<url>` (Redis asked one count per request, as before leases over Redis).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/clock.js';
-import { LocalRateLimiter } from '../core/rate-limit.js';
+import { silentLogger } from '../core/logger.js';
+import { LocalRateLimiter, type RateLimiter } from '../core/rate-limit.js';
+import { RedisRateLimiter } from '../core/redis-rate-limit.js';
 import { answerRateLimits, ClusterRateLimiter } from '../server/cluster/rate-limit.js';
 
 const SECONDS = Number(process.env.BENCH_IPC_SECONDS ?? 1.5);
@@ -28,7 +32,16 @@ if (process.send) {
   const many = await run(32);
   process.send({ t: 'result', one, many });
 } else {
+  const [mode, redisUrl] = (process.argv[2] ?? 'local').split('=');
   const counts = new LocalRateLimiter(systemClock);
+  let primary: RateLimiter = counts;
+  let redis: RedisRateLimiter | undefined;
+  if (mode === 'redis' || mode === 'redis-per-request') {
+    redis = new RedisRateLimiter({ url: redisUrl ?? '', keyPrefix: `portcullis-bench-${process.pid}:`, clock: systemClock, logger: silentLogger });
+    if (!(await redis.whenConnected(5000))) throw new Error(`Redis cannot be reached at ${redisUrl}`);
+    // Without take, the primary asks Redis one count per waiting request.
+    primary = mode === 'redis' ? redis : { consume: (key, policy) => redis!.consume(key, policy) };
+  } else if (mode !== 'local') throw new TypeError(`unknown mode ${mode} (local, redis=<url>, redis-per-request=<url>)`);
   const local = (() => {
     const start = performance.now();
     for (let i = 0; i < 1_000_000; i++) counts.consume(`u:bench:${i % 100}`, policy);
@@ -36,7 +49,7 @@ if (process.send) {
   })();
   const child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   // Leases sized as for `serve --workers 2`; with this limit a lease lasts the whole run, so this is the cost of a count between renewals.
-  answerRateLimits(child, counts, { workers: 2 });
+  answerRateLimits(child, primary, { workers: 2 });
   child.on('message', (m: { t?: string; one?: number; many?: number }) => {
     if (m.t !== 'result') return;
     const out = {
@@ -47,5 +60,6 @@ if (process.send) {
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
     child.kill();
+    void redis?.close();
   });
 }

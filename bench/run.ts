@@ -9,6 +9,7 @@ import { ensurePackages, startApache } from './lib/apache.js';
 import { startIdp, type Idp } from './lib/idp.js';
 import { configureFullPath, startPortcullis, storeFile, type Portcullis } from './lib/portcullis.js';
 import { dropSchema, postgresUnreachable, TEST_POSTGRES_URL, withClient } from '../test/core/store/postgres-fixture.js';
+import { redisUnreachable, TEST_REDIS_URL } from '../test/support/redis.js';
 import { startNode, stopAll, type ProcessHandle } from '../test/support/processes.js';
 import { cpuSecondsBetween, cpuTicks, rssMb } from './lib/proc-stats.js';
 import { seed } from './lib/seed-tokens.js';
@@ -272,6 +273,11 @@ async function main(): Promise<number> {
     extra.verify = await runJson('verify-rate.js', [tokens.manyJwt, JSON.stringify(tokens.jwks.keys[0]), '2']);
     log('rate-limit counts from cluster leases');
     extra.ipcRateLimit = await runJson('ipc-rate-limit.js', []);
+    // With the counts in Redis: leases taken there, against one count per request as before (skipped without Redis).
+    if ((await redisUnreachable()) === undefined) {
+      extra.ipcRateLimitRedis = await runJson('ipc-rate-limit.js', [`redis=${TEST_REDIS_URL}`]);
+      extra.ipcRateLimitRedisPerRequest = await runJson('ipc-rate-limit.js', [`redis-per-request=${TEST_REDIS_URL}`]);
+    }
     log('pipeline micro-benchmark');
     extra.pipeline = await pipelineLines();
     if (SKIP.has('decision-log')) log('decision-log micro-benchmark skipped (BENCH_SKIP)');
@@ -536,6 +542,14 @@ function report(totalSeconds: number): void {
   }
   const ipc = extra.ipcRateLimit as Record<string, number> | undefined;
   if (ipc) lines.push(`cluster rate-limit count in a worker (leases taken over IPC): ${ipc.ipcSequentialMicros} µs one at a time, ${ipc.ipc32InFlightPerSecond} counts/s with 32 in flight (local count ${ipc.localMicros} µs)`);
+  const viaRedis = extra.ipcRateLimitRedis as Record<string, number> | undefined;
+  const perRequest = extra.ipcRateLimitRedisPerRequest as Record<string, number> | undefined;
+  if (viaRedis && perRequest) {
+    lines.push(
+      `  with the counts in Redis: leases ${viaRedis.ipcSequentialMicros} µs one at a time, ${viaRedis.ipc32InFlightPerSecond} counts/s with 32 in flight; ` +
+        `one Redis count per request (no leases) ${perRequest.ipcSequentialMicros} µs, ${perRequest.ipc32InFlightPerSecond} counts/s`,
+    );
+  }
   lines.push(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} = ${v === undefined ? '—' : v.toFixed(2)}`).join(', ')}`);
   for (const t of targets) lines.push(`target ${t.met ? 'MET    ' : 'NOT MET'} ${t.target}: ${t.value === undefined ? '—' : t.value.toFixed(2)}`);
   for (const l of (extra.pipeline as string[] | undefined) ?? []) lines.push(`  ${l}`);
