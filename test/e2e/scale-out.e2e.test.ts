@@ -372,6 +372,28 @@ describe('three nodes on PostgreSQL and Redis (processes)', function () {
       },
       { within: 10_000, what: "the workers' decisions are stored" },
     );
+
+    // A route's own limit holds across the cluster's workers, which admit from leases their primary
+    // takes in Redis, and the other nodes together: 30 in all, not 30 per node or per worker.
+    const limited = `/w-${run}/limited`;
+    await patchSettings(nodes[0]!, { routes: [{ name: `w-${run}`, path: `${limited}/**`, anonymous: true, rateLimit: { limit: 30, windowSeconds: 86_400 } }] });
+    const statuses: number[] = [];
+    /** Until the route is known everywhere a request there is 401 (not counted); from then on it is counted. */
+    const everywhere = async (i: number): Promise<boolean> => {
+      const answers = [...(await byWorker(`${limited}/probe-${i}`)), ...(await Promise.all(nodes.map(async (node) => (await call(`${node.url}${limited}/probe-${i}`)).status)))];
+      statuses.push(...answers);
+      return answers.every((s) => s !== 401);
+    };
+    let probe = 0;
+    await eventually(() => everywhere(probe++), { within: 10_000, what: 'the route is known to both workers and every node' });
+    for (let i = 0; i < 20; i++) {
+      statuses.push((await fresh(`${cluster.url}${limited}/c-${i}`)).status);
+      statuses.push((await call(`${nodes[i % 3]!.url}${limited}/n-${i}`)).status);
+    }
+    expect(statuses.filter((s) => s === 200), 'admitted across the cluster and the nodes').to.have.length(30);
+    expect(statuses.filter((s) => s !== 200 && s !== 429 && s !== 401), 'only 200, 429, or 401 before the route was known').to.deep.equal([]);
+    expect(statuses.slice(-10).every((s) => s === 429), 'the budget is spent').to.equal(true);
+    expect(await metricSum([cluster], 'portcullis_rate_limit_local_counts_total'), 'every lease was taken in Redis').to.equal(0);
     expect((await cluster.process.stop()).code, 'a clean stop').to.equal(0);
   });
 });
