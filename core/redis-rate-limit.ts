@@ -12,10 +12,11 @@ import type { Logger } from './logger.js';
 import { LocalRateLimiter, type RateLimiter, type RateLimitGrant, type RateLimitPolicy, type RateLimitResult } from './rate-limit.js';
 
 /**
- * KEYS[1] the bucket (a hash: r = the window's end, c = its count); ARGV limit, window (ms).
- * Returns {allowed 0|1, remaining, resetAt}. The key expires with its window.
+ * The start of the counting scripts: KEYS[1] the bucket (a hash: r = the window's end, c = its
+ * count); ARGV limit, window (ms). Leaves `limit`, `resetAt` (the current window's end, by Redis's
+ * clock) and `count` (the window's count so far) for the rest of the script.
  */
-const CONSUME_LUA = `
+const CURRENT_WINDOW_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
@@ -24,6 +25,10 @@ local resetAt = (math.floor(now / window) + 1) * window
 local stored = redis.call('HMGET', KEYS[1], 'r', 'c')
 local count = 0
 if tonumber(stored[1]) == resetAt then count = tonumber(stored[2]) or 0 end
+`;
+
+/** Counts one request. Returns {allowed 0|1, remaining, resetAt}. The key expires with its window. */
+const CONSUME_LUA = `${CURRENT_WINDOW_LUA}
 if count >= limit then return {0, 0, resetAt} end
 count = count + 1
 redis.call('HSET', KEYS[1], 'r', resetAt, 'c', count)
@@ -32,21 +37,13 @@ return {1, limit - count, resetAt}
 `;
 
 /**
- * KEYS[1] the bucket; ARGV limit, window (ms), want, spread. Takes `min(left, max(want, ceil(left /
- * spread)))` counts of the current window at once (a lease, see RateLimiter.take) and returns
- * {granted, left after the grant, resetAt}. Shares the bucket, and so the count, with CONSUME_LUA.
+ * ARGV[3] want, ARGV[4] spread. Takes `min(left, max(want, ceil(left / spread)))` counts of the
+ * current window at once (a lease, see RateLimiter.take) and returns {granted, left after the
+ * grant, resetAt}. The same bucket as CONSUME_LUA, so the two draw on one count.
  */
-const TAKE_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+const TAKE_LUA = `${CURRENT_WINDOW_LUA}
 local want = tonumber(ARGV[3])
 local spread = tonumber(ARGV[4])
-local resetAt = (math.floor(now / window) + 1) * window
-local stored = redis.call('HMGET', KEYS[1], 'r', 'c')
-local count = 0
-if tonumber(stored[1]) == resetAt then count = tonumber(stored[2]) or 0 end
 local left = math.max(0, limit - count)
 local granted = math.min(left, math.max(want, math.ceil(left / spread)))
 if granted > 0 then
