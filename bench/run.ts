@@ -1,4 +1,4 @@
-// `npm run bench`: upstream alone, bare-proxy ceiling, Portcullis (JWT with audit on and off, new JWT per request, gateway token, userinfo cache, on PostgreSQL, 2 workers), Apache + mod_auth_openidc, memory with 100k tokens, bytes per token (1M) and per cached identity (100k) (bench/memory.ts), the decision log (bench/decision-log.ts), history at scale (bench/history.ts); one table and bench/results/latest.json.
+// `npm run bench`: upstream alone, bare-proxy ceiling, the same proxy under Koa (the Koa floor), Portcullis (JWT with audit on and off, new JWT per request, gateway token, userinfo cache, on PostgreSQL, 2 workers), Apache + mod_auth_openidc, memory with 100k tokens, bytes per token (1M) and per cached identity (100k) (bench/memory.ts), the decision log (bench/decision-log.ts), history at scale (bench/history.ts); one table and bench/results/latest.json.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -274,10 +274,11 @@ async function main(): Promise<number> {
     log('rate-limit counts from cluster leases');
     extra.ipcRateLimit = await runJson('ipc-rate-limit.js', []);
     // With the counts in Redis: leases taken there, against one count per request as before (skipped without Redis).
-    if ((await redisUnreachable()) === undefined) {
+    const noRedis = await redisUnreachable();
+    if (noRedis === undefined) {
       extra.ipcRateLimitRedis = await runJson('ipc-rate-limit.js', [`redis=${TEST_REDIS_URL}`]);
       extra.ipcRateLimitRedisPerRequest = await runJson('ipc-rate-limit.js', [`redis-per-request=${TEST_REDIS_URL}`]);
-    }
+    } else log(`cluster counts in Redis skipped: Redis unreachable at ${TEST_REDIS_URL} (${noRedis})`);
     log('pipeline micro-benchmark');
     extra.pipeline = await pipelineLines();
     if (SKIP.has('decision-log')) log('decision-log micro-benchmark skipped (BENCH_SKIP)');
