@@ -33,15 +33,12 @@ if (process.send) {
   process.send({ t: 'result', one, many });
 } else {
   const [mode, redisUrl] = (process.argv[2] ?? 'local').split('=');
+  if (mode !== 'local' && mode !== 'redis' && mode !== 'redis-per-request') throw new TypeError(`unknown mode ${mode} (local, redis=<url>, redis-per-request=<url>)`);
   const counts = new LocalRateLimiter(systemClock);
-  let primary: RateLimiter = counts;
-  let redis: RedisRateLimiter | undefined;
-  if (mode === 'redis' || mode === 'redis-per-request') {
-    redis = new RedisRateLimiter({ url: redisUrl ?? '', keyPrefix: `portcullis-bench-${process.pid}:`, clock: systemClock, logger: silentLogger });
-    if (!(await redis.whenConnected(5000))) throw new Error(`Redis cannot be reached at ${redisUrl}`);
-    // Without take, the primary asks Redis one count per waiting request.
-    primary = mode === 'redis' ? redis : { consume: (key, policy) => redis!.consume(key, policy) };
-  } else if (mode !== 'local') throw new TypeError(`unknown mode ${mode} (local, redis=<url>, redis-per-request=<url>)`);
+  const redis = mode === 'local' ? undefined : new RedisRateLimiter({ url: redisUrl ?? '', keyPrefix: `portcullis-bench-${process.pid}:`, clock: systemClock, logger: silentLogger });
+  if (redis && !(await redis.whenConnected(5000))) throw new Error(`Redis cannot be reached at ${redisUrl}`);
+  // Without take, the primary asks Redis one count per waiting request.
+  const primary: RateLimiter = !redis ? counts : mode === 'redis' ? redis : { consume: (key, limits) => redis.consume(key, limits) };
   const local = (() => {
     const start = performance.now();
     for (let i = 0; i < 1_000_000; i++) counts.consume(`u:bench:${i % 100}`, policy);
